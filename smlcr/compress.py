@@ -1,0 +1,210 @@
+"""Per-individual sufficient statistics from one QR pass over the data.
+
+For individual ``i`` with rows ``X_i`` (n_i x p) and ``y_i`` the R factor of the
+QR decomposition of ``[X_i | y_i]`` holds everything a Gaussian linear model
+needs from those rows::
+
+    [X_i | y_i] = Q_i [[R_i, c_i], [0, r_i]]
+    ||y_i - X_i b||^2 = rss_i + ||c_i - R_i b||^2,   rss_i = r_i^2
+
+This module computes ``R_i``, ``c_i`` and ``rss_i`` for every individual in a
+batched tall-skinny QR (TSQR): rows are cut into blocks of a fixed height,
+every block is factorised in one stacked LAPACK call, and the R factors of one
+individual are stacked and reduced again until one remains per individual.
+Zero rows pad short blocks; they leave the R factor unchanged.
+
+Everything here is plain numpy on arrays; nothing knows about pandas or
+statsmodels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CompressedData", "compress", "column_scales", "group_codes"]
+
+
+@dataclass(frozen=True)
+class CompressedData:
+    """Sufficient statistics of a grouped linear model, one entry per individual.
+
+    Attributes
+    ----------
+    R : ndarray, shape (N, p, p)
+        Upper-triangular factors of the (scaled) regressors.
+    c : ndarray, shape (N, p)
+        Rotated (scaled) response, ``Q_i' y_i`` restricted to the first p rows.
+    rss : ndarray, shape (N,)
+        Residual sum of squares of individual ``i``'s own least-squares fit
+        (scaled units); non-negative by construction.
+    dof : ndarray, shape (N,)
+        Degrees of freedom ``d_i`` of each individual's Gaussian likelihood
+        (its number of rows, less absorbed cells).
+    x_scale : ndarray, shape (p,)
+        Column scales the regressors were divided by.
+    y_scale : float
+        Scale the response was divided by.
+    """
+
+    R: np.ndarray
+    c: np.ndarray
+    rss: np.ndarray
+    dof: np.ndarray
+    x_scale: np.ndarray
+    y_scale: float
+
+    @property
+    def n_groups(self) -> int:
+        """Number of individuals N."""
+        return self.R.shape[0]
+
+    @property
+    def k_exog(self) -> int:
+        """Number of regressors p."""
+        return self.R.shape[1]
+
+    @property
+    def gram(self) -> np.ndarray:
+        """``R_i' R_i`` for every individual, shape (N, p, p)."""
+        return np.einsum("nji,njk->nik", self.R, self.R)
+
+    @property
+    def moment(self) -> np.ndarray:
+        """``R_i' c_i`` for every individual, shape (N, p)."""
+        return np.einsum("nji,nj->ni", self.R, self.c)
+
+
+def group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map group labels to integer codes ``0..N-1`` in order of sorted labels.
+
+    Parameters
+    ----------
+    groups : array_like
+        One label per row; any hashable labels.
+
+    Returns
+    -------
+    codes : ndarray of int64
+        Code of each row's individual.
+    labels : ndarray
+        The distinct labels, ``labels[codes]`` recovers the rows' labels.
+    """
+    labels, codes = np.unique(np.asarray(groups), return_inverse=True)
+    return codes.reshape(-1).astype(np.int64), labels
+
+
+def column_scales(a: np.ndarray) -> np.ndarray:
+    """Root mean square of each column of ``a`` (1 for an all-zero column).
+
+    Dividing by the root mean square, not the standard deviation, keeps a
+    constant column (an intercept) meaningful and never divides by zero for
+    a non-zero column.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    scale = np.sqrt(np.mean(a * a, axis=0))
+    return np.where(scale > 0, scale, 1.0)
+
+
+def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int):
+    """One TSQR level: QR of blocks of ``height`` rows within each individual.
+
+    ``rows`` must be sorted by ``codes``. Returns the stacked R factors
+    (one ``m x m`` per block), and the individual of each block.
+    """
+    n, m = rows.shape
+    counts = np.bincount(codes, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    position = np.arange(n) - starts[codes]
+    blocks_per_group = np.maximum(-(-counts // height), 1)
+    block_offset = np.concatenate(([0], np.cumsum(blocks_per_group)[:-1]))
+    block = block_offset[codes] + position // height
+    stacked = np.zeros((blocks_per_group.sum(), max(height, m), m))
+    stacked[block, position % height] = rows
+    r = np.linalg.qr(stacked, mode="r")[:, :m, :]
+    block_group = np.repeat(np.arange(n_groups), blocks_per_group)
+    return r, block_group, blocks_per_group
+
+
+def _tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """R factor (m x m) of each individual's rows, by repeated block QR."""
+    m = rows.shape[1]
+    height = max(4 * m, 32)
+    r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, height)
+    while np.any(blocks_per_group > 1):
+        rows = r.reshape(-1, m)
+        codes = np.repeat(block_group, m)
+        r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, height)
+    return r
+
+
+def compress(
+    endog: np.ndarray,
+    exog: np.ndarray,
+    codes: np.ndarray,
+    dof: np.ndarray | None = None,
+    chunk_rows: int = 2_000_000,
+) -> CompressedData:
+    """Compress grouped regression data to per-individual QR statistics.
+
+    Parameters
+    ----------
+    endog : ndarray, shape (n,)
+        Response.
+    exog : ndarray, shape (n, p)
+        Regressors.
+    codes : ndarray of int, shape (n,)
+        Individual of each row, coded ``0..N-1`` (every code present).
+    dof : ndarray, shape (N,), optional
+        Degrees of freedom per individual; default the number of rows.
+    chunk_rows : int
+        Rows factorised at once (bounds the memory of the pass); whole
+        individuals are kept together.
+
+    Returns
+    -------
+    CompressedData
+        Statistics in scaled units (see ``x_scale`` and ``y_scale``).
+    """
+    endog = np.asarray(endog, dtype=np.float64).reshape(-1)
+    exog = np.asarray(exog, dtype=np.float64)
+    codes = np.asarray(codes, dtype=np.int64)
+    n_groups = int(codes.max()) + 1
+    p = exog.shape[1]
+    counts = np.bincount(codes, minlength=n_groups)
+    if dof is None:
+        dof = counts.astype(np.float64)
+
+    x_scale = column_scales(exog)
+    y_scale = float(column_scales(endog)[0])
+
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    group_end = np.cumsum(counts)
+    r_full = np.empty((n_groups, p + 1, p + 1))
+    first_group = 0
+    while first_group < n_groups:
+        start = group_end[first_group] - counts[first_group]
+        last_group = int(np.searchsorted(group_end, start + chunk_rows, side="right"))
+        last_group = max(last_group, first_group + 1)
+        stop = group_end[last_group - 1]
+        idx = order[start:stop]
+        rows = np.empty((stop - start, p + 1))
+        rows[:, :p] = exog[idx] / x_scale
+        rows[:, p] = endog[idx] / y_scale
+        r_full[first_group:last_group] = _tsqr(
+            rows, sorted_codes[start:stop] - first_group, last_group - first_group
+        )
+        first_group = last_group
+
+    return CompressedData(
+        R=np.ascontiguousarray(r_full[:, :p, :p]),
+        c=np.ascontiguousarray(r_full[:, :p, p]),
+        rss=r_full[:, p, p] ** 2,
+        dof=np.asarray(dof, dtype=np.float64),
+        x_scale=x_scale,
+        y_scale=y_scale,
+    )

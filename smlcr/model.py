@@ -1,0 +1,458 @@
+"""The latent-class linear regression model, a statsmodels ``LikelihoodModel``."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from statsmodels.base.model import LikelihoodModel
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+from smlcr import em
+from smlcr.compress import CompressedData, compress
+from smlcr.exceptions import SingleBestStartWarning, VarianceFloorWarning
+from smlcr.information import derivatives
+
+__all__ = ["LatentClassOLS"]
+
+_COV_TYPES = ("oim", "opg", "robust")
+
+
+def _factorize(values, name: str):
+    """Integer codes (float, NaN for missing) and the sorted distinct labels."""
+    values = pd.Series(
+        np.asarray(values).reshape(-1) if not isinstance(values, pd.Series) else values
+    )
+    try:
+        codes, labels = pd.factorize(values, sort=True, use_na_sentinel=True)
+    except TypeError as err:  # unorderable mixture of label types
+        raise ValueError(
+            f"`{name}` mixes label types that cannot be sorted ({err}); "
+            f"convert `{name}` to strings first."
+        ) from err
+    codes = codes.astype(np.float64)
+    codes[codes < 0] = np.nan
+    return codes, labels
+
+
+class LatentClassOLS(LikelihoodModel):
+    """Latent-class (finite mixture) linear regression on grouped data.
+
+    Every individual ``i`` (a value of ``groups``) belongs to one of
+    ``k_classes`` unobserved classes for all of its rows; within class ``s``::
+
+        y_it = x_it' beta_s + eps_it,   eps_it ~ N(0, sigma2_s)
+        P(class s) = softmax(eta)_s    (class 1 the reference, eta_1 = 0)
+
+    Parameters
+    ----------
+    endog : array_like, shape (n,)
+        Response.
+    exog : array_like, shape (n, p)
+        Regressors, all class-specific (include a constant for class-specific
+        intercepts).
+    groups : array_like, shape (n,), optional
+        Label of each row's individual: strings, integers or categories, in
+        any order. ``None`` makes every row its own individual (a plain
+        mixture of regressions).
+    k_classes : int
+        Number of latent classes K, at least 1 and at most the number of
+        individuals.
+    missing : {"none", "drop", "raise"}
+        statsmodels' missing-data handling; a dropped row is dropped from
+        ``groups`` too.
+
+    Attributes
+    ----------
+    n_groups : int
+        Number of individuals N.
+    group_labels : pandas.Index
+        The individuals' labels, in the order of the rows of ``posteriors``.
+    stats : CompressedData
+        Per-individual QR statistics that estimation works on.
+
+    Notes
+    -----
+    The parameter vector is ``[beta_1, ..., beta_K, sigma2_1, ..., sigma2_K,
+    eta_2, ..., eta_K]``, named ``"{exog name}[k]"``, ``"sigma2[k]"`` and
+    ``"membership:Intercept[k]"``. The class shares are
+    ``softmax(0, eta_2, ..., eta_K)``; ``eta_k`` is the log-odds of class
+    ``k`` against class 1.
+    """
+
+    def __init__(
+        self, endog, exog, groups=None, k_classes: int = 2, missing: str = "none", **kwargs
+    ):
+        self.k_classes = _check_k_classes(k_classes)
+        n_rows = len(endog)
+        if groups is None:
+            self._groups_name = "group"
+            codes, labels = np.arange(n_rows, dtype=np.float64), pd.RangeIndex(n_rows)
+        else:
+            if len(groups) != n_rows:
+                raise ValueError(
+                    f"`groups` has {len(groups)} labels but `endog` has {n_rows} rows; "
+                    "pass one group label per row."
+                )
+            self._groups_name = getattr(groups, "name", None) or "group"
+            codes, labels = _factorize(groups, "groups")
+        super().__init__(endog, exog, groups=codes, missing=missing, **kwargs)
+        self._setup(labels)
+
+    def _setup(self, labels):
+        endog = np.asarray(self.endog, dtype=np.float64)
+        exog = np.asarray(self.exog, dtype=np.float64)
+        if exog.ndim == 1:
+            exog = exog[:, None]
+        codes = np.asarray(self.groups, dtype=np.float64)
+        for name, arr in (("endog", endog), ("exog", exog), ("groups", codes)):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(
+                    f"`{name}` contains NaN or inf values; remove them or pass "
+                    "missing='drop' to drop those rows everywhere."
+                )
+        used, codes = np.unique(codes.astype(np.int64), return_inverse=True)
+        self.group_labels = pd.Index(np.asarray(labels)[used], name=self._groups_name)
+        self.groups = np.asarray(self.group_labels)[codes]
+        self._group_codes = codes
+        self.n_groups = len(used)
+        if self.k_classes > self.n_groups:
+            raise ValueError(
+                f"`k_classes`={self.k_classes} exceeds the number of individuals "
+                f"({self.n_groups}); use at most {self.n_groups} classes."
+            )
+        self.nobs = float(endog.shape[0])
+        self.k_exog = exog.shape[1]
+        self.stats: CompressedData = compress(endog, exog, codes)
+        self._check_rank()
+        self.membership_exog = np.ones((self.n_groups, 1))
+        self.membership_names = ["Intercept"]
+        self._jacobian = self._scale_jacobian()
+        self.data.param_names = self._param_names()
+        self.k_params = len(self.data.param_names)
+        self.df_model = float(self.k_params)
+        self._init_keys.append("k_classes")
+
+    def _check_rank(self):
+        gram = self.stats.gram.sum(axis=0)
+        w, v = np.linalg.eigh(gram)
+        null = w <= gram.shape[0] * np.finfo(float).eps * max(w.max(), 1e-300) * 1e3
+        if np.any(null):
+            names = self.exog_names or [f"x{j}" for j in range(self.k_exog)]
+            involved = sorted(
+                {names[j] for col in v[:, null].T for j in np.flatnonzero(np.abs(col) > 1e-6)}
+            )
+            raise ValueError(
+                f"`exog` is rank deficient: the columns {involved} are collinear; drop one of them."
+            )
+
+    @classmethod
+    def from_formula(cls, formula, data, subset=None, drop_cols=None, *args, **kwargs):
+        """Create a model from a formula and a DataFrame.
+
+        Parameters
+        ----------
+        formula : str
+            Model formula such as ``"y ~ x1 + x2"``; every term is
+            class-specific (the intercept too). Evaluated by statsmodels'
+            formula support (patsy, or formulaic with ``SM_FORMULA_ENGINE``).
+        data : pandas.DataFrame
+            The data.
+        subset : array_like, optional
+            Rows of ``data`` to use (boolean mask, or index labels).
+        drop_cols : list of str, optional
+            Columns to drop from the design matrix.
+        *args
+            Passed to the model.
+        **kwargs
+            ``groups`` (a column name of ``data`` or an array with one label
+            per row of ``data``), ``k_classes``, ``missing`` (default "drop":
+            rows with a missing value in the formula or in ``groups`` are
+            dropped everywhere) and ``eval_env``.
+
+        Returns
+        -------
+        LatentClassOLS
+        """
+        groups = kwargs.pop("groups", None)
+        if groups is not None and not isinstance(groups, str):
+            if len(groups) != len(data):
+                raise ValueError(
+                    f"`groups` has {len(groups)} labels but `data` has {len(data)} rows; "
+                    "pass a column name or one label per row of `data`."
+                )
+            name = getattr(groups, "name", None) or "group"
+            groups = pd.Series(np.asarray(groups), index=data.index, name=name)
+        if subset is not None:
+            data = data.loc[subset]
+            groups = groups if groups is None or isinstance(groups, str) else groups.loc[subset]
+        if isinstance(groups, str):
+            if groups not in data:
+                raise ValueError(f"`groups`={groups!r} is not a column of `data`.")
+            groups = data[groups]
+        kwargs["groups"] = groups
+        eval_env = kwargs.pop("eval_env", None)
+        if eval_env is None:
+            eval_env = 2
+        elif isinstance(eval_env, int) and eval_env >= 0:
+            eval_env += 1
+        return super().from_formula(
+            formula, data, None, drop_cols, *args, eval_env=eval_env, **kwargs
+        )
+
+    # ------------------------------------------------------------------ names
+    def _param_names(self) -> list[str]:
+        k = self.k_classes
+        xnames = self.exog_names or [f"x{j}" for j in range(self.k_exog)]
+        names = [f"{x}[{s}]" for s in range(1, k + 1) for x in xnames]
+        names += [f"sigma2[{s}]" for s in range(1, k + 1)]
+        names += [f"membership:{z}[{s}]" for s in range(2, k + 1) for z in self.membership_names]
+        return names
+
+    def _scale_jacobian(self) -> np.ndarray:
+        """Diagonal map from scaled-unit to original-unit parameters."""
+        st = self.stats
+        k = self.k_classes
+        q = self.membership_exog.shape[1]
+        return np.concatenate(
+            [
+                np.tile(st.y_scale / st.x_scale, k),
+                np.full(k, st.y_scale**2),
+                np.ones(q * (k - 1)),
+            ]
+        )
+
+    def _to_scaled(self, params) -> em.ClassParams:
+        params = np.asarray(params, dtype=np.float64)
+        if params.shape != (self.k_params,):
+            raise ValueError(
+                f"`params` has shape {params.shape} but this model has {self.k_params} "
+                f"parameters ({', '.join(self.data.param_names[:4])}, ...)."
+            )
+        return em.ClassParams.from_flat(
+            params / self._jacobian, self.k_classes, self.k_exog, self.membership_exog.shape[1]
+        )
+
+    @property
+    def _llf_offset(self) -> float:
+        """Log-likelihood in original units minus that in scaled units."""
+        return -float(np.sum(self.stats.dof)) * np.log(self.stats.y_scale)
+
+    # ------------------------------------------------------------- likelihood
+    def loglike(self, params) -> float:
+        """Observed-data log-likelihood ``sum_i log sum_s pi_s f_is``.
+
+        Parameters
+        ----------
+        params : array_like
+            Parameter vector in the order of ``data.param_names``.
+
+        Returns
+        -------
+        float
+        """
+        scaled = self._to_scaled(params)
+        return em.e_step(self.stats, self.membership_exog, scaled).llf + self._llf_offset
+
+    def loglikeobs(self, params) -> np.ndarray:
+        """Log-likelihood contribution of each individual (not each row).
+
+        Parameters
+        ----------
+        params : array_like
+
+        Returns
+        -------
+        ndarray, shape (n_groups,)
+        """
+        scaled = self._to_scaled(params)
+        offset = -self.stats.dof * np.log(self.stats.y_scale)
+        return em.e_step(self.stats, self.membership_exog, scaled).llf_obs + offset
+
+    def _derivatives(self, params):
+        return derivatives(self.stats, self.membership_exog, self._to_scaled(params))
+
+    def score(self, params) -> np.ndarray:
+        """Analytic gradient of :meth:`loglike`.
+
+        Parameters
+        ----------
+        params : array_like
+
+        Returns
+        -------
+        ndarray, shape (k_params,)
+        """
+        return self._derivatives(params).score / self._jacobian
+
+    def score_obs(self, params) -> np.ndarray:
+        """Per-individual analytic scores, shape (n_groups, k_params).
+
+        Parameters
+        ----------
+        params : array_like
+
+        Returns
+        -------
+        ndarray
+        """
+        return self._derivatives(params).score_obs / self._jacobian
+
+    def hessian(self, params) -> np.ndarray:
+        """Analytic Hessian of :meth:`loglike` (the negative observed information).
+
+        Parameters
+        ----------
+        params : array_like
+
+        Returns
+        -------
+        ndarray, shape (k_params, k_params)
+        """
+        jac = self._jacobian
+        return self._derivatives(params).hessian / np.outer(jac, jac)
+
+    # -------------------------------------------------------------- estimation
+    def _pooled_variance(self) -> float:
+        """Residual variance of the one-class fit, scaled units."""
+        st = self.stats
+        beta = em._solve_psd(st.gram.sum(axis=0), st.moment.sum(axis=0))
+        ssr_, _ = em.ssr(st, beta[None, :])
+        dof = max(float(st.dof.sum()) - self.k_exog, 1.0)
+        return max(float(ssr_.sum()) / dof, np.finfo(float).tiny)
+
+    def fit(
+        self,
+        start_params=None,
+        n_starts: int = 10,
+        rng=None,
+        maxiter: int = 2000,
+        tol: float = 1e-10,
+        param_tol: float = 1e-7,
+        n_full: int | None = None,
+        short_maxiter: int = 20,
+        var_floor: float = 1e-4,
+        cov_type: str = "oim",
+        disp: bool = False,
+        **kwargs,
+    ):
+        """Estimate by EM from many starts; standard errors from the observed information.
+
+        Parameters
+        ----------
+        start_params : array_like, optional
+            Start values (order of ``data.param_names``); when given, EM runs
+            from them alone instead of from random starts.
+        n_starts : int
+            Number of starts. Kinds cycle: k-means on per-individual OLS
+            coefficients (when individuals have more rows than regressors),
+            random partitions of individuals, random posteriors.
+        rng : int or numpy.random.Generator, optional
+            Seed or generator for the starts; the same seed gives the same fit.
+        maxiter : int
+            Maximum EM iterations of a full run.
+        tol : float
+            Convergence: relative change of the log-likelihood below ``tol``.
+        param_tol : float
+            ...and largest parameter change (scaled coefficients, log
+            variances, membership coefficients) below ``param_tol``.
+        n_full : int, optional
+            How many of the best short runs continue to convergence; default
+            half of ``n_starts`` (at least 1).
+        short_maxiter : int
+            Iterations of the short phase of every start.
+        var_floor : float
+            Lower bound on each class variance, as a fraction of the residual
+            variance of the one-class regression. It keeps the likelihood
+            bounded when a class collapses on an individual it fits exactly;
+            a binding floor is reported by a warning and in the results.
+        cov_type : {"oim", "opg", "robust"}
+            Covariance of the estimates: inverse observed information,
+            inverse outer product of per-individual scores, or the sandwich
+            (robust to misspecification, clustered by individual).
+        disp : bool
+            Print each start's log-likelihood.
+
+        Returns
+        -------
+        LatentClassOLSResults
+        """
+        from smlcr.results import LatentClassOLSResults, LatentClassOLSResultsWrapper
+
+        if kwargs:
+            raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
+        if cov_type not in _COV_TYPES:
+            raise ValueError(f"`cov_type` must be one of {_COV_TYPES}, got {cov_type!r}.")
+        if not isinstance(n_starts, numbers.Integral) or n_starts < 1:
+            raise ValueError(f"`n_starts` must be a positive integer, got {n_starts!r}.")
+        generator = np.random.default_rng(rng)
+        floor = var_floor * self._pooled_variance()
+        start = None if start_params is None else self._to_scaled(start_params)
+        if n_full is None:
+            n_full = max(1, -(-n_starts // 2))
+        outcome = em.multistart(
+            self.stats,
+            self.membership_exog,
+            self.k_classes,
+            generator,
+            n_starts=n_starts,
+            n_full=n_full,
+            short_maxiter=short_maxiter,
+            maxiter=maxiter,
+            tol=tol,
+            param_tol=param_tol,
+            var_floor=floor,
+            start_params=start,
+        )
+        best = outcome.best
+        offset = self._llf_offset
+        if disp:
+            for j, (kind, llf) in enumerate(
+                zip(outcome.start_kinds, outcome.start_llfs, strict=False)
+            ):
+                print(f"start {j + 1:3d} ({kind:9s}): log-likelihood {llf + offset:.10g}")
+        if not best.converged:
+            warnings.warn(
+                f"EM did not converge in maxiter={maxiter} iterations; raise `maxiter` "
+                "or loosen `tol`.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        if len(outcome.start_llfs) > 1 and outcome.n_reached_best == 1:
+            warnings.warn(
+                f"only 1 of {len(outcome.start_llfs)} starts reached the best "
+                "log-likelihood; it may be a local maximum found by chance. Raise "
+                "`n_starts` (and `n_full`) to confirm it.",
+                SingleBestStartWarning,
+                stacklevel=2,
+            )
+        if np.any(best.floor_hit):
+            classes = [int(s) + 1 for s in np.flatnonzero(best.floor_hit)]
+            warnings.warn(
+                f"the variance of class(es) {classes} is held at the floor "
+                f"(var_floor={var_floor} x the one-class residual variance): the "
+                "class has collapsed onto individuals it fits almost exactly. "
+                "Consider fewer classes; see `results.variance_floor_hit`.",
+                VarianceFloorWarning,
+                stacklevel=2,
+            )
+        params = best.params.flat() * self._jacobian
+        results = LatentClassOLSResults(
+            self,
+            params,
+            cov_type=cov_type,
+            em_outcome=outcome,
+            llf_offset=offset,
+            var_floor=var_floor,
+        )
+        return LatentClassOLSResultsWrapper(results)
+
+
+def _check_k_classes(k_classes) -> int:
+    if isinstance(k_classes, bool) or not isinstance(k_classes, numbers.Integral):
+        raise TypeError(f"`k_classes` must be an integer, got {k_classes!r}.")
+    if k_classes < 1:
+        raise ValueError(f"`k_classes` must be at least 1, got {k_classes}.")
+    return int(k_classes)
