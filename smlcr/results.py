@@ -227,7 +227,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         gleft = [
             ("Dep. Variable:", None),
             ("Model:", None),
-            ("Method:", ["EM, %d starts" % len(self.start_llfs)]),
+            ("Method:", [f"EM, {len(self.start_llfs)} starts"]),
             ("Date:", None),
             ("Time:", None),
             ("No. Observations:", [str(int(self.nobs))]),
