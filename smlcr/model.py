@@ -86,14 +86,17 @@ class LatentClassOLS(LikelihoodModel):
         self, endog, exog, groups=None, k_classes: int = 2, missing: str = "none", **kwargs
     ):
         self.k_classes = _check_k_classes(k_classes)
-        n_rows = len(endog)
+        # with a formula, endog is already free of missing rows and `missing_idx`
+        # marks them among all rows of the data, which `groups` still has
+        missing_idx = kwargs.get("missing_idx")
+        n_rows = len(endog) if missing_idx is None else len(missing_idx)
         if groups is None:
             self._groups_name = "group"
             codes, labels = np.arange(n_rows, dtype=np.float64), pd.RangeIndex(n_rows)
         else:
             if len(groups) != n_rows:
                 raise ValueError(
-                    f"`groups` has {len(groups)} labels but `endog` has {n_rows} rows; "
+                    f"`groups` has {len(groups)} labels but the data have {n_rows} rows; "
                     "pass one group label per row."
                 )
             self._groups_name = getattr(groups, "name", None) or "group"

@@ -63,6 +63,17 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
     return half.T @ half
 
 
+def _label_corner(table: SimpleTable, label: str) -> None:
+    """Write ``label`` in the empty top-left cell of a table.
+
+    ``Summary.as_latex`` drops table titles, so the label keeps each class's
+    table identifiable in LaTeX and HTML.
+    """
+    corner = table[0][0]
+    corner.data = label
+    corner.datatype = "stub"
+
+
 class LatentClassOLSResults(LikelihoodModelResults):
     """Results of :meth:`smlcr.LatentClassOLS.fit`.
 
@@ -263,6 +274,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 use_t=False,
             )
             table.title = f"Class {s + 1} (share {shares['share'].iloc[s]:.3f})"
+            _label_corner(table, f"Class {s + 1}")
             smry.tables.append(table)
 
         def estimate_table(names, est, err, lower, upper, title):
@@ -271,13 +283,15 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 [f"{e:.4g}", f"{s:.3g}", f"{lo:.4g}", f"{hi:.4g}"]
                 for e, s, lo, hi in zip(est, err, lower, upper, strict=False)
             ]
-            return SimpleTable(
+            table = SimpleTable(
                 rows,
                 headers=["estimate", "std err", f"{level} lower", f"{level} upper"],
                 stubs=names,
                 title=title,
                 txt_fmt={"data_aligns": "r", "header_align": "r"},
             )
+            _label_corner(table, title.split(" (")[0])
+            return table
 
         smry.tables.append(
             estimate_table(
@@ -316,6 +330,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 use_t=False,
             )
             table.title = "Membership (multinomial logit, class 1 reference)"
+            _label_corner(table, "Membership")
             smry.tables.append(table)
 
         notes = [

@@ -1,0 +1,36 @@
+"""Shared fixtures: small simulated data sets with known truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smlcr.datasets import simulate_grouped
+
+
+@pytest.fixture(scope="session")
+def sim3():
+    """Three well-separated classes, 300 individuals x 6 rows."""
+    return simulate_grouped(n_groups=300, rows_per_group=6, seed=11)
+
+
+@pytest.fixture(scope="session")
+def fitted3(sim3):
+    """LatentClassOLS fit with K = 3 on ``sim3``."""
+    import smlcr
+
+    model = smlcr.LatentClassOLS.from_formula(sim3.formula, sim3.data, groups="id", k_classes=3)
+    return model.fit(rng=0)
+
+
+def random_grouped(rng, n_groups=40, max_rows=6, p=3, k=2, scale=1.0):
+    """Unstructured random grouped data (for derivative and monotonicity checks)."""
+    counts = rng.integers(1, max_rows + 1, size=n_groups)
+    ids = np.repeat(np.arange(n_groups), counts)
+    n = ids.size
+    exog = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    cls = rng.integers(0, k, size=n_groups)[ids]
+    coef = rng.normal(scale=2.0, size=(k, p))
+    endog = scale * (np.einsum("np,np->n", exog, coef[cls]) + rng.normal(size=n) * (1 + cls))
+    return pd.Series(endog, name="y"), pd.DataFrame(
+        exog, columns=["const"] + [f"x{j}" for j in range(1, p)]
+    ), ids

@@ -1,0 +1,45 @@
+"""Analytic score and Hessian against numerical derivatives of the log-likelihood."""
+
+import numpy as np
+import pytest
+from statsmodels.tools.numdiff import approx_fprime
+
+import smlcr
+from tests.conftest import random_grouped
+
+
+def _random_params(model, rng):
+    k, p = model.k_classes, model.k_exog
+    return np.concatenate(
+        [rng.normal(size=k * p), rng.uniform(0.5, 3.0, size=k), rng.normal(size=k - 1)]
+    )
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_score_and_hessian_match_numerical(grouped, k):
+    rng = np.random.default_rng(10 * k + grouped)
+    endog, exog, ids = random_grouped(rng, n_groups=30, p=3, k=2)
+    model = smlcr.LatentClassOLS(endog, exog, groups=ids if grouped else None, k_classes=k)
+    for _ in range(3):
+        params = _random_params(model, rng)
+        numeric_score = approx_fprime(params, model.loglike, centered=True)
+        np.testing.assert_allclose(model.score(params), numeric_score, rtol=1e-5, atol=1e-5)
+        numeric_hessian = approx_fprime(params, model.score, centered=True)
+        np.testing.assert_allclose(model.hessian(params), numeric_hessian, rtol=1e-5, atol=1e-5)
+        per_individual = model.score_obs(params)
+        assert per_individual.shape == (model.n_groups, model.k_params)
+        np.testing.assert_allclose(per_individual.sum(0), model.score(params), rtol=1e-10, atol=1e-10)
+
+
+def test_loglikeobs_sums_to_loglike(fitted3):
+    model = fitted3.model
+    params = np.asarray(fitted3.params)
+    assert model.loglikeobs(params).shape == (model.n_groups,)
+    np.testing.assert_allclose(model.loglikeobs(params).sum(), model.loglike(params), rtol=1e-12)
+
+
+def test_score_vanishes_at_estimate(fitted3):
+    score = np.asarray(fitted3.model.score(np.asarray(fitted3.params)))
+    scaled = score * np.asarray(fitted3.bse)  # score in units of one standard error
+    assert np.max(np.abs(scaled)) < 1e-3

@@ -1,0 +1,101 @@
+"""The EM engine: monotone traces, a loud failure on a fall, reproducible starts."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import smlcr
+from smlcr import em
+from smlcr.exceptions import SingleBestStartWarning
+from tests.conftest import random_grouped
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_trace_never_decreases_on_random_data(seed):
+    rng = np.random.default_rng(seed)
+    k_true, k_fit = rng.integers(1, 4), rng.integers(2, 5)
+    endog, exog, ids = random_grouped(
+        rng, n_groups=int(rng.integers(k_fit, 80)), max_rows=int(rng.integers(1, 10)),
+        p=int(rng.integers(1, 4)), k=k_true, scale=10.0 ** rng.integers(-3, 8),
+    )
+    model = smlcr.LatentClassOLS(endog, exog, groups=ids, k_classes=int(k_fit))
+    stats = model.stats
+    Z = model.membership_exog
+    for _ in range(3):
+        tau = rng.dirichlet(np.ones(k_fit), size=model.n_groups)
+        start = em.params_from_posteriors(stats, Z, tau, var_floor=1e-6)
+        run = em.run_em(stats, Z, start, maxiter=200, var_floor=1e-6)
+        steps = np.diff(run.llf_history)
+        assert np.all(steps >= -1e-9 * (1 + np.abs(run.llf_history[1:]))), steps.min()
+
+
+def test_a_falling_loglikelihood_raises(monkeypatch, sim3):
+    model = smlcr.LatentClassOLS.from_formula(sim3.formula, sim3.data, groups="id", k_classes=3)
+    real_m_step = em.m_step
+
+    def broken_m_step(stats, Z, tau, previous, var_floor, work=None):
+        params, info = real_m_step(stats, Z, tau, previous, var_floor, work)
+        # a variance update from another residual than the E-step's: too small
+        return em.ClassParams(params.beta, params.sigma2 * 0.3, params.eta), info
+
+    monkeypatch.setattr(em, "m_step", broken_m_step)
+    with pytest.raises(em.EMDecreaseError, match="fell"):
+        model.fit(n_starts=2, rng=0)
+
+
+def test_same_seed_same_result(sim3):
+    model = smlcr.LatentClassOLS.from_formula(sim3.formula, sim3.data, groups="id", k_classes=3)
+    a = model.fit(n_starts=4, rng=5)
+    b = model.fit(n_starts=4, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(np.asarray(a.params), np.asarray(b.params))
+    np.testing.assert_array_equal(a.start_llfs, b.start_llfs)
+    np.testing.assert_array_equal(a.posteriors.to_numpy(), b.posteriors.to_numpy())
+
+
+def test_canonical_order_is_descending_share_and_label_free(sim3):
+    model = smlcr.LatentClassOLS.from_formula(sim3.formula, sim3.data, groups="id", k_classes=3)
+    fits = [model.fit(n_starts=3, rng=seed) for seed in (1, 2, 3)]
+    for res in fits:
+        shares = res.class_shares["share"].to_numpy()
+        assert np.all(np.diff(shares) < 0)
+        np.testing.assert_allclose(res.posteriors.mean().to_numpy(), shares, atol=1e-6)
+    for res in fits[1:]:
+        np.testing.assert_allclose(np.asarray(res.params), np.asarray(fits[0].params), rtol=1e-5, atol=1e-6)
+
+
+def test_start_bookkeeping(sim3):
+    model = smlcr.LatentClassOLS.from_formula(sim3.formula, sim3.data, groups="id", k_classes=3)
+    res = model.fit(n_starts=6, rng=0)
+    assert len(res.start_llfs) == 6
+    assert set(res.start_kinds) == {"kmeans", "partition", "posterior"}
+    assert res.llf == pytest.approx(res.start_llfs.max(), rel=1e-12)
+    assert 1 <= res.n_reached_best <= 6
+    assert res.llf_history[-1] == pytest.approx(res.llf, rel=1e-12)
+    assert res.llf_history[0] < res.llf
+
+
+def test_single_best_start_warns():
+    # two starts on data with two clear local optima: warn when only one reaches the best
+    rng = np.random.default_rng(3)
+    endog, exog, ids = random_grouped(rng, n_groups=30, max_rows=2, p=2, k=3)
+    model = smlcr.LatentClassOLS(endog, exog, groups=ids, k_classes=4)
+    seen = False
+    for seed in range(20):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            res = model.fit(n_starts=2, rng=seed, short_maxiter=3)
+        warned = any(issubclass(w.category, SingleBestStartWarning) for w in record)
+        assert warned == (res.n_reached_best == 1)
+        seen |= warned
+    assert seen
+
+
+def test_start_params_are_used(fitted3):
+    model = fitted3.model
+    res = model.fit(start_params=np.asarray(fitted3.params))
+    assert res.start_kinds == ["user"]
+    assert res.n_iter <= 5
+    np.testing.assert_allclose(np.asarray(res.params), np.asarray(fitted3.params), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="params"):
+        model.fit(start_params=np.ones(3))
