@@ -52,7 +52,7 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
             f"errors are unreliable for {involved}. A class share near 0, a collapsed "
             "variance or too many classes are the usual causes: try fewer classes.",
             SingularInformationWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         inv_w = np.where(weak, 0.0, 1.0 / np.where(weak, 1.0, w))
         return (v * inv_w) @ v.T

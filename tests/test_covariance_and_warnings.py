@@ -1,0 +1,81 @@
+"""Covariance types against their definitions, and the warnings that guard degenerate fits."""
+
+import warnings
+
+import numpy as np
+import pytest
+from statsmodels.tools.numdiff import approx_fprime
+
+import smlcr
+from smlcr.exceptions import SingularInformationWarning, VarianceFloorWarning
+from smlcr.results import invert_information
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    from smlcr.datasets import simulate_grouped
+
+    sim = simulate_grouped(n_groups=150, rows_per_group=(1, 6), seed=4)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3)
+    return model, model.fit(rng=0)
+
+
+def _numerical_scores(model, params):
+    return approx_fprime(params, model.loglikeobs, centered=True)
+
+
+def test_opg_and_robust_match_their_definitions(small_fit):
+    model, res = small_fit
+    params = np.asarray(res.params)
+    scores = _numerical_scores(model, params)  # (n_groups, k_params)
+    opg = scores.T @ scores
+    hessian = approx_fprime(params, model.score, centered=True)
+    bread = np.linalg.inv(-hessian)
+    res_opg = model.fit(start_params=params, cov_type="opg")
+    res_rob = model.fit(start_params=params, cov_type="robust")
+    np.testing.assert_allclose(np.asarray(res_opg.cov_params()), np.linalg.inv(opg), rtol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(res_rob.cov_params()), bread @ opg @ bread, rtol=1e-4, atol=1e-12
+    )
+    np.testing.assert_allclose(np.asarray(res.cov_params()), bread, rtol=1e-5, atol=1e-12)
+    assert "opg" in res_opg.summary().as_text()
+    # correctly specified model: the three agree closely
+    ratio = np.asarray(res_rob.bse) / np.asarray(res.bse)
+    assert np.all(np.abs(ratio - 1) < 0.35), ratio
+
+
+def test_variance_floor_binds_with_a_warning_and_a_record():
+    # five individuals share exactly the same value: a class can sit on them with zero variance
+    rng = np.random.default_rng(0)
+    y = np.concatenate([np.zeros(5), rng.normal(size=60)])
+    exog = np.ones((y.size, 1))
+    model = smlcr.LatentClassOLS(y, exog, k_classes=2)
+    start = np.array([0.0, 0.0, 1e-6, 1.0, np.log(5 / 60)])
+    with pytest.warns(VarianceFloorWarning, match="floor"):
+        res = model.fit(start_params=start)
+    assert res.variance_floor_hit.tolist() == [False, True]
+    pooled = np.var(y)
+    assert res.params[3] == pytest.approx(1e-4 * pooled * y.size / (y.size - 1), rel=1e-6)
+    assert "variance floor" in res.summary().as_text()
+    assert np.all(np.diff(res.llf_history) >= -1e-9 * np.abs(res.llf_history[1:]))
+
+
+def test_singular_information_warns_with_parameter_names():
+    info = np.diag([4.0, 1.0, 0.0])
+    with pytest.warns(SingularInformationWarning, match="c"):
+        cov = invert_information(info, ["a", "b", "c"])
+    np.testing.assert_allclose(cov, np.diag([0.25, 1.0, 0.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cov = invert_information(np.array([[2.0, 1.0], [1.0, 2.0]]), ["a", "b"])
+    np.testing.assert_allclose(cov, np.linalg.inv([[2.0, 1.0], [1.0, 2.0]]), rtol=1e-12)
+
+
+def test_not_converged_warns(small_fit):
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    model, _ = small_fit
+    with pytest.warns(ConvergenceWarning, match="maxiter"):
+        res = model.fit(n_starts=2, maxiter=2, rng=0)
+    assert not res.converged
+    assert "did not converge" in res.summary().as_text()
