@@ -23,7 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CompressedData", "compress", "column_scales", "group_codes"]
+__all__ = [
+    "CompressedData",
+    "compress",
+    "column_scales",
+    "group_codes",
+    "within_transform",
+    "unnested_cell",
+    "constant_within",
+]
 
 
 @dataclass(frozen=True)
@@ -208,3 +216,70 @@ def compress(
         x_scale=x_scale,
         y_scale=y_scale,
     )
+
+
+def within_transform(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Subtract each cell's mean from every column (the fixed-effects transformation).
+
+    Two passes (the second removes the rounding left by the first), so columns
+    on a large scale keep their within-cell variation to full precision.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n, m)
+    cells : ndarray of int, shape (n,)
+        Cell of each row, coded ``0..C-1``.
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    counts = np.bincount(cells).astype(np.float64)
+    out = values.copy()
+    for _ in range(2):
+        for j in range(out.shape[1]):
+            out[:, j] -= (np.bincount(cells, weights=out[:, j]) / counts)[cells]
+    return out
+
+
+def unnested_cell(cells: np.ndarray, groups: np.ndarray) -> int | None:
+    """A cell whose rows belong to more than one individual, or None.
+
+    Parameters
+    ----------
+    cells, groups : ndarray of int, shape (n,)
+
+    Returns
+    -------
+    int or None
+        Code of the first such cell.
+    """
+    n_cells = int(cells.max()) + 1
+    low = np.full(n_cells, np.iinfo(np.int64).max)
+    high = np.full(n_cells, -1)
+    np.minimum.at(low, cells, groups)
+    np.maximum.at(high, cells, groups)
+    bad = np.flatnonzero(low != high)
+    return int(bad[0]) if bad.size else None
+
+
+def constant_within(raw: np.ndarray, demeaned: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Columns with no variation left after the within transformation.
+
+    Parameters
+    ----------
+    raw, demeaned : ndarray, shape (n, m)
+        Columns before and after :func:`within_transform`.
+    rtol : float
+        A column counts as constant when its demeaned root mean square is
+        below ``rtol`` times its raw root mean square.
+
+    Returns
+    -------
+    ndarray of bool, shape (m,)
+    """
+    def rms(a):
+        return np.sqrt(np.mean(a * a, axis=0))
+
+    return rms(demeaned) <= rtol * rms(raw)

@@ -29,6 +29,8 @@ from smlcr.compress import CompressedData
 
 __all__ = [
     "ClassParams",
+    "Constraints",
+    "Layout",
     "EMDecreaseError",
     "EMRun",
     "MultiStartResult",
@@ -83,6 +85,69 @@ class ClassParams:
         eta = np.zeros((q, k))
         eta[:, 1:] = theta[k * p + k :].reshape(k - 1, q).T
         return cls(beta=beta.copy(), sigma2=sigma2.copy(), eta=eta)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Restrictions the M-step respects.
+
+    Attributes
+    ----------
+    var_floor : float
+        Lower bound on every variance (scaled units).
+    common_variance : bool
+        One variance shared by all classes.
+    """
+
+    var_floor: float = 0.0
+    common_variance: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Order of the estimated parameter vector.
+
+    ``[beta_1..beta_K, sigma2 (K values, or 1 when common), eta_2..eta_K]``.
+    The class-specific (unrestricted) layout is :meth:`ClassParams.flat`;
+    :meth:`restriction` maps this layout into it.
+    """
+
+    k: int
+    p: int
+    q: int
+    common_variance: bool = False
+
+    @property
+    def n_variances(self) -> int:
+        """Number of variance parameters (1 or K)."""
+        return 1 if self.common_variance else self.k
+
+    @property
+    def n_params(self) -> int:
+        """Length of the parameter vector."""
+        return self.k * self.p + self.n_variances + self.q * (self.k - 1)
+
+    def flat(self, params: ClassParams) -> np.ndarray:
+        """Parameter vector of ``params`` in this layout."""
+        sigma2 = params.sigma2[:1] if self.common_variance else params.sigma2
+        return np.concatenate([params.beta.ravel(), sigma2, params.eta[:, 1:].T.ravel()])
+
+    def unflat(self, theta: np.ndarray) -> ClassParams:
+        """:class:`ClassParams` from a vector in this layout."""
+        return ClassParams.from_flat(self.restriction() @ np.asarray(theta), self.k, self.p, self.q)
+
+    def restriction(self) -> np.ndarray:
+        """Matrix ``A`` with ``theta_class_specific = A @ theta`` (shape P_full x P)."""
+        k, p, q = self.k, self.p, self.q
+        full = k * p + k + q * (k - 1)
+        a = np.zeros((full, self.n_params))
+        a[: k * p, : k * p] = np.eye(k * p)
+        if self.common_variance:
+            a[k * p : k * p + k, k * p] = 1.0
+        else:
+            a[k * p : k * p + k, k * p : k * p + k] = np.eye(k)
+        a[k * p + k :, k * p + self.n_variances :] = np.eye(q * (k - 1))
+        return a
 
 
 @dataclass
@@ -254,14 +319,15 @@ def m_step(
     Z: np.ndarray,
     tau: np.ndarray,
     previous: ClassParams,
-    var_floor: float,
+    constraints: Constraints,
     work: Workspace | None = None,
 ) -> tuple[ClassParams, MStepInfo]:
     """Maximise the expected complete-data log-likelihood given posteriors.
 
     Coefficients: ``(sum_i tau_is R_i'R_i) beta_s = sum_i tau_is R_i'c_i``.
-    Variances: ``sum_i tau_is SSR_is / sum_i tau_is d_i``, not below
-    ``var_floor`` (the constrained maximiser, so EM stays monotone).
+    Variances: ``sum_i tau_is SSR_is / sum_i tau_is d_i`` (pooled over classes
+    with ``constraints.common_variance``), not below ``constraints.var_floor``
+    (the constrained maximiser, so EM stays monotone).
     Membership: :func:`membership_step`. A class with no posterior weight
     keeps its previous coefficients and variance (they do not enter the
     objective).
@@ -278,12 +344,16 @@ def m_step(
     beta[empty] = previous.beta[empty]
 
     ssr_, _ = ssr(stats, beta, work)
-    dof_weight = tau.T @ stats.dof
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma2 = np.einsum("nk,nk->k", tau, ssr_) / dof_weight
-    sigma2 = np.where(empty | ~(dof_weight > 0), previous.sigma2, sigma2)
-    floor_hit = sigma2 < var_floor
-    sigma2 = np.maximum(sigma2, var_floor)
+    weighted_ssr = np.einsum("nk,nk->k", tau, ssr_)
+    if constraints.common_variance:
+        sigma2 = np.full(k, weighted_ssr.sum() / stats.dof.sum())
+    else:
+        dof_weight = tau.T @ stats.dof
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sigma2 = weighted_ssr / dof_weight
+        sigma2 = np.where(empty | ~(dof_weight > 0), previous.sigma2, sigma2)
+    floor_hit = sigma2 < constraints.var_floor
+    sigma2 = np.maximum(sigma2, constraints.var_floor)
 
     eta = membership_step(Z, tau, previous.eta)
     return ClassParams(beta=beta, sigma2=sigma2, eta=eta), MStepInfo(floor_hit=floor_hit)
@@ -293,16 +363,18 @@ def params_from_posteriors(
     stats: CompressedData,
     Z: np.ndarray,
     tau: np.ndarray,
-    var_floor: float,
+    constraints: Constraints,
     work: Workspace | None = None,
 ) -> ClassParams:
     """Parameters from an initial posterior matrix (one M-step from scratch)."""
     k = tau.shape[1]
     p = stats.k_exog
     blank = ClassParams(
-        beta=np.zeros((k, p)), sigma2=np.full(k, max(var_floor, 1.0)), eta=np.zeros((Z.shape[1], k))
+        beta=np.zeros((k, p)),
+        sigma2=np.full(k, max(constraints.var_floor, 1.0)),
+        eta=np.zeros((Z.shape[1], k)),
     )
-    params, _ = m_step(stats, Z, tau, blank, var_floor, work)
+    params, _ = m_step(stats, Z, tau, blank, constraints, work)
     return params
 
 
@@ -355,7 +427,7 @@ def run_em(
     maxiter: int = 1000,
     tol: float = 1e-10,
     param_tol: float = 1e-7,
-    var_floor: float = 0.0,
+    constraints: Constraints = Constraints(),
     work: Workspace | None = None,
 ) -> EMRun:
     """Iterate E- and M-steps from ``start`` until convergence or ``maxiter``.
@@ -380,7 +452,7 @@ def run_em(
     if run.floor_hit is None:
         run.floor_hit = np.zeros(k, dtype=bool)
     for _ in range(maxiter):
-        new_params, info = m_step(stats, Z, run.estep.tau, run.params, var_floor, work)
+        new_params, info = m_step(stats, Z, run.estep.tau, run.params, constraints, work)
         new_estep = e_step(stats, Z, new_params, work)
         old_llf, new_llf = run.llf, new_estep.llf
         rounding = 1e-9 * (1.0 + abs(old_llf))
@@ -456,14 +528,14 @@ def _kmeans(rng: np.random.Generator, points: np.ndarray, k: int, n_iter: int = 
     return centres
 
 
-def _kmeans_start(rng, stats, Z, k, ols_coef, var_floor, work):
+def _kmeans_start(rng, stats, Z, k, ols_coef, constraints, work):
     """Class coefficients at k-means centres of per-individual OLS fits."""
     spread = ols_coef.std(axis=0)
     spread = np.where(spread > 0, spread, 1.0)
     centres = _kmeans(rng, ols_coef / spread, k) * spread
     ssr_, _ = ssr(stats, centres, work)
     tau = np.eye(k)[np.argmin(ssr_ / np.maximum(stats.dof, 1.0)[:, None], axis=1)]
-    return params_from_posteriors(stats, Z, tau, var_floor, work)
+    return params_from_posteriors(stats, Z, tau, constraints, work)
 
 
 START_KINDS = ("kmeans", "partition", "posterior")
@@ -531,7 +603,7 @@ def multistart(
     maxiter: int = 1000,
     tol: float = 1e-10,
     param_tol: float = 1e-7,
-    var_floor: float = 0.0,
+    constraints: Constraints = Constraints(),
     start_params: ClassParams | None = None,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best.
@@ -553,10 +625,10 @@ def multistart(
         for j in range(n_starts):
             kind = kinds_cycle[j % len(kinds_cycle)]
             if kind == "kmeans":
-                start = _kmeans_start(rng, stats, Z, k, ols_coef, var_floor, work)
+                start = _kmeans_start(rng, stats, Z, k, ols_coef, constraints, work)
             else:
                 draw = _random_partition if kind == "partition" else _random_posteriors
-                start = params_from_posteriors(stats, Z, draw(rng, n, k), var_floor, work)
+                start = params_from_posteriors(stats, Z, draw(rng, n, k), constraints, work)
             starts.append(start)
             kinds.append(kind)
 
@@ -564,7 +636,7 @@ def multistart(
     short = []
     for start in starts:
         steps = maxiter if len(starts) == 1 else min(short_maxiter, maxiter)
-        short.append(run_em(stats, Z, start, steps, tol, param_tol, var_floor, work))
+        short.append(run_em(stats, Z, start, steps, tol, param_tol, constraints, work))
     llfs = np.array([r.llf for r in short])
     chosen = np.argsort(-llfs, kind="stable")[:n_full]
     runs = list(short)
@@ -572,7 +644,7 @@ def multistart(
     for j in chosen:
         if not runs[j].converged:
             remaining = maxiter - runs[j].n_iter
-            runs[j] = run_em(stats, Z, runs[j], remaining, tol, param_tol, var_floor, work)
+            runs[j] = run_em(stats, Z, runs[j], remaining, tol, param_tol, constraints, work)
         completed[j] = True
     llfs = np.array([r.llf for r in runs])
     best_index = int(np.argmax(np.where(completed, llfs, -np.inf)))

@@ -7,6 +7,8 @@ __all__ = [
     "SingleBestStartWarning",
     "VarianceFloorWarning",
     "SingularInformationWarning",
+    "AbsorbedRegressorWarning",
+    "AbsorbedIndividualWarning",
 ]
 
 
@@ -24,3 +26,11 @@ class VarianceFloorWarning(SmlcrWarning):
 
 class SingularInformationWarning(SmlcrWarning):
     """The observed information matrix is singular or nearly so."""
+
+
+class AbsorbedRegressorWarning(SmlcrWarning):
+    """Regressors constant within every absorbed cell were dropped (not identified)."""
+
+
+class AbsorbedIndividualWarning(SmlcrWarning):
+    """Individuals left with no degrees of freedom by the within transformation were dropped."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smlcr.compress import CompressedData
-from smlcr.em import ClassParams, e_step, ssr
+from smlcr.em import ClassParams, Layout, e_step, ssr
 
 __all__ = ["Derivatives", "derivatives"]
 
@@ -100,7 +100,9 @@ def _expected_second_derivative(stats, Z, params, tau, ssr_, resid, pi):
     return out
 
 
-def derivatives(stats: CompressedData, Z: np.ndarray, params: ClassParams) -> Derivatives:
+def derivatives(
+    stats: CompressedData, Z: np.ndarray, params: ClassParams, layout: Layout | None = None
+) -> Derivatives:
     """Analytic score and Hessian of the observed log-likelihood (scaled units).
 
     Parameters
@@ -109,6 +111,11 @@ def derivatives(stats: CompressedData, Z: np.ndarray, params: ClassParams) -> De
     Z : ndarray, shape (N, q)
         Membership design, one row per individual.
     params : ClassParams
+    layout : Layout, optional
+        Parameter vector the derivatives are taken in; default class-specific
+        variances. A restricted layout (a common variance) is the linear map
+        ``theta_full = A theta``, so its derivatives are ``A' score`` and
+        ``A' H A``.
 
     Returns
     -------
@@ -128,4 +135,8 @@ def derivatives(stats: CompressedData, Z: np.ndarray, params: ClassParams) -> De
         + _expected_second_derivative(stats, Z, params, tau, ssr_, resid, pi)
     )
     hessian = 0.5 * (hessian + hessian.T)
+    if layout is not None:
+        a = layout.restriction()
+        score_obs = score_obs @ a
+        hessian = a.T @ hessian @ a
     return Derivatives(score=score_obs.sum(axis=0), hessian=hessian, score_obs=score_obs)

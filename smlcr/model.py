@@ -11,13 +11,91 @@ from statsmodels.base.model import LikelihoodModel
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from smlcr import em
-from smlcr.compress import CompressedData, compress
-from smlcr.exceptions import SingleBestStartWarning, VarianceFloorWarning
+from smlcr.compress import (
+    CompressedData,
+    compress,
+    constant_within,
+    unnested_cell,
+    within_transform,
+)
+from smlcr.exceptions import (
+    AbsorbedIndividualWarning,
+    AbsorbedRegressorWarning,
+    SingleBestStartWarning,
+    VarianceFloorWarning,
+)
 from smlcr.information import derivatives
 
 __all__ = ["LatentClassOLS"]
 
 _COV_TYPES = ("oim", "opg", "robust")
+_VARIANCES = ("class", "common")
+
+
+class _Cells:
+    """Absorbed cells: one code per row for each combination of the absorb variables."""
+
+    def __init__(self, codes, names, uniques, combos):
+        self.codes = codes
+        self.names = names
+        self._uniques = uniques
+        self._combos = combos
+
+    @classmethod
+    def from_arrays(cls, absorb, n_rows: int) -> _Cells:
+        if isinstance(absorb, pd.DataFrame):
+            columns = [absorb[c] for c in absorb.columns]
+        elif isinstance(absorb, (list, tuple)):
+            columns = list(absorb)
+        else:
+            arr = absorb if isinstance(absorb, pd.Series) else np.asarray(absorb)
+            columns = [arr] if arr.ndim == 1 else [arr[:, j] for j in range(arr.shape[1])]
+        names, per_column, uniques = [], [], []
+        for j, col in enumerate(columns):
+            if len(col) != n_rows:
+                raise ValueError(
+                    f"`absorb` variable {j} has {len(col)} values but the data have "
+                    f"{n_rows} rows; pass one value per row."
+                )
+            names.append(getattr(col, "name", None) or f"absorb{j}")
+            codes, labels = _factorize(col, "absorb")
+            per_column.append(codes)
+            uniques.append(np.asarray(labels))
+        stacked = np.column_stack(per_column)
+        missing = np.isnan(stacked).any(axis=1)
+        combos, inverse = np.unique(
+            np.where(missing[:, None], -1, stacked).astype(np.int64), axis=0, return_inverse=True
+        )
+        codes = inverse.reshape(-1).astype(np.float64)
+        codes[missing] = np.nan
+        return cls(codes, names, uniques, combos)
+
+    def label(self, code: int) -> str:
+        """Readable label of a cell, e.g. ``(artist='a1', country='US')``."""
+        parts = [
+            f"{name}={self._uniques[j][self._combos[int(code), j]]!r}"
+            for j, name in enumerate(self.names)
+        ]
+        return "(" + ", ".join(parts) + ")"
+
+
+def _row_values(value, data, full_index, subset, name: str):
+    """A per-row variable given as a column name or as an array over all rows of ``data``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data:
+            raise ValueError(f"`{name}`={value!r} is not a column of `data`.")
+        return data[value]
+    if len(value) != len(full_index):
+        raise ValueError(
+            f"`{name}` has {len(value)} values but `data` has {len(full_index)} rows; "
+            "pass a column name or one value per row of `data`."
+        )
+    series = pd.Series(
+        np.asarray(value), index=full_index, name=getattr(value, "name", None) or name
+    )
+    return series if subset is None else series.loc[subset]
 
 
 def _factorize(values, name: str):
@@ -60,14 +138,33 @@ class LatentClassOLS(LikelihoodModel):
     k_classes : int
         Number of latent classes K, at least 1 and at most the number of
         individuals.
+    absorb : array_like, or list of array_like, optional
+        Fixed effects to absorb: one variable, or several whose combination
+        defines the cells (artist x country). Cells must be nested within
+        ``groups``. The data are demeaned within cells before estimation;
+        regressors constant within every cell (the intercept among them) are
+        not identified and are dropped with a warning (``dropped_exog``), and
+        each individual's likelihood has ``d_i = rows - cells`` degrees of
+        freedom. Individuals with ``d_i = 0`` are dropped with a warning.
+    variance : {"class", "common"}
+        One residual variance per class (``"sigma2[k]"``), or one shared by
+        all classes (``"sigma2"``).
     missing : {"none", "drop", "raise"}
         statsmodels' missing-data handling; a dropped row is dropped from
-        ``groups`` too.
+        ``groups`` and ``absorb`` too.
 
     Attributes
     ----------
     n_groups : int
         Number of individuals N.
+    class_exog_names : list of str
+        Names of the class-specific regressors estimated (after dropping).
+    dropped_exog : list of str
+        Regressors dropped as constant within every absorbed cell.
+    n_cells : int or None
+        Number of absorbed cells.
+    n_groups_no_dof : int
+        Individuals dropped because absorbing left them no degrees of freedom.
     group_labels : pandas.Index
         The individuals' labels, in the order of the rows of ``posteriors``.
     stats : CompressedData
@@ -76,16 +173,30 @@ class LatentClassOLS(LikelihoodModel):
     Notes
     -----
     The parameter vector is ``[beta_1, ..., beta_K, sigma2_1, ..., sigma2_K,
-    eta_2, ..., eta_K]``, named ``"{exog name}[k]"``, ``"sigma2[k]"`` and
-    ``"membership:Intercept[k]"``. The class shares are
+    eta_2, ..., eta_K]``, named ``"{exog name}[k]"``, ``"sigma2[k]"`` (or one
+    ``"sigma2"``) and ``"membership:Intercept[k]"``. The class shares are
     ``softmax(0, eta_2, ..., eta_K)``; ``eta_k`` is the log-odds of class
     ``k`` against class 1.
     """
 
     def __init__(
-        self, endog, exog, groups=None, k_classes: int = 2, missing: str = "none", **kwargs
+        self,
+        endog,
+        exog,
+        groups=None,
+        k_classes: int = 2,
+        absorb=None,
+        variance: str = "class",
+        missing: str = "none",
+        **kwargs,
     ):
         self.k_classes = _check_k_classes(k_classes)
+        if variance not in _VARIANCES:
+            raise ValueError(
+                f"`variance` must be 'class' (one variance per class) or 'common' "
+                f"(one shared variance), got {variance!r}."
+            )
+        self.variance = variance
         # with a formula, endog is already free of missing rows and `missing_idx`
         # marks them among all rows of the data, which `groups` still has
         missing_idx = kwargs.get("missing_idx")
@@ -101,6 +212,15 @@ class LatentClassOLS(LikelihoodModel):
                 )
             self._groups_name = getattr(groups, "name", None) or "group"
             codes, labels = _factorize(groups, "groups")
+        self._cells = None
+        if absorb is not None:
+            if groups is None:
+                raise ValueError(
+                    "`absorb` needs `groups`: absorbed cells must be nested within "
+                    "individuals, so pass the individual of each row as `groups`."
+                )
+            self._cells = _Cells.from_arrays(absorb, n_rows)
+            kwargs["absorb"] = self._cells.codes
         super().__init__(endog, exog, groups=codes, missing=missing, **kwargs)
         self._setup(labels)
 
@@ -110,17 +230,28 @@ class LatentClassOLS(LikelihoodModel):
         if exog.ndim == 1:
             exog = exog[:, None]
         codes = np.asarray(self.groups, dtype=np.float64)
-        for name, arr in (("endog", endog), ("exog", exog), ("groups", codes)):
+        checks = [("endog", endog), ("exog", exog), ("groups", codes)]
+        if self._cells is not None:
+            checks.append(("absorb", np.asarray(self.absorb, dtype=np.float64)))
+        for name, arr in checks:
             if not np.all(np.isfinite(arr)):
                 raise ValueError(
                     f"`{name}` contains NaN or inf values; remove them or pass "
                     "missing='drop' to drop those rows everywhere."
                 )
         used, codes = np.unique(codes.astype(np.int64), return_inverse=True)
-        self.group_labels = pd.Index(np.asarray(labels)[used], name=self._groups_name)
-        self.groups = np.asarray(self.group_labels)[codes]
+        labels = np.asarray(labels)[used]
+        self.groups = labels[codes]
+        names = list(self.exog_names or [f"x{j}" for j in range(exog.shape[1])])
+        self.dropped_exog: list[str] = []
+        self.n_cells = None
+        self.n_groups_no_dof = 0
+        dof = None
+        if self._cells is not None:
+            endog, exog, codes, dof, labels, names = self._absorb(endog, exog, codes, labels, names)
+        self.group_labels = pd.Index(labels, name=self._groups_name)
         self._group_codes = codes
-        self.n_groups = len(used)
+        self.n_groups = len(labels)
         if self.k_classes > self.n_groups:
             raise ValueError(
                 f"`k_classes`={self.k_classes} exceeds the number of individuals "
@@ -128,27 +259,88 @@ class LatentClassOLS(LikelihoodModel):
             )
         self.nobs = float(endog.shape[0])
         self.k_exog = exog.shape[1]
-        self.stats: CompressedData = compress(endog, exog, codes)
+        self.class_exog_names = names
+        self.stats: CompressedData = compress(endog, exog, codes, dof)
         self._check_rank()
         self.membership_exog = np.ones((self.n_groups, 1))
         self.membership_names = ["Intercept"]
+        self.layout = em.Layout(
+            self.k_classes, self.k_exog, self.membership_exog.shape[1], self.variance == "common"
+        )
         self._jacobian = self._scale_jacobian()
         self.data.param_names = self._param_names()
         self.k_params = len(self.data.param_names)
         self.df_model = float(self.k_params)
-        self._init_keys.append("k_classes")
+        self._init_keys.extend(["k_classes", "variance"])
+
+    def _absorb(self, endog, exog, codes, labels, names):
+        """Within-transform by cell, drop unidentified columns and individuals without dof."""
+        cells_raw = np.asarray(self.absorb, dtype=np.int64)
+        used_cells, cells = np.unique(cells_raw, return_inverse=True)
+        bad = unnested_cell(cells, codes)
+        if bad is not None:
+            rows = np.flatnonzero(cells == bad)
+            spans = list(dict.fromkeys(labels[codes[rows]]))[:2]
+            raise ValueError(
+                f"`absorb` cell {self._cells.label(used_cells[bad])} spans more than one "
+                f"individual ({spans[0]!r} and {spans[1]!r}); absorbed cells must be nested "
+                "within `groups` (e.g. artist x country within artist). Include the "
+                "`groups` variable in `absorb`."
+            )
+        self.n_cells = len(used_cells)
+        demeaned = within_transform(np.column_stack([endog, exog]), cells)
+        endog_w, exog_w = demeaned[:, 0], demeaned[:, 1:]
+        constant = constant_within(exog, exog_w)
+        if constant.all():
+            raise ValueError(
+                "every regressor in `exog` is constant within the absorbed cells, so none "
+                "is identified; add regressors that vary within cells or absorb less."
+            )
+        if constant.any():
+            self.dropped_exog = [n for n, c in zip(names, constant, strict=True) if c]
+            warnings.warn(
+                f"regressors {self.dropped_exog} are constant within every absorbed cell "
+                "and are not identified alongside the fixed effects; they were dropped "
+                "(see `dropped_exog`).",
+                AbsorbedRegressorWarning,
+                stacklevel=4,
+            )
+            exog_w = exog_w[:, ~constant]
+            names = [n for n, c in zip(names, constant, strict=True) if not c]
+        n_rows = np.bincount(codes, minlength=len(labels))
+        cell_group = np.zeros(self.n_cells, dtype=np.int64)
+        cell_group[cells] = codes
+        n_cells = np.bincount(cell_group, minlength=len(labels))
+        dof = (n_rows - n_cells).astype(np.float64)
+        no_dof = dof == 0
+        if no_dof.any():
+            self.n_groups_no_dof = int(no_dof.sum())
+            warnings.warn(
+                f"{self.n_groups_no_dof} individual(s) have one row in every absorbed cell, "
+                "so nothing is left of them after the within transformation; they were "
+                f"dropped ({int(n_rows[no_dof].sum())} rows; see `n_groups_no_dof`).",
+                AbsorbedIndividualWarning,
+                stacklevel=4,
+            )
+            keep = ~no_dof[codes]
+            self.n_cells -= int(n_cells[no_dof].sum())
+            kept_groups, codes = np.unique(codes[keep], return_inverse=True)
+            endog_w, exog_w = endog_w[keep], exog_w[keep]
+            labels, dof = labels[kept_groups], dof[kept_groups]
+        return endog_w, exog_w, codes, dof, labels, names
 
     def _check_rank(self):
         gram = self.stats.gram.sum(axis=0)
         w, v = np.linalg.eigh(gram)
         null = w <= gram.shape[0] * np.finfo(float).eps * max(w.max(), 1e-300) * 1e3
         if np.any(null):
-            names = self.exog_names or [f"x{j}" for j in range(self.k_exog)]
+            names = self.class_exog_names
             involved = sorted(
                 {names[j] for col in v[:, null].T for j in np.flatnonzero(np.abs(col) > 1e-6)}
             )
             raise ValueError(
-                f"`exog` is rank deficient: the columns {involved} are collinear; drop one of them."
+                "`exog` is rank deficient: the columns "
+                f"{involved} are collinear; drop one of them."
             )
 
     @classmethod
@@ -171,30 +363,25 @@ class LatentClassOLS(LikelihoodModel):
             Passed to the model.
         **kwargs
             ``groups`` (a column name of ``data`` or an array with one label
-            per row of ``data``), ``k_classes``, ``missing`` (default "drop":
-            rows with a missing value in the formula or in ``groups`` are
-            dropped everywhere) and ``eval_env``.
+            per row of ``data``), ``absorb`` (a column name or array, or a
+            list of them), ``k_classes``, ``variance``, ``missing`` (default
+            "drop": rows with a missing value in the formula, ``groups`` or
+            ``absorb`` are dropped everywhere) and ``eval_env``.
 
         Returns
         -------
         LatentClassOLS
         """
-        groups = kwargs.pop("groups", None)
-        if groups is not None and not isinstance(groups, str):
-            if len(groups) != len(data):
-                raise ValueError(
-                    f"`groups` has {len(groups)} labels but `data` has {len(data)} rows; "
-                    "pass a column name or one label per row of `data`."
-                )
-            name = getattr(groups, "name", None) or "group"
-            groups = pd.Series(np.asarray(groups), index=data.index, name=name)
+        full_index = data.index
         if subset is not None:
             data = data.loc[subset]
-            groups = groups if groups is None or isinstance(groups, str) else groups.loc[subset]
-        if isinstance(groups, str):
-            if groups not in data:
-                raise ValueError(f"`groups`={groups!r} is not a column of `data`.")
-            groups = data[groups]
+        groups = _row_values(kwargs.pop("groups", None), data, full_index, subset, "groups")
+        absorb = kwargs.pop("absorb", None)
+        if absorb is not None:
+            items = absorb if isinstance(absorb, (list, tuple)) else [absorb]
+            kwargs["absorb"] = [
+                _row_values(item, data, full_index, subset, "absorb") for item in items
+            ]
         kwargs["groups"] = groups
         eval_env = kwargs.pop("eval_env", None)
         if eval_env is None:
@@ -208,9 +395,11 @@ class LatentClassOLS(LikelihoodModel):
     # ------------------------------------------------------------------ names
     def _param_names(self) -> list[str]:
         k = self.k_classes
-        xnames = self.exog_names or [f"x{j}" for j in range(self.k_exog)]
-        names = [f"{x}[{s}]" for s in range(1, k + 1) for x in xnames]
-        names += [f"sigma2[{s}]" for s in range(1, k + 1)]
+        names = [f"{x}[{s}]" for s in range(1, k + 1) for x in self.class_exog_names]
+        if self.variance == "common":
+            names.append("sigma2")
+        else:
+            names += [f"sigma2[{s}]" for s in range(1, k + 1)]
         names += [f"membership:{z}[{s}]" for s in range(2, k + 1) for z in self.membership_names]
         return names
 
@@ -222,7 +411,7 @@ class LatentClassOLS(LikelihoodModel):
         return np.concatenate(
             [
                 np.tile(st.y_scale / st.x_scale, k),
-                np.full(k, st.y_scale**2),
+                np.full(self.layout.n_variances, st.y_scale**2),
                 np.ones(q * (k - 1)),
             ]
         )
@@ -234,9 +423,7 @@ class LatentClassOLS(LikelihoodModel):
                 f"`params` has shape {params.shape} but this model has {self.k_params} "
                 f"parameters ({', '.join(self.data.param_names[:4])}, ...)."
             )
-        return em.ClassParams.from_flat(
-            params / self._jacobian, self.k_classes, self.k_exog, self.membership_exog.shape[1]
-        )
+        return self.layout.unflat(params / self._jacobian)
 
     @property
     def _llf_offset(self) -> float:
@@ -275,7 +462,7 @@ class LatentClassOLS(LikelihoodModel):
         return em.e_step(self.stats, self.membership_exog, scaled).llf_obs + offset
 
     def _derivatives(self, params):
-        return derivatives(self.stats, self.membership_exog, self._to_scaled(params))
+        return derivatives(self.stats, self.membership_exog, self._to_scaled(params), self.layout)
 
     def score(self, params) -> np.ndarray:
         """Analytic gradient of :meth:`loglike`.
@@ -406,7 +593,7 @@ class LatentClassOLS(LikelihoodModel):
             maxiter=maxiter,
             tol=tol,
             param_tol=param_tol,
-            var_floor=floor,
+            constraints=em.Constraints(var_floor=floor, common_variance=self.variance == "common"),
             start_params=start,
         )
         best = outcome.best
@@ -441,7 +628,7 @@ class LatentClassOLS(LikelihoodModel):
                 VarianceFloorWarning,
                 stacklevel=2,
             )
-        params = best.params.flat() * self._jacobian
+        params = self.layout.flat(best.params) * self._jacobian
         results = LatentClassOLSResults(
             self,
             params,

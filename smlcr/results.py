@@ -115,6 +115,12 @@ class LatentClassOLSResults(LikelihoodModelResults):
         Shares with delta-method standard errors and confidence intervals.
     variance_floor_hit : ndarray of bool
         Classes whose variance is held at the variance floor.
+    dropped_exog : list of str
+        Regressors dropped as constant within the absorbed cells.
+    n_cells : int or None
+        Number of absorbed cells.
+    n_groups_no_dof : int
+        Individuals dropped for having no degrees of freedom after absorbing.
     """
 
     def __init__(self, model, params, cov_type, em_outcome, llf_offset, var_floor):
@@ -149,6 +155,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.score_at_estimate = derivs.score / jac
         self.nobs = model.nobs
         self.n_groups = model.n_groups
+        self.dropped_exog = list(model.dropped_exog)
+        self.n_cells = model.n_cells
+        self.n_groups_no_dof = model.n_groups_no_dof
         self.k_classes = model.k_classes
         self.df_model = float(len(names))
         self.df_resid = float(self.n_groups - len(names))
@@ -170,11 +179,11 @@ class LatentClassOLSResults(LikelihoodModelResults):
         return self._llf
 
     def _slices(self):
-        m = self.model
-        k, p, q = m.k_classes, m.k_exog, m.membership_exog.shape[1]
+        layout = self.model.layout
+        k, p = layout.k, layout.p
         beta = [slice(s * p, (s + 1) * p) for s in range(k)]
-        sigma2 = slice(k * p, k * p + k)
-        eta = slice(k * p + k, k * p + k + q * (k - 1))
+        sigma2 = slice(k * p, k * p + layout.n_variances)
+        eta = slice(k * p + layout.n_variances, layout.n_params)
         return beta, sigma2, eta
 
     def _class_shares(self, classes, alpha: float = 0.05) -> pd.DataFrame:
@@ -232,7 +241,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         tvalues = np.asarray(self.tvalues)
         pvalues = np.asarray(self.pvalues)
         ci = np.asarray(self.conf_int(alpha))
-        xnames = list(m.exog_names or [f"x{j}" for j in range(m.k_exog)])
+        xnames = list(m.class_exog_names)
         shares = self._class_shares(self.class_shares.index, alpha)
 
         gleft = [
@@ -338,6 +347,19 @@ class LatentClassOLSResults(LikelihoodModelResults):
             _COV_DESCRIPTIONS[self.cov_type],
             "BIC uses the number of individuals as the sample size.",
         ]
+        if m.n_cells is not None:
+            notes.append(
+                f"Fixed effects absorbed: {m.n_cells} cells; each individual has "
+                "rows minus cells degrees of freedom."
+            )
+        if m.dropped_exog:
+            notes.append(
+                f"Constant within the absorbed cells, not identified, dropped: {m.dropped_exog}."
+            )
+        if m.n_groups_no_dof:
+            notes.append(
+                f"{m.n_groups_no_dof} individual(s) with no degrees of freedom left were dropped."
+            )
         if len(self.start_llfs) > 1 and self.n_reached_best == 1:
             notes.append("Only one start reached the best log-likelihood: use more starts.")
         if np.any(self.variance_floor_hit):

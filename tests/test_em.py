@@ -24,8 +24,8 @@ def test_trace_never_decreases_on_random_data(seed):
     Z = model.membership_exog
     for _ in range(3):
         tau = rng.dirichlet(np.ones(k_fit), size=model.n_groups)
-        start = em.params_from_posteriors(stats, Z, tau, var_floor=1e-6)
-        run = em.run_em(stats, Z, start, maxiter=200, var_floor=1e-6)
+        start = em.params_from_posteriors(stats, Z, tau, em.Constraints(var_floor=1e-6))
+        run = em.run_em(stats, Z, start, maxiter=200, constraints=em.Constraints(var_floor=1e-6))
         steps = np.diff(run.llf_history)
         assert np.all(steps >= -1e-9 * (1 + np.abs(run.llf_history[1:]))), steps.min()
 
@@ -34,8 +34,8 @@ def test_a_falling_loglikelihood_raises(monkeypatch, sim3):
     model = smlcr.LatentClassOLS.from_formula(sim3.formula, sim3.data, groups="id", k_classes=3)
     real_m_step = em.m_step
 
-    def broken_m_step(stats, Z, tau, previous, var_floor, work=None):
-        params, info = real_m_step(stats, Z, tau, previous, var_floor, work)
+    def broken_m_step(stats, Z, tau, previous, constraints, work=None):
+        params, info = real_m_step(stats, Z, tau, previous, constraints, work)
         # a variance update from another residual than the E-step's: too small
         return em.ClassParams(params.beta, params.sigma2 * 0.3, params.eta), info
 
