@@ -279,6 +279,7 @@ def constant_within(raw: np.ndarray, demeaned: np.ndarray, rtol: float = 1e-9) -
     -------
     ndarray of bool, shape (m,)
     """
+
     def rms(a):
         return np.sqrt(np.mean(a * a, axis=0))
 

@@ -339,8 +339,7 @@ class LatentClassOLS(LikelihoodModel):
                 {names[j] for col in v[:, null].T for j in np.flatnonzero(np.abs(col) > 1e-6)}
             )
             raise ValueError(
-                "`exog` is rank deficient: the columns "
-                f"{involved} are collinear; drop one of them."
+                f"`exog` is rank deficient: the columns {involved} are collinear; drop one of them."
             )
 
     @classmethod
