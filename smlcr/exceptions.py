@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
+from pathlib import Path
+
 __all__ = [
     "SmlcrWarning",
     "SingleBestStartWarning",
@@ -9,6 +13,7 @@ __all__ = [
     "SingularInformationWarning",
     "AbsorbedRegressorWarning",
     "AbsorbedIndividualWarning",
+    "warn",
 ]
 
 
@@ -34,3 +39,24 @@ class AbsorbedRegressorWarning(SmlcrWarning):
 
 class AbsorbedIndividualWarning(SmlcrWarning):
     """Individuals left with no degrees of freedom by the within transformation were dropped."""
+
+
+def _internal_prefixes() -> tuple[str, ...]:
+    import statsmodels
+
+    return (str(Path(__file__).parent), str(Path(statsmodels.__file__).parent))
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """Warn, pointing at the first caller outside smlcr and statsmodels.
+
+    Parameters
+    ----------
+    message : str
+    category : type of Warning
+    """
+    prefixes = _internal_prefixes()
+    frame, level = sys._getframe(0), 1
+    while frame is not None and frame.f_code.co_filename.startswith(prefixes):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from smlcr.exceptions import (
     AbsorbedRegressorWarning,
     SingleBestStartWarning,
     VarianceFloorWarning,
+    warn,
 )
 from smlcr.information import derivatives
 
@@ -298,12 +298,11 @@ class LatentClassOLS(LikelihoodModel):
             )
         if constant.any():
             self.dropped_exog = [n for n, c in zip(names, constant, strict=True) if c]
-            warnings.warn(
+            warn(
                 f"regressors {self.dropped_exog} are constant within every absorbed cell "
                 "and are not identified alongside the fixed effects; they were dropped "
                 "(see `dropped_exog`).",
-                AbsorbedRegressorWarning,
-                stacklevel=4,
+                AbsorbedRegressorWarning
             )
             exog_w = exog_w[:, ~constant]
             names = [n for n, c in zip(names, constant, strict=True) if not c]
@@ -315,12 +314,11 @@ class LatentClassOLS(LikelihoodModel):
         no_dof = dof == 0
         if no_dof.any():
             self.n_groups_no_dof = int(no_dof.sum())
-            warnings.warn(
+            warn(
                 f"{self.n_groups_no_dof} individual(s) have one row in every absorbed cell, "
                 "so nothing is left of them after the within transformation; they were "
                 f"dropped ({int(n_rows[no_dof].sum())} rows; see `n_groups_no_dof`).",
-                AbsorbedIndividualWarning,
-                stacklevel=4,
+                AbsorbedIndividualWarning
             )
             keep = ~no_dof[codes]
             self.n_cells -= int(n_cells[no_dof].sum())
@@ -603,29 +601,26 @@ class LatentClassOLS(LikelihoodModel):
             ):
                 print(f"start {j + 1:3d} ({kind:9s}): log-likelihood {llf + offset:.10g}")
         if not best.converged:
-            warnings.warn(
+            warn(
                 f"EM did not converge in maxiter={maxiter} iterations; raise `maxiter` "
                 "or loosen `tol`.",
-                ConvergenceWarning,
-                stacklevel=2,
+                ConvergenceWarning
             )
         if len(outcome.start_llfs) > 1 and outcome.n_reached_best == 1:
-            warnings.warn(
+            warn(
                 f"only 1 of {len(outcome.start_llfs)} starts reached the best "
                 "log-likelihood; it may be a local maximum found by chance. Raise "
                 "`n_starts` (and `n_full`) to confirm it.",
-                SingleBestStartWarning,
-                stacklevel=2,
+                SingleBestStartWarning
             )
         if np.any(best.floor_hit):
             classes = [int(s) + 1 for s in np.flatnonzero(best.floor_hit)]
-            warnings.warn(
+            warn(
                 f"the variance of class(es) {classes} is held at the floor "
                 f"(var_floor={var_floor} x the one-class residual variance): the "
                 "class has collapsed onto individuals it fits almost exactly. "
                 "Consider fewer classes; see `results.variance_floor_hit`.",
-                VarianceFloorWarning,
-                stacklevel=2,
+                VarianceFloorWarning
             )
         params = self.layout.flat(best.params) * self._jacobian
         results = LatentClassOLSResults(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
@@ -12,7 +10,7 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from statsmodels.iolib.summary import Summary, summary_params
 from statsmodels.iolib.table import SimpleTable
 
-from smlcr.exceptions import SingularInformationWarning
+from smlcr.exceptions import SingularInformationWarning, warn
 
 __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_information"]
 
@@ -47,12 +45,11 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
         involved = sorted(
             {names[j] for col in v[:, weak].T for j in np.flatnonzero(np.abs(col) > 0.1)}
         )
-        warnings.warn(
+        warn(
             "the information matrix is singular or not positive definite; standard "
             f"errors are unreliable for {involved}. A class share near 0, a collapsed "
             "variance or too many classes are the usual causes: try fewer classes.",
-            SingularInformationWarning,
-            stacklevel=4,
+            SingularInformationWarning
         )
         inv_w = np.where(weak, 0.0, 1.0 / np.where(weak, 1.0, w))
         return (v * inv_w) @ v.T

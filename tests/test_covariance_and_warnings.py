@@ -79,3 +79,12 @@ def test_not_converged_warns(small_fit):
         res = model.fit(n_starts=2, maxiter=2, rng=0)
     assert not res.converged
     assert "did not converge" in res.summary().as_text()
+
+
+def test_warnings_point_at_the_callers_line():
+    from smlcr.datasets import streams
+
+    data = streams(n_artists=20, seed=1)
+    with pytest.warns(smlcr.exceptions.AbsorbedRegressorWarning) as record:
+        smlcr.LatentClassOLS.from_formula(data.formula, data.data, groups="artist", absorb=data.absorb)
+    assert record[0].filename == __file__
