@@ -2,7 +2,14 @@
 
 from smlcr.model import LatentClassOLS
 from smlcr.results import LatentClassOLSResults
+from smlcr.selection import bootstrap_lrt, compare_classes
 
-__all__ = ["LatentClassOLS", "LatentClassOLSResults", "__version__"]
+__all__ = [
+    "LatentClassOLS",
+    "LatentClassOLSResults",
+    "__version__",
+    "bootstrap_lrt",
+    "compare_classes",
+]
 
 __version__ = "0.1.0"

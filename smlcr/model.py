@@ -246,6 +246,10 @@ class LatentClassOLS(LikelihoodModel):
         self.dropped_exog: list[str] = []
         self.n_cells = None
         self.n_groups_no_dof = 0
+        # which model rows and exog columns estimation uses, and each used row's cell
+        self._row_keep = np.ones(endog.shape[0], dtype=bool)
+        self._exog_keep = np.ones(exog.shape[1], dtype=bool)
+        self._cell_codes = None
         dof = None
         if self._cells is not None:
             endog, exog, codes, dof, labels, names = self._absorb(endog, exog, codes, labels, names)
@@ -302,10 +306,11 @@ class LatentClassOLS(LikelihoodModel):
                 f"regressors {self.dropped_exog} are constant within every absorbed cell "
                 "and are not identified alongside the fixed effects; they were dropped "
                 "(see `dropped_exog`).",
-                AbsorbedRegressorWarning
+                AbsorbedRegressorWarning,
             )
             exog_w = exog_w[:, ~constant]
             names = [n for n, c in zip(names, constant, strict=True) if not c]
+            self._exog_keep = ~constant
         n_rows = np.bincount(codes, minlength=len(labels))
         cell_group = np.zeros(self.n_cells, dtype=np.int64)
         cell_group[cells] = codes
@@ -318,13 +323,16 @@ class LatentClassOLS(LikelihoodModel):
                 f"{self.n_groups_no_dof} individual(s) have one row in every absorbed cell, "
                 "so nothing is left of them after the within transformation; they were "
                 f"dropped ({int(n_rows[no_dof].sum())} rows; see `n_groups_no_dof`).",
-                AbsorbedIndividualWarning
+                AbsorbedIndividualWarning,
             )
             keep = ~no_dof[codes]
             self.n_cells -= int(n_cells[no_dof].sum())
             kept_groups, codes = np.unique(codes[keep], return_inverse=True)
             endog_w, exog_w = endog_w[keep], exog_w[keep]
             labels, dof = labels[kept_groups], dof[kept_groups]
+            self._row_keep = keep
+            cells = cells[keep]
+        self._cell_codes = np.unique(cells, return_inverse=True)[1]
         return endog_w, exog_w, codes, dof, labels, names
 
     def _check_rank(self):
@@ -604,14 +612,14 @@ class LatentClassOLS(LikelihoodModel):
             warn(
                 f"EM did not converge in maxiter={maxiter} iterations; raise `maxiter` "
                 "or loosen `tol`.",
-                ConvergenceWarning
+                ConvergenceWarning,
             )
         if len(outcome.start_llfs) > 1 and outcome.n_reached_best == 1:
             warn(
                 f"only 1 of {len(outcome.start_llfs)} starts reached the best "
                 "log-likelihood; it may be a local maximum found by chance. Raise "
                 "`n_starts` (and `n_full`) to confirm it.",
-                SingleBestStartWarning
+                SingleBestStartWarning,
             )
         if np.any(best.floor_hit):
             classes = [int(s) + 1 for s in np.flatnonzero(best.floor_hit)]
@@ -620,7 +628,7 @@ class LatentClassOLS(LikelihoodModel):
                 f"(var_floor={var_floor} x the one-class residual variance): the "
                 "class has collapsed onto individuals it fits almost exactly. "
                 "Consider fewer classes; see `results.variance_floor_hit`.",
-                VarianceFloorWarning
+                VarianceFloorWarning,
             )
         params = self.layout.flat(best.params) * self._jacobian
         results = LatentClassOLSResults(

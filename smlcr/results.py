@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
@@ -10,6 +12,8 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from statsmodels.iolib.summary import Summary, summary_params
 from statsmodels.iolib.table import SimpleTable
 
+from smlcr.compress import within_transform
+from smlcr.diagnostics import classification_diagnostics, information_criteria
 from smlcr.exceptions import SingularInformationWarning, warn
 
 __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_information"]
@@ -49,7 +53,7 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
             "the information matrix is singular or not positive definite; standard "
             f"errors are unreliable for {involved}. A class share near 0, a collapsed "
             "variance or too many classes are the usual causes: try fewer classes.",
-            SingularInformationWarning
+            SingularInformationWarning,
         )
         inv_w = np.where(weak, 0.0, 1.0 / np.where(weak, 1.0, w))
         return (v * inv_w) @ v.T
@@ -103,6 +107,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
         ``-2 llf + 2 k`` and ``-2 llf + k log(n_groups)``: the sample size of
         BIC is the number of individuals, the independent units of the
         likelihood.
+    info_criteria : Series
+        AIC, BIC, sample-size-adjusted BIC, CAIC and ICL (see
+        :func:`smlcr.diagnostics.information_criteria`); n is the number of
+        individuals.
+    classification : ClassificationDiagnostics
+        Entropy R-squared, average posterior probabilities, odds of correct
+        classification, the classification table and modal class sizes.
     posteriors : DataFrame
         Posterior class probabilities, one row per individual (indexed by
         its label) and one column per class.
@@ -158,9 +169,12 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.k_classes = model.k_classes
         self.df_model = float(len(names))
         self.df_resid = float(self.n_groups - len(names))
-        k = self.df_model
-        self.aic = -2.0 * self._llf + 2.0 * k
-        self.bic = -2.0 * self._llf + k * np.log(self.n_groups)
+        self._tau = best.estep.tau
+        self.info_criteria = information_criteria(
+            self._llf, len(names), self.n_groups, best.estep.tau
+        )
+        self.aic = float(self.info_criteria["aic"])
+        self.bic = float(self.info_criteria["bic"])
         classes = pd.Index(np.arange(1, self.k_classes + 1), name="class")
         self.posteriors = pd.DataFrame(best.estep.tau, index=model.group_labels, columns=classes)
         self.modal_class = pd.Series(
@@ -169,6 +183,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
             name="modal_class",
         )
         self.class_shares = self._class_shares(classes)
+        self.classification = classification_diagnostics(
+            best.estep.tau, self.class_shares["share"].to_numpy()
+        )
 
     @property
     def llf(self) -> float:
@@ -215,6 +232,224 @@ class LatentClassOLSResults(LikelihoodModelResults):
             index=classes,
         )
 
+    # ------------------------------------------------------------- inference
+    def _param_index(self, name: str) -> int:
+        names = list(self.model.data.param_names)
+        if name not in names:
+            raise ValueError(f"{name!r} is not a parameter; parameters are {names}.")
+        return names.index(name)
+
+    def test_class_equality(self, names=None):
+        """Wald test that coefficients are equal across all classes.
+
+        Parameters
+        ----------
+        names : str or list of str, optional
+            Regressors (as in ``class_exog_names``, without class index) whose
+            coefficients are tested; default all class-specific regressors.
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+            The joint chi-squared test of ``beta_j[1] = ... = beta_j[K]`` for
+            every listed ``j`` (``statistic``, ``pvalue``, ``df_denom`` holding
+            the number of restrictions), with the covariance of ``cov_type``.
+            Its attribute ``per_term`` is a DataFrame with one such test per
+            regressor (``statistic``, ``df``, ``pvalue``).
+        """
+        model = self.model
+        if self.k_classes < 2:
+            raise ValueError("`test_class_equality` needs at least two classes.")
+        if names is None:
+            names = list(model.class_exog_names)
+        elif isinstance(names, str):
+            names = [names]
+        unknown = [n for n in names if n not in model.class_exog_names]
+        if unknown:
+            raise ValueError(
+                f"`names` {unknown} are not class-specific regressors; choose from "
+                f"{list(model.class_exog_names)}."
+            )
+
+        def restrictions(name):
+            rows = np.zeros((self.k_classes - 1, len(model.data.param_names)))
+            first = self._param_index(f"{name}[1]")
+            for s in range(2, self.k_classes + 1):
+                rows[s - 2, first] = 1.0
+                rows[s - 2, self._param_index(f"{name}[{s}]")] = -1.0
+            return rows
+
+        joint = self.wald_test(np.vstack([restrictions(n) for n in names]), scalar=True)
+        per_term = []
+        for name in names:
+            test = self.wald_test(restrictions(name), scalar=True)
+            per_term.append(
+                {
+                    "statistic": float(test.statistic),
+                    "df": self.k_classes - 1,
+                    "pvalue": float(test.pvalue),
+                }
+            )
+        joint.per_term = pd.DataFrame(per_term, index=pd.Index(names, name="term"))
+        return joint
+
+    @property
+    def params_table(self) -> pd.DataFrame:
+        """Every estimate in a tidy table, for export.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by parameter name, with columns ``block`` ("coefficient",
+            "variance", "membership"), ``class`` (1..K, or 0 for a parameter
+            shared by all classes), ``term``, ``coef``, ``bse``, ``z``,
+            ``pvalue``, ``lower`` and ``upper`` (95% interval).
+        """
+        names = list(self.model.data.param_names)
+        beta_slices, sigma2_slice, eta_slice = self._slices()
+        block, klass, term = [], [], []
+        for name in names:
+            base, _, rest = name.rpartition("[")
+            index = int(rest[:-1]) if rest.endswith("]") and base else 0
+            base = base if index else name
+            block.append(
+                "membership"
+                if base.startswith("membership:")
+                else "variance"
+                if base == "sigma2"
+                else "coefficient"
+            )
+            klass.append(index)
+            term.append(base.removeprefix("membership:"))
+        ci = np.asarray(self.conf_int())
+        return pd.DataFrame(
+            {
+                "block": block,
+                "class": klass,
+                "term": term,
+                "coef": np.asarray(self.params),
+                "bse": np.asarray(self.bse),
+                "z": np.asarray(self.tvalues),
+                "pvalue": np.asarray(self.pvalues),
+                "lower": ci[:, 0],
+                "upper": ci[:, 1],
+            },
+            index=pd.Index(names, name="parameter"),
+        )
+
+    # ------------------------------------------------------------ prediction
+    def _class_coefficients(self) -> np.ndarray:
+        """Class coefficients, shape (K, p)."""
+        beta_slices, _, _ = self._slices()
+        params = np.asarray(self.params)
+        return np.vstack([params[sl] for sl in beta_slices])
+
+    def predict(self, exog=None, groups=None, which: str = "marginal", transform: bool = True):
+        """Predicted means ``x' beta`` combined across classes.
+
+        Parameters
+        ----------
+        exog : array_like or DataFrame, optional
+            New rows (a DataFrame for formula models). Default: the rows used
+            in estimation.
+        groups : array_like, optional
+            The individual of each new row, needed for ``which="posterior"``
+            with new ``exog``; the individuals must be in the sample.
+        which : {"marginal", "posterior", "class"}
+            ``"marginal"``: ``sum_s share_s x'beta_s``; ``"posterior"``:
+            ``sum_s tau_is x'beta_s`` with the individual's posterior;
+            ``"class"``: one column per class, ``x'beta_s``.
+        transform : bool
+            Pass ``exog`` through the model formula.
+
+        Returns
+        -------
+        ndarray, Series or DataFrame
+
+        Notes
+        -----
+        With ``absorb=`` the absorbed fixed effects are not estimated, so
+        predictions are of ``x'beta`` without them (``fittedvalues`` adds the
+        in-sample cell effects).
+        """
+        if which not in ("marginal", "posterior", "class"):
+            raise ValueError(f"`which` must be 'marginal', 'posterior' or 'class', got {which!r}.")
+        model = self.model
+        index = None
+        if exog is None:
+            design = np.asarray(model.exog, dtype=np.float64)
+            if design.ndim == 1:
+                design = design[:, None]
+            design = design[model._row_keep][:, model._exog_keep]
+            codes = model._group_codes
+            if model.data.row_labels is not None:
+                index = np.asarray(model.data.row_labels)[model._row_keep]
+        else:
+            design, index = self._transform_predict_exog(exog, transform=transform)
+            design = np.asarray(design, dtype=np.float64)
+            if design.shape[1] == model._exog_keep.size:
+                design = design[:, model._exog_keep]
+            elif design.shape[1] != model.k_exog:
+                raise ValueError(
+                    f"`exog` has {design.shape[1]} columns; the model has "
+                    f"{model._exog_keep.size} ({model.exog_names})."
+                )
+            codes = None
+            if which == "posterior":
+                if groups is None:
+                    raise ValueError(
+                        "`which='posterior'` with new `exog` needs `groups`: the individual "
+                        "of each new row (or use which='marginal')."
+                    )
+                codes = model.group_labels.get_indexer(np.asarray(groups))
+                if np.any(codes < 0):
+                    missing = np.asarray(groups)[codes < 0][0]
+                    raise ValueError(
+                        f"`groups` label {missing!r} is not an individual of the sample; "
+                        "posteriors exist only for them (use which='marginal')."
+                    )
+        per_class = design @ self._class_coefficients().T
+        classes = self.posteriors.columns
+        if which == "class":
+            out = per_class
+            return out if index is None else pd.DataFrame(out, index=index, columns=classes)
+        if which == "marginal":
+            out = per_class @ self.class_shares["share"].to_numpy()
+        else:
+            out = np.einsum("nk,nk->n", per_class, self._tau[codes])
+        return out if index is None else pd.Series(out, index=index, name="predicted")
+
+    @cached_property
+    def fittedvalues(self) -> np.ndarray:
+        """Posterior-weighted fitted values, one per row of the model's data.
+
+        ``sum_s tau_is yhat_its`` with ``yhat_its = x_it' beta_s`` and, under
+        ``absorb=``, plus the cell effect each class implies (the cell mean
+        of ``y - x'beta_s``). Rows of individuals dropped for having no
+        degrees of freedom are NaN.
+        """
+        model = self.model
+        keep = model._row_keep
+        design = np.asarray(model.exog, dtype=np.float64)
+        design = (design[:, None] if design.ndim == 1 else design)[keep][:, model._exog_keep]
+        endog = np.asarray(model.endog, dtype=np.float64)[keep]
+        beta = self._class_coefficients()
+        tau = self._tau[model._group_codes]
+        if model._cell_codes is None:
+            fitted = np.einsum("nk,nk->n", design @ beta.T, tau)
+        else:
+            within = within_transform(np.column_stack([endog, design]), model._cell_codes)
+            resid = within[:, :1] - within[:, 1:] @ beta.T
+            fitted = endog - np.einsum("nk,nk->n", resid, tau)
+        out = np.full(keep.size, np.nan)
+        out[keep] = fitted
+        return out
+
+    @cached_property
+    def resid(self) -> np.ndarray:
+        """Posterior-weighted residuals, ``endog - fittedvalues``."""
+        return np.asarray(self.model.endog, dtype=np.float64) - self.fittedvalues
+
     # ------------------------------------------------------------------ summary
     def summary(self, alpha: float = 0.05, title: str | None = None) -> Summary:
         """Summary tables: header, one coefficient table per class, shares, variances.
@@ -259,7 +494,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
             ("No. Iterations:", [str(self.n_iter)]),
             ("Starts at best:", [f"{self.n_reached_best} of {len(self.start_llfs)}"]),
             ("Covariance Type:", [self.cov_type]),
-            ("", [""]),
+            ("Entropy R2:", [f"{self.classification.entropy_r2:.4f}"]),
         ]
         smry = Summary()
         smry.add_table_2cols(
@@ -309,6 +544,23 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 "Class shares (delta method)",
             )
         )
+        diag = self.classification
+        rows = [
+            [f"{s:.4f}", f"{ms:.4f}", f"{a:.4f}", f"{o:.4g}"]
+            for s, ms, a, o in zip(
+                shares["share"], diag.modal_shares, diag.avepp, diag.occ, strict=True
+            )
+        ]
+        classification = SimpleTable(
+            rows,
+            headers=["share", "modal share", "AvePP", "OCC"],
+            stubs=[f"class {s}" for s in range(1, k + 1)],
+            title="Classification (AvePP: average posterior of the modal class; "
+            "OCC: odds of correct classification)",
+            txt_fmt={"data_aligns": "r", "header_align": "r"},
+        )
+        _label_corner(classification, "Classification")
+        smry.tables.append(classification)
         names = m.data.param_names
         smry.tables.append(
             estimate_table(

@@ -1,0 +1,190 @@
+"""Choosing the number of classes: criteria across K and a bootstrap likelihood-ratio test."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+from smlcr.exceptions import SmlcrWarning
+from smlcr.model import LatentClassOLS
+
+__all__ = ["compare_classes", "bootstrap_lrt"]
+
+
+def _row(res) -> dict:
+    return {
+        "llf": res.llf,
+        "k_params": int(res.df_model),
+        **{name: float(value) for name, value in res.info_criteria.items()},
+        "entropy_r2": res.classification.entropy_r2,
+        "min_share": float(res.class_shares["share"].min()),
+        "n_reached_best": res.n_reached_best,
+        "n_starts": len(res.start_llfs),
+        "converged": res.converged,
+    }
+
+
+def _simulate_model(res, k_classes: int, rng: np.random.Generator) -> LatentClassOLS:
+    """A model of data drawn from the fitted ``res`` (same rows, regressors, groups, cells)."""
+    model = res.model
+    design = np.asarray(model.exog, dtype=np.float64)
+    design = (design[:, None] if design.ndim == 1 else design)[model._row_keep]
+    design = design[:, model._exog_keep]
+    codes = model._group_codes
+    beta = res._class_coefficients()
+    scaled = model._to_scaled(np.asarray(res.params))
+    sigma2 = scaled.sigma2 * model.stats.y_scale**2
+    logits = model.membership_exog @ scaled.eta
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(probs, axis=1)
+    draw = rng.random(model.n_groups)[:, None]
+    classes = np.minimum((draw > cumulative).sum(axis=1), model.k_classes - 1)
+    row_class = classes[codes]
+    endog = np.einsum("np,np->n", design, beta[row_class])
+    endog = endog + rng.standard_normal(endog.size) * np.sqrt(sigma2[row_class])
+    return LatentClassOLS(
+        endog,
+        design,
+        groups=codes,
+        k_classes=k_classes,
+        absorb=model._cell_codes,
+        variance=model.variance,
+    )
+
+
+def bootstrap_lrt(res_k, res_k1, n_boot: int = 99, rng=None, fit_kwds=None) -> dict:
+    """Parametric bootstrap likelihood-ratio test of K classes against K + 1.
+
+    The likelihood-ratio statistic of nested mixtures has no chi-squared
+    distribution (the smaller model is on the boundary of the larger), so
+    its null distribution is simulated: ``n_boot`` data sets are drawn from
+    the fitted K-class model, both models are fitted to each, and the
+    p-value is ``(1 + #{LR_b >= LR}) / (n_boot + 1)``.
+
+    Parameters
+    ----------
+    res_k, res_k1 : LatentClassOLSResults
+        Fits with K and K + 1 classes of the same model and data.
+    n_boot : int
+        Bootstrap replications.
+    rng : int or numpy.random.Generator, optional
+    fit_kwds : dict, optional
+        Passed to ``fit`` of every replicate (default ``n_starts=5``).
+
+    Returns
+    -------
+    dict
+        ``lr`` (observed statistic), ``pvalue``, ``n_boot`` and
+        ``lr_boot`` (the simulated statistics).
+    """
+    if res_k1.k_classes != res_k.k_classes + 1:
+        raise ValueError("`res_k1` must have exactly one class more than `res_k`.")
+    if not isinstance(n_boot, int) or n_boot < 1:
+        raise ValueError(f"`n_boot` must be a positive integer, got {n_boot!r}.")
+    generator = np.random.default_rng(rng)
+    kwds = {"n_starts": 5, **(fit_kwds or {})}
+    lr = max(2.0 * (res_k1.llf - res_k.llf), 0.0)
+    lr_boot = np.empty(n_boot)
+    with warnings.catch_warnings():
+        # replicate fits: their own start and convergence warnings are not the user's
+        warnings.simplefilter("ignore", SmlcrWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for b in range(n_boot):
+            seed = generator.integers(2**63)
+            small = _simulate_model(res_k, res_k.k_classes, np.random.default_rng(seed))
+            fit_small = small.fit(rng=seed, **kwds)
+            big = LatentClassOLS(
+                small.endog,
+                small.exog,
+                groups=small.groups,
+                k_classes=res_k.k_classes + 1,
+                absorb=res_k.model._cell_codes,
+                variance=small.variance,
+            )
+            fit_big = big.fit(rng=seed + 1, **kwds)
+            lr_boot[b] = max(2.0 * (fit_big.llf - fit_small.llf), 0.0)
+    pvalue = (1.0 + np.sum(lr_boot >= lr)) / (n_boot + 1.0)
+    return {"lr": lr, "pvalue": float(pvalue), "n_boot": n_boot, "lr_boot": lr_boot}
+
+
+def compare_classes(
+    formula: str,
+    data: pd.DataFrame,
+    groups=None,
+    k_range=range(1, 7),
+    n_boot: int = 0,
+    rng=None,
+    fit_kwds: dict | None = None,
+    boot_fit_kwds: dict | None = None,
+    return_results: bool = False,
+    **model_kwds,
+):
+    """Fit the model for several numbers of classes and compare them.
+
+    Parameters
+    ----------
+    formula : str
+        Model formula, as in :meth:`LatentClassOLS.from_formula`.
+    data : pandas.DataFrame
+    groups : str or array_like, optional
+        Individuals, as in :meth:`LatentClassOLS.from_formula`.
+    k_range : iterable of int
+        Numbers of classes to fit.
+    n_boot : int
+        With ``n_boot > 0``, a parametric bootstrap likelihood-ratio test of
+        K against K + 1 for every consecutive pair in ``k_range``
+        (:func:`bootstrap_lrt`); 0 skips it.
+    rng : int or numpy.random.Generator, optional
+        Seed for the fits' starts and the bootstrap.
+    fit_kwds : dict, optional
+        Passed to every ``fit`` (e.g. ``n_starts``, ``cov_type``).
+    boot_fit_kwds : dict, optional
+        Passed to the fits of bootstrap replicates (default ``n_starts=5``).
+    return_results : bool
+        Also return the fitted results, a dict keyed by K.
+    **model_kwds
+        Passed to :meth:`LatentClassOLS.from_formula` (``absorb``,
+        ``variance``, ``missing``, ``subset``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by K: ``llf``, ``k_params``, ``aic``, ``bic``, ``sabic``,
+        ``caic``, ``icl`` (n = individuals), ``entropy_r2``, ``min_share``,
+        ``n_reached_best``, ``n_starts``, ``converged``; with ``n_boot``,
+        ``lr`` and ``boot_pvalue`` of the test of K against K + 1.
+    dict, optional
+        The results, when ``return_results`` is true.
+    """
+    ks = sorted({int(k) for k in k_range})
+    if not ks or ks[0] < 1:
+        raise ValueError(f"`k_range` must hold positive integers, got {list(k_range)!r}.")
+    seeds = np.random.SeedSequence(
+        rng
+        if isinstance(rng, (int, np.integer)) or rng is None
+        else int(np.random.default_rng(rng).integers(2**63))
+    )
+    fit_seeds = dict(zip(ks, seeds.spawn(len(ks)), strict=True))
+    results, rows = {}, {}
+    for k in ks:
+        model = LatentClassOLS.from_formula(
+            formula, data, groups=groups, k_classes=k, eval_env=1, **model_kwds
+        )
+        results[k] = model.fit(rng=np.random.default_rng(fit_seeds[k]), **(fit_kwds or {}))
+        rows[k] = _row(results[k])
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "K"
+    if n_boot:
+        table["lr"] = np.nan
+        table["boot_pvalue"] = np.nan
+        boot_rng = np.random.default_rng(seeds.spawn(1)[0])
+        for k in ks:
+            if k + 1 in results:
+                test = bootstrap_lrt(results[k], results[k + 1], n_boot, boot_rng, boot_fit_kwds)
+                table.loc[k, "lr"] = test["lr"]
+                table.loc[k, "boot_pvalue"] = test["pvalue"]
+    return (table, results) if return_results else table
