@@ -31,3 +31,14 @@ def test_streams_segments(capsys):
     out = run("streams_segments.py", capsys)
     assert "BIC chooses K = 4" in out
     assert "no fall beyond rounding" in out
+
+
+def test_readme_usage_block_runs():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["table"]["bic"].idxmin() == 4
+    assert namespace["res"].k_classes == 4
