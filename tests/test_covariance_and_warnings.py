@@ -90,3 +90,16 @@ def test_warnings_point_at_the_callers_line():
     with pytest.warns(smlcr.exceptions.AbsorbedRegressorWarning) as record:
         smlcr.LatentClassOLS.from_formula(data.formula, data.data, groups="artist", absorb=data.absorb)
     assert record[0].filename == __file__
+
+
+def test_three_covariances_agree_in_a_large_correctly_specified_sample():
+    from smlcr.datasets import simulate_grouped
+
+    sim = simulate_grouped(n_groups=4000, rows_per_group=5, seed=4)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3)
+    oim = model.fit(rng=0, n_starts=3)
+    params = np.asarray(oim.params)
+    for cov_type in ("opg", "robust"):
+        other = model.fit(start_params=params, cov_type=cov_type)
+        ratio = np.asarray(other.bse) / np.asarray(oim.bse)
+        assert np.all(np.abs(ratio - 1) < 0.08), (cov_type, ratio)
