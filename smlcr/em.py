@@ -97,25 +97,32 @@ class Constraints:
         Lower bound on every variance (scaled units).
     common_variance : bool
         One variance shared by all classes.
+    n_common : int
+        The last ``n_common`` columns of the compressed design carry
+        coefficients shared by all classes (``beta[:, -n_common:]`` equal
+        across rows).
     """
 
     var_floor: float = 0.0
     common_variance: bool = False
+    n_common: int = 0
 
 
 @dataclass(frozen=True)
 class Layout:
     """Order of the estimated parameter vector.
 
-    ``[beta_1..beta_K, sigma2 (K values, or 1 when common), eta_2..eta_K]``.
-    The class-specific (unrestricted) layout is :meth:`ClassParams.flat`;
-    :meth:`restriction` maps this layout into it.
+    ``[beta_1..beta_K (p each), delta (m, shared), sigma2 (K values, or 1 when
+    common), eta_2..eta_K (q each)]``. The class-specific (unrestricted) layout
+    is :meth:`ClassParams.flat` with coefficient vectors ``[beta_s, delta_s]``
+    of length ``p + m``; :meth:`restriction` maps this layout into it.
     """
 
     k: int
     p: int
     q: int
     common_variance: bool = False
+    m: int = 0
 
     @property
     def n_variances(self) -> int:
@@ -125,28 +132,35 @@ class Layout:
     @property
     def n_params(self) -> int:
         """Length of the parameter vector."""
-        return self.k * self.p + self.n_variances + self.q * (self.k - 1)
+        return self.k * self.p + self.m + self.n_variances + self.q * (self.k - 1)
 
     def flat(self, params: ClassParams) -> np.ndarray:
         """Parameter vector of ``params`` in this layout."""
+        beta = params.beta[:, : self.p].ravel()
+        common = params.beta[0, self.p :]
         sigma2 = params.sigma2[:1] if self.common_variance else params.sigma2
-        return np.concatenate([params.beta.ravel(), sigma2, params.eta[:, 1:].T.ravel()])
+        return np.concatenate([beta, common, sigma2, params.eta[:, 1:].T.ravel()])
 
     def unflat(self, theta: np.ndarray) -> ClassParams:
         """:class:`ClassParams` from a vector in this layout."""
-        return ClassParams.from_flat(self.restriction() @ np.asarray(theta), self.k, self.p, self.q)
+        full = self.restriction() @ np.asarray(theta, dtype=np.float64)
+        return ClassParams.from_flat(full, self.k, self.p + self.m, self.q)
 
     def restriction(self) -> np.ndarray:
         """Matrix ``A`` with ``theta_class_specific = A @ theta`` (shape P_full x P)."""
-        k, p, q = self.k, self.p, self.q
-        full = k * p + k + q * (k - 1)
-        a = np.zeros((full, self.n_params))
-        a[: k * p, : k * p] = np.eye(k * p)
+        k, p, m, q = self.k, self.p, self.m, self.q
+        width = p + m
+        a = np.zeros((k * width + k + q * (k - 1), self.n_params))
+        for s in range(k):
+            a[s * width + np.arange(p), s * p + np.arange(p)] = 1.0
+            a[s * width + p + np.arange(m), k * p + np.arange(m)] = 1.0
+        var_row, var_col = k * width, k * p + m
         if self.common_variance:
-            a[k * p : k * p + k, k * p] = 1.0
+            a[var_row : var_row + k, var_col] = 1.0
         else:
-            a[k * p : k * p + k, k * p : k * p + k] = np.eye(k)
-        a[k * p + k :, k * p + self.n_variances :] = np.eye(q * (k - 1))
+            a[var_row : var_row + k, var_col : var_col + k] = np.eye(k)
+        eta_row, eta_col = var_row + k, var_col + self.n_variances
+        a[eta_row:, eta_col:] = np.eye(q * (k - 1))
         return a
 
 
@@ -257,6 +271,37 @@ def _solve_psd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("...ij,...j->...i", v, inv_w * vtb)
 
 
+def _coupled_coefficients(a, b, sigma2, m):
+    """Class coefficients whose last ``m`` entries are shared, given the variances.
+
+    Maximises ``-sum_s (1 / 2 sigma2_s) sum_i tau_is ||c_i - R_i [beta_s; delta]||^2``
+    jointly over ``beta_1..beta_K`` and ``delta`` (a conditional maximisation
+    step: the variances are held at their current values, so EM stays
+    monotone). ``a[s]`` and ``b[s]`` are the class's weighted Gram matrix and
+    moment vector over the full design ``[X | W]``.
+    """
+    k, width, _ = a.shape
+    p = width - m
+    weight = 1.0 / np.asarray(sigma2, dtype=np.float64)
+    size = k * p + m
+    lhs = np.zeros((size, size))
+    rhs = np.zeros(size)
+    shared = slice(k * p, size)
+    for s in range(k):
+        own = slice(s * p, (s + 1) * p)
+        lhs[own, own] = weight[s] * a[s, :p, :p]
+        lhs[own, shared] = weight[s] * a[s, :p, p:]
+        lhs[shared, own] = weight[s] * a[s, p:, :p]
+        lhs[shared, shared] += weight[s] * a[s, p:, p:]
+        rhs[own] = weight[s] * b[s, :p]
+        rhs[shared] += weight[s] * b[s, p:]
+    solution = _solve_psd(lhs, rhs)
+    beta = np.empty((k, width))
+    beta[:, :p] = solution[: k * p].reshape(k, p)
+    beta[:, p:] = solution[k * p :]
+    return beta
+
+
 def membership_step(
     Z: np.ndarray, tau: np.ndarray, eta: np.ndarray, max_newton: int = 50
 ) -> np.ndarray:
@@ -340,8 +385,13 @@ def m_step(
 
     a = (tau.T @ work.gram_flat).reshape(k, p, p)
     b = tau.T @ work.moment
-    beta = _solve_psd(a, b)
+    if constraints.n_common:
+        beta = _coupled_coefficients(a, b, previous.sigma2, constraints.n_common)
+    else:
+        beta = _solve_psd(a, b)
     beta[empty] = previous.beta[empty]
+    if constraints.n_common:
+        beta[:, p - constraints.n_common :] = beta[~empty][0, p - constraints.n_common :]
 
     ssr_, _ = ssr(stats, beta, work)
     weighted_ssr = np.einsum("nk,nk->k", tau, ssr_)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,15 @@ from smlcr.compress import (
     unnested_cell,
     within_transform,
 )
+from smlcr.design import (
+    Cells,
+    SideDesign,
+    factorize,
+    per_individual,
+    row_values,
+    side_formula,
+    side_rows,
+)
 from smlcr.exceptions import (
     AbsorbedIndividualWarning,
     AbsorbedRegressorWarning,
@@ -30,89 +40,6 @@ __all__ = ["LatentClassOLS"]
 
 _COV_TYPES = ("oim", "opg", "robust")
 _VARIANCES = ("class", "common")
-
-
-class _Cells:
-    """Absorbed cells: one code per row for each combination of the absorb variables."""
-
-    def __init__(self, codes, names, uniques, combos):
-        self.codes = codes
-        self.names = names
-        self._uniques = uniques
-        self._combos = combos
-
-    @classmethod
-    def from_arrays(cls, absorb, n_rows: int) -> _Cells:
-        if isinstance(absorb, pd.DataFrame):
-            columns = [absorb[c] for c in absorb.columns]
-        elif isinstance(absorb, (list, tuple)):
-            columns = list(absorb)
-        else:
-            arr = absorb if isinstance(absorb, pd.Series) else np.asarray(absorb)
-            columns = [arr] if arr.ndim == 1 else [arr[:, j] for j in range(arr.shape[1])]
-        names, per_column, uniques = [], [], []
-        for j, col in enumerate(columns):
-            if len(col) != n_rows:
-                raise ValueError(
-                    f"`absorb` variable {j} has {len(col)} values but the data have "
-                    f"{n_rows} rows; pass one value per row."
-                )
-            names.append(getattr(col, "name", None) or f"absorb{j}")
-            codes, labels = _factorize(col, "absorb")
-            per_column.append(codes)
-            uniques.append(np.asarray(labels))
-        stacked = np.column_stack(per_column)
-        missing = np.isnan(stacked).any(axis=1)
-        combos, inverse = np.unique(
-            np.where(missing[:, None], -1, stacked).astype(np.int64), axis=0, return_inverse=True
-        )
-        codes = inverse.reshape(-1).astype(np.float64)
-        codes[missing] = np.nan
-        return cls(codes, names, uniques, combos)
-
-    def label(self, code: int) -> str:
-        """Readable label of a cell, e.g. ``(artist='a1', country='US')``."""
-        parts = [
-            f"{name}={self._uniques[j][self._combos[int(code), j]]!r}"
-            for j, name in enumerate(self.names)
-        ]
-        return "(" + ", ".join(parts) + ")"
-
-
-def _row_values(value, data, full_index, subset, name: str):
-    """A per-row variable given as a column name or as an array over all rows of ``data``."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value not in data:
-            raise ValueError(f"`{name}`={value!r} is not a column of `data`.")
-        return data[value]
-    if len(value) != len(full_index):
-        raise ValueError(
-            f"`{name}` has {len(value)} values but `data` has {len(full_index)} rows; "
-            "pass a column name or one value per row of `data`."
-        )
-    series = pd.Series(
-        np.asarray(value), index=full_index, name=getattr(value, "name", None) or name
-    )
-    return series if subset is None else series.loc[subset]
-
-
-def _factorize(values, name: str):
-    """Integer codes (float, NaN for missing) and the sorted distinct labels."""
-    values = pd.Series(
-        np.asarray(values).reshape(-1) if not isinstance(values, pd.Series) else values
-    )
-    try:
-        codes, labels = pd.factorize(values, sort=True, use_na_sentinel=True)
-    except TypeError as err:  # unorderable mixture of label types
-        raise ValueError(
-            f"`{name}` mixes label types that cannot be sorted ({err}); "
-            f"convert `{name}` to strings first."
-        ) from err
-    codes = codes.astype(np.float64)
-    codes[codes < 0] = np.nan
-    return codes, labels
 
 
 class LatentClassOLS(LikelihoodModel):
@@ -187,6 +114,8 @@ class LatentClassOLS(LikelihoodModel):
         k_classes: int = 2,
         absorb=None,
         variance: str = "class",
+        membership=None,
+        common=None,
         missing: str = "none",
         **kwargs,
     ):
@@ -198,7 +127,7 @@ class LatentClassOLS(LikelihoodModel):
             )
         self.variance = variance
         # with a formula, endog is already free of missing rows and `missing_idx`
-        # marks them among all rows of the data, which `groups` still has
+        # marks them among all rows of the data, which the per-row arguments still have
         missing_idx = kwargs.get("missing_idx")
         n_rows = len(endog) if missing_idx is None else len(missing_idx)
         if groups is None:
@@ -211,7 +140,7 @@ class LatentClassOLS(LikelihoodModel):
                     "pass one group label per row."
                 )
             self._groups_name = getattr(groups, "name", None) or "group"
-            codes, labels = _factorize(groups, "groups")
+            codes, labels = factorize(groups, "groups")
         self._cells = None
         if absorb is not None:
             if groups is None:
@@ -219,9 +148,20 @@ class LatentClassOLS(LikelihoodModel):
                     "`absorb` needs `groups`: absorbed cells must be nested within "
                     "individuals, so pass the individual of each row as `groups`."
                 )
-            self._cells = _Cells.from_arrays(absorb, n_rows)
+            self._cells = Cells.from_arrays(absorb, n_rows)
             kwargs["absorb"] = self._cells.codes
-        super().__init__(endog, exog, groups=codes, missing=missing, **kwargs)
+        self._membership = (
+            None if membership is None else SideDesign(membership, n_rows, "membership")
+        )
+        self._common = None if common is None else SideDesign(common, n_rows, "common")
+        # 2-D side designs cannot pass through statsmodels' missing-data handling
+        # (it takes 2-D extras for n x n matrices): a row index goes instead, NaN
+        # where a side design has a missing value, and selects their rows afterwards
+        row_index = np.arange(n_rows, dtype=np.float64)
+        for side in (self._membership, self._common):
+            if side is not None and missing != "none":
+                row_index[side.missing_rows()] = np.nan
+        super().__init__(endog, exog, groups=codes, row_index=row_index, missing=missing, **kwargs)
         self._setup(labels)
 
     def _setup(self, labels):
@@ -229,10 +169,17 @@ class LatentClassOLS(LikelihoodModel):
         exog = np.asarray(self.exog, dtype=np.float64)
         if exog.ndim == 1:
             exog = exog[:, None]
+        rows = np.asarray(self.row_index).astype(np.int64)
+        membership = None if self._membership is None else self._membership.matrix[rows]
+        common = None if self._common is None else self._common.matrix[rows]
+        self._common_rows = np.empty((rows.size, 0)) if common is None else common
         codes = np.asarray(self.groups, dtype=np.float64)
         checks = [("endog", endog), ("exog", exog), ("groups", codes)]
         if self._cells is not None:
             checks.append(("absorb", np.asarray(self.absorb, dtype=np.float64)))
+        checks += [
+            (n, a) for n, a in (("membership", membership), ("common", common)) if a is not None
+        ]
         for name, arr in checks:
             if not np.all(np.isfinite(arr)):
                 raise ValueError(
@@ -242,17 +189,30 @@ class LatentClassOLS(LikelihoodModel):
         used, codes = np.unique(codes.astype(np.int64), return_inverse=True)
         labels = np.asarray(labels)[used]
         self.groups = labels[codes]
-        names = list(self.exog_names or [f"x{j}" for j in range(exog.shape[1])])
+        class_names = list(self.exog_names or [f"x{j}" for j in range(exog.shape[1])])
+        common_names = [] if self._common is None else list(self._common.names)
+        # class-specific and common regressors are compressed together: [X | W]
+        design = exog if common is None else np.column_stack([exog, common])
+        names = class_names + common_names
         self.dropped_exog: list[str] = []
         self.n_cells = None
         self.n_groups_no_dof = 0
-        # which model rows and exog columns estimation uses, and each used row's cell
+        # which model rows and design columns estimation uses, and each used row's cell
         self._row_keep = np.ones(endog.shape[0], dtype=bool)
-        self._exog_keep = np.ones(exog.shape[1], dtype=bool)
+        self._column_keep = np.ones(design.shape[1], dtype=bool)
         self._cell_codes = None
         dof = None
         if self._cells is not None:
-            endog, exog, codes, dof, labels, names = self._absorb(endog, exog, codes, labels, names)
+            endog, design, codes, dof, labels = self._absorb(endog, design, codes, labels, names)
+        self._exog_keep = self._column_keep[: exog.shape[1]]
+        self._common_keep = self._column_keep[exog.shape[1] :]
+        self.class_exog_names = [n for n, k in zip(class_names, self._exog_keep, strict=True) if k]
+        self.common_names = [n for n, k in zip(common_names, self._common_keep, strict=True) if k]
+        if not self.class_exog_names:
+            raise ValueError(
+                "no class-specific regressor is left; `exog` needs at least one column that "
+                "varies within the absorbed cells."
+            )
         self.group_labels = pd.Index(labels, name=self._groups_name)
         self._group_codes = codes
         self.n_groups = len(labels)
@@ -262,14 +222,24 @@ class LatentClassOLS(LikelihoodModel):
                 f"({self.n_groups}); use at most {self.n_groups} classes."
             )
         self.nobs = float(endog.shape[0])
-        self.k_exog = exog.shape[1]
-        self.class_exog_names = names
-        self.stats: CompressedData = compress(endog, exog, codes, dof)
+        self.k_exog = len(self.class_exog_names)
+        self.k_common = len(self.common_names)
+        self.stats: CompressedData = compress(endog, design, codes, dof)
         self._check_rank()
-        self.membership_exog = np.ones((self.n_groups, 1))
-        self.membership_names = ["Intercept"]
+        if self._membership is None:
+            self.membership_exog = np.ones((self.n_groups, 1))
+            self.membership_names = ["Intercept"]
+        else:
+            self.membership_exog = per_individual(
+                membership[self._row_keep], codes, self._membership.names, labels, "membership"
+            )
+            self.membership_names = list(self._membership.names)
         self.layout = em.Layout(
-            self.k_classes, self.k_exog, self.membership_exog.shape[1], self.variance == "common"
+            self.k_classes,
+            self.k_exog,
+            self.membership_exog.shape[1],
+            self.variance == "common",
+            self.k_common,
         )
         self._jacobian = self._scale_jacobian()
         self.data.param_names = self._param_names()
@@ -277,7 +247,7 @@ class LatentClassOLS(LikelihoodModel):
         self.df_model = float(self.k_params)
         self._init_keys.extend(["k_classes", "variance"])
 
-    def _absorb(self, endog, exog, codes, labels, names):
+    def _absorb(self, endog, design, codes, labels, names):
         """Within-transform by cell, drop unidentified columns and individuals without dof."""
         cells_raw = np.asarray(self.absorb, dtype=np.int64)
         used_cells, cells = np.unique(cells_raw, return_inverse=True)
@@ -292,9 +262,9 @@ class LatentClassOLS(LikelihoodModel):
                 "`groups` variable in `absorb`."
             )
         self.n_cells = len(used_cells)
-        demeaned = within_transform(np.column_stack([endog, exog]), cells)
-        endog_w, exog_w = demeaned[:, 0], demeaned[:, 1:]
-        constant = constant_within(exog, exog_w)
+        demeaned = within_transform(np.column_stack([endog, design]), cells)
+        endog_w, design_w = demeaned[:, 0], demeaned[:, 1:]
+        constant = constant_within(design, design_w)
         if constant.all():
             raise ValueError(
                 "every regressor in `exog` is constant within the absorbed cells, so none "
@@ -308,9 +278,8 @@ class LatentClassOLS(LikelihoodModel):
                 "(see `dropped_exog`).",
                 AbsorbedRegressorWarning,
             )
-            exog_w = exog_w[:, ~constant]
-            names = [n for n, c in zip(names, constant, strict=True) if not c]
-            self._exog_keep = ~constant
+            design_w = design_w[:, ~constant]
+            self._column_keep = ~constant
         n_rows = np.bincount(codes, minlength=len(labels))
         cell_group = np.zeros(self.n_cells, dtype=np.int64)
         cell_group[cells] = codes
@@ -328,19 +297,33 @@ class LatentClassOLS(LikelihoodModel):
             keep = ~no_dof[codes]
             self.n_cells -= int(n_cells[no_dof].sum())
             kept_groups, codes = np.unique(codes[keep], return_inverse=True)
-            endog_w, exog_w = endog_w[keep], exog_w[keep]
+            endog_w, design_w = endog_w[keep], design_w[keep]
             labels, dof = labels[kept_groups], dof[kept_groups]
             self._row_keep = keep
             cells = cells[keep]
         self._cell_codes = np.unique(cells, return_inverse=True)[1]
-        return endog_w, exog_w, codes, dof, labels, names
+        return endog_w, design_w, codes, dof, labels
+
+    def _rows_used(self) -> tuple[np.ndarray, np.ndarray]:
+        """Class-specific and common regressors of the rows estimation used (original units).
+
+        Returns
+        -------
+        exog : ndarray, shape (nobs, k_exog)
+        common : ndarray, shape (nobs, k_common)
+        """
+        exog = np.asarray(self.exog, dtype=np.float64)
+        exog = exog[:, None] if exog.ndim == 1 else exog
+        exog = exog[self._row_keep][:, self._exog_keep]
+        common = self._common_rows[self._row_keep][:, self._common_keep]
+        return exog, common
 
     def _check_rank(self):
         gram = self.stats.gram.sum(axis=0)
         w, v = np.linalg.eigh(gram)
         null = w <= gram.shape[0] * np.finfo(float).eps * max(w.max(), 1e-300) * 1e3
         if np.any(null):
-            names = self.class_exog_names
+            names = self.class_exog_names + self.common_names
             involved = sorted(
                 {names[j] for col in v[:, null].T for j in np.flatnonzero(np.abs(col) > 1e-6)}
             )
@@ -369,9 +352,14 @@ class LatentClassOLS(LikelihoodModel):
         **kwargs
             ``groups`` (a column name of ``data`` or an array with one label
             per row of ``data``), ``absorb`` (a column name or array, or a
-            list of them), ``k_classes``, ``variance``, ``missing`` (default
-            "drop": rows with a missing value in the formula, ``groups`` or
-            ``absorb`` are dropped everywhere) and ``eval_env``.
+            list of them), ``membership`` (a one-sided formula such as
+            ``"~ genre + career_years"``, evaluated on ``data``; its variables
+            must be constant within individuals), ``common`` (a one-sided
+            formula of regressors shared by all classes, such as
+            ``"~ C(weekday)"``; its intercept is dropped, the class-specific
+            intercepts hold it), ``k_classes``, ``variance``, ``missing``
+            (default "drop": rows with a missing value in any formula,
+            ``groups`` or ``absorb`` are dropped everywhere) and ``eval_env``.
 
         Returns
         -------
@@ -380,27 +368,40 @@ class LatentClassOLS(LikelihoodModel):
         full_index = data.index
         if subset is not None:
             data = data.loc[subset]
-        groups = _row_values(kwargs.pop("groups", None), data, full_index, subset, "groups")
+        groups = row_values(kwargs.pop("groups", None), data, full_index, subset, "groups")
         absorb = kwargs.pop("absorb", None)
         if absorb is not None:
             items = absorb if isinstance(absorb, (list, tuple)) else [absorb]
             kwargs["absorb"] = [
-                _row_values(item, data, full_index, subset, "absorb") for item in items
+                row_values(item, data, full_index, subset, "absorb") for item in items
             ]
         kwargs["groups"] = groups
         eval_env = kwargs.pop("eval_env", None)
+        side_env = _caller_namespace(eval_env)
         if eval_env is None:
             eval_env = 2
         elif isinstance(eval_env, int) and eval_env >= 0:
             eval_env += 1
-        return super().from_formula(
+        specs = {}
+        for name, drop_intercept in (("membership", False), ("common", True)):
+            value = kwargs.pop(name, None)
+            if isinstance(value, str):
+                kwargs[name], specs[name] = side_formula(
+                    value, data, side_env, name, drop_intercept
+                )
+            elif value is not None:
+                kwargs[name] = side_rows(value, data, full_index, subset, name)
+        model = super().from_formula(
             formula, data, None, drop_cols, *args, eval_env=eval_env, **kwargs
         )
+        model._side_specs = specs
+        return model
 
     # ------------------------------------------------------------------ names
     def _param_names(self) -> list[str]:
         k = self.k_classes
         names = [f"{x}[{s}]" for s in range(1, k + 1) for x in self.class_exog_names]
+        names += list(self.common_names)
         if self.variance == "common":
             names.append("sigma2")
         else:
@@ -413,9 +414,12 @@ class LatentClassOLS(LikelihoodModel):
         st = self.stats
         k = self.k_classes
         q = self.membership_exog.shape[1]
+        coef_scale = st.y_scale / st.x_scale
+        p = self.k_exog
         return np.concatenate(
             [
-                np.tile(st.y_scale / st.x_scale, k),
+                np.tile(coef_scale[:p], k),
+                coef_scale[p:],
                 np.full(self.layout.n_variances, st.y_scale**2),
                 np.ones(q * (k - 1)),
             ]
@@ -515,7 +519,7 @@ class LatentClassOLS(LikelihoodModel):
         st = self.stats
         beta = em._solve_psd(st.gram.sum(axis=0), st.moment.sum(axis=0))
         ssr_, _ = em.ssr(st, beta[None, :])
-        dof = max(float(st.dof.sum()) - self.k_exog, 1.0)
+        dof = max(float(st.dof.sum()) - st.k_exog, 1.0)
         return max(float(ssr_.sum()) / dof, np.finfo(float).tiny)
 
     def fit(
@@ -598,7 +602,11 @@ class LatentClassOLS(LikelihoodModel):
             maxiter=maxiter,
             tol=tol,
             param_tol=param_tol,
-            constraints=em.Constraints(var_floor=floor, common_variance=self.variance == "common"),
+            constraints=em.Constraints(
+                var_floor=floor,
+                common_variance=self.variance == "common",
+                n_common=self.k_common,
+            ),
             start_params=start,
         )
         best = outcome.best
@@ -640,6 +648,22 @@ class LatentClassOLS(LikelihoodModel):
             var_floor=var_floor,
         )
         return LatentClassOLSResultsWrapper(results)
+
+
+def _caller_namespace(eval_env):
+    """Variables a side formula may use: the namespace ``eval_env`` frames above the caller.
+
+    Same convention as statsmodels' ``eval_env``: 0 (or None) is the namespace of the
+    code that called ``from_formula``, -1 an empty one; a mapping is used as is.
+    """
+    if eval_env is None:
+        eval_env = 0
+    if not isinstance(eval_env, int):
+        return eval_env
+    if eval_env < 0:
+        return {}
+    frame = sys._getframe(2 + eval_env)  # 0: this function, 1: from_formula
+    return {**frame.f_globals, **frame.f_locals}
 
 
 def _check_k_classes(k_classes) -> int:

@@ -13,6 +13,7 @@ from statsmodels.iolib.summary import Summary, summary_params
 from statsmodels.iolib.table import SimpleTable
 
 from smlcr.compress import within_transform
+from smlcr.design import side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
 from smlcr.exceptions import SingularInformationWarning, warn
 
@@ -192,20 +193,26 @@ class LatentClassOLSResults(LikelihoodModelResults):
         """Maximised observed-data log-likelihood."""
         return self._llf
 
-    def _slices(self):
+    def _slices(self) -> dict:
+        """Positions of the parameter blocks: ``beta`` (one slice per class),
+        ``common``, ``sigma2`` and ``eta``."""
         layout = self.model.layout
-        k, p = layout.k, layout.p
-        beta = [slice(s * p, (s + 1) * p) for s in range(k)]
-        sigma2 = slice(k * p, k * p + layout.n_variances)
-        eta = slice(k * p + layout.n_variances, layout.n_params)
-        return beta, sigma2, eta
+        k, p, m = layout.k, layout.p, layout.m
+        common = slice(k * p, k * p + m)
+        sigma2 = slice(common.stop, common.stop + layout.n_variances)
+        return {
+            "beta": [slice(s * p, (s + 1) * p) for s in range(k)],
+            "common": common,
+            "sigma2": sigma2,
+            "eta": slice(sigma2.stop, layout.n_params),
+        }
 
     def _class_shares(self, classes, alpha: float = 0.05) -> pd.DataFrame:
         """Average class probabilities with delta-method standard errors."""
         m = self.model
         Z = m.membership_exog
         k, q = m.k_classes, Z.shape[1]
-        _, _, eta_slice = self._slices()
+        eta_slice = self._slices()["eta"]
         params = np.asarray(self.params)
         eta = np.zeros((q, k))
         eta[:, 1:] = params[eta_slice].reshape(k - 1, q).T
@@ -301,26 +308,29 @@ class LatentClassOLSResults(LikelihoodModelResults):
         -------
         pandas.DataFrame
             Indexed by parameter name, with columns ``block`` ("coefficient",
-            "variance", "membership"), ``class`` (1..K, or 0 for a parameter
-            shared by all classes), ``term``, ``coef``, ``bse``, ``z``,
+            "common", "variance", "membership"), ``class`` (1..K, or 0 for a
+            parameter shared by all classes), ``term``, ``coef``, ``bse``, ``z``,
             ``pvalue``, ``lower`` and ``upper`` (95% interval).
         """
         names = list(self.model.data.param_names)
-        beta_slices, sigma2_slice, eta_slice = self._slices()
+        model = self.model
+        k = self.k_classes
         block, klass, term = [], [], []
-        for name in names:
-            base, _, rest = name.rpartition("[")
-            index = int(rest[:-1]) if rest.endswith("]") and base else 0
-            base = base if index else name
-            block.append(
-                "membership"
-                if base.startswith("membership:")
-                else "variance"
-                if base == "sigma2"
-                else "coefficient"
-            )
-            klass.append(index)
-            term.append(base.removeprefix("membership:"))
+        for s in range(1, k + 1):
+            block += ["coefficient"] * model.k_exog
+            klass += [s] * model.k_exog
+            term += list(model.class_exog_names)
+        block += ["common"] * model.k_common
+        klass += [0] * model.k_common
+        term += list(model.common_names)
+        variance_classes = [0] if model.layout.common_variance else list(range(1, k + 1))
+        block += ["variance"] * len(variance_classes)
+        klass += variance_classes
+        term += ["sigma2"] * len(variance_classes)
+        for s in range(2, k + 1):
+            block += ["membership"] * len(model.membership_names)
+            klass += [s] * len(model.membership_names)
+            term += list(model.membership_names)
         ci = np.asarray(self.conf_int())
         return pd.DataFrame(
             {
@@ -340,27 +350,78 @@ class LatentClassOLSResults(LikelihoodModelResults):
     # ------------------------------------------------------------ prediction
     def _class_coefficients(self) -> np.ndarray:
         """Class coefficients, shape (K, p)."""
-        beta_slices, _, _ = self._slices()
         params = np.asarray(self.params)
-        return np.vstack([params[sl] for sl in beta_slices])
+        return np.vstack([params[sl] for sl in self._slices()["beta"]])
 
-    def predict(self, exog=None, groups=None, which: str = "marginal", transform: bool = True):
-        """Predicted means ``x' beta`` combined across classes.
+    def _common_coefficients(self) -> np.ndarray:
+        """Coefficients shared by all classes, shape (m,)."""
+        return np.asarray(self.params)[self._slices()["common"]]
+
+    def _probabilities(self, membership: np.ndarray) -> np.ndarray:
+        """Class probabilities ``softmax(z' eta)`` for rows of membership values."""
+        eta = np.asarray(self.params)[self._slices()["eta"]]
+        q = self.model.membership_exog.shape[1]
+        logits = np.zeros((membership.shape[0], self.k_classes))
+        logits[:, 1:] = membership @ eta.reshape(self.k_classes - 1, q).T
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    def _side_rows(self, name: str, given, data, n_rows: int) -> np.ndarray:
+        """Membership or common values of new rows: given, or built from the formula."""
+        model = self.model
+        side = model._membership if name == "membership" else model._common
+        if side is None:
+            return np.ones((n_rows, 1)) if name == "membership" else np.empty((n_rows, 0))
+        if given is None:
+            spec = getattr(model, "_side_specs", {}).get(name)
+            if spec is None or not isinstance(data, pd.DataFrame):
+                raise ValueError(
+                    f"this model has `{name}` variables: pass `{name}_exog` with one row of "
+                    "values per new row (or a DataFrame to a formula model)."
+                )
+            given = side_design_for(spec, data, drop_intercept=name == "common")
+        values = np.asarray(given, dtype=np.float64)
+        values = values[:, None] if values.ndim == 1 else values
+        if name == "common" and values.shape[1] == model._common_keep.size:
+            values = values[:, model._common_keep]
+        expected = model.k_common if name == "common" else model.membership_exog.shape[1]
+        if values.shape != (n_rows, expected):
+            raise ValueError(
+                f"`{name}_exog` has shape {values.shape}; expected ({n_rows}, {expected})."
+            )
+        return values
+
+    def predict(
+        self,
+        exog=None,
+        groups=None,
+        which: str = "marginal",
+        transform: bool = True,
+        common_exog=None,
+        membership_exog=None,
+    ):
+        """Predicted means ``x' beta_s + w' delta`` combined across classes.
 
         Parameters
         ----------
         exog : array_like or DataFrame, optional
-            New rows (a DataFrame for formula models). Default: the rows used
+            New rows (a DataFrame for formula models, which also supplies the
+            ``common`` and ``membership`` variables). Default: the rows used
             in estimation.
         groups : array_like, optional
             The individual of each new row, needed for ``which="posterior"``
             with new ``exog``; the individuals must be in the sample.
         which : {"marginal", "posterior", "class"}
-            ``"marginal"``: ``sum_s share_s x'beta_s``; ``"posterior"``:
-            ``sum_s tau_is x'beta_s`` with the individual's posterior;
-            ``"class"``: one column per class, ``x'beta_s``.
+            ``"marginal"``: ``sum_s pi_s(z) yhat_s`` with the class
+            probabilities (the shares, or the membership model at the row's
+            ``z``); ``"posterior"``: ``sum_s tau_is yhat_s`` with the
+            individual's posterior; ``"class"``: one column per class.
         transform : bool
             Pass ``exog`` through the model formula.
+        common_exog, membership_exog : array_like, optional
+            Values of the common regressors and of the membership variables
+            for new rows of a model built from arrays.
 
         Returns
         -------
@@ -377,14 +438,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
         model = self.model
         index = None
         if exog is None:
-            design = np.asarray(model.exog, dtype=np.float64)
-            if design.ndim == 1:
-                design = design[:, None]
-            design = design[model._row_keep][:, model._exog_keep]
+            design, common = model._rows_used()
             codes = model._group_codes
+            membership = model.membership_exog[codes]
             if model.data.row_labels is not None:
                 index = np.asarray(model.data.row_labels)[model._row_keep]
         else:
+            raw = exog
             design, index = self._transform_predict_exog(exog, transform=transform)
             design = np.asarray(design, dtype=np.float64)
             if design.shape[1] == model._exog_keep.size:
@@ -394,6 +454,10 @@ class LatentClassOLSResults(LikelihoodModelResults):
                     f"`exog` has {design.shape[1]} columns; the model has "
                     f"{model._exog_keep.size} ({model.exog_names})."
                 )
+            common = self._side_rows("common", common_exog, raw, design.shape[0])
+            membership = None
+            if which == "marginal":
+                membership = self._side_rows("membership", membership_exog, raw, design.shape[0])
             codes = None
             if which == "posterior":
                 if groups is None:
@@ -408,38 +472,74 @@ class LatentClassOLSResults(LikelihoodModelResults):
                         f"`groups` label {missing!r} is not an individual of the sample; "
                         "posteriors exist only for them (use which='marginal')."
                     )
-        per_class = design @ self._class_coefficients().T
+        per_class = (
+            design @ self._class_coefficients().T + (common @ self._common_coefficients())[:, None]
+        )
         classes = self.posteriors.columns
         if which == "class":
             out = per_class
             return out if index is None else pd.DataFrame(out, index=index, columns=classes)
         if which == "marginal":
-            out = per_class @ self.class_shares["share"].to_numpy()
+            out = np.einsum("nk,nk->n", per_class, self._probabilities(membership))
         else:
             out = np.einsum("nk,nk->n", per_class, self._tau[codes])
         return out if index is None else pd.Series(out, index=index, name="predicted")
+
+    def predict_membership(self, data=None, membership_exog=None) -> pd.DataFrame:
+        """Class probabilities ``softmax(z' eta)`` for new (or sample) individuals.
+
+        Parameters
+        ----------
+        data : DataFrame, optional
+            Rows of new individuals with the membership variables (formula
+            models). Default, and without ``membership_exog``: the sample's
+            individuals.
+        membership_exog : array_like, optional
+            Membership values, one row per new individual (array models; the
+            same columns as the model's ``membership``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per input row (or sample individual), one column per class.
+        """
+        model = self.model
+        if data is None and membership_exog is None:
+            values, index = model.membership_exog, model.group_labels
+        else:
+            n_rows = len(data) if membership_exog is None else len(membership_exog)
+            values = self._side_rows("membership", membership_exog, data, n_rows)
+            index = data.index if isinstance(data, pd.DataFrame) else None
+        return pd.DataFrame(
+            self._probabilities(values), index=index, columns=self.posteriors.columns
+        )
 
     @cached_property
     def fittedvalues(self) -> np.ndarray:
         """Posterior-weighted fitted values, one per row of the model's data.
 
-        ``sum_s tau_is yhat_its`` with ``yhat_its = x_it' beta_s`` and, under
-        ``absorb=``, plus the cell effect each class implies (the cell mean
-        of ``y - x'beta_s``). Rows of individuals dropped for having no
+        ``sum_s tau_is yhat_its`` with ``yhat_its = x_it' beta_s + w_it' delta``
+        and, under ``absorb=``, plus the cell effect each class implies (the
+        cell mean of ``y - yhat_s``). Rows of individuals dropped for having no
         degrees of freedom are NaN.
         """
         model = self.model
         keep = model._row_keep
-        design = np.asarray(model.exog, dtype=np.float64)
-        design = (design[:, None] if design.ndim == 1 else design)[keep][:, model._exog_keep]
+        design, common = model._rows_used()
         endog = np.asarray(model.endog, dtype=np.float64)[keep]
-        beta = self._class_coefficients()
+        coef = np.vstack(
+            [
+                self._class_coefficients().T,
+                np.tile(self._common_coefficients()[:, None], self.k_classes),
+            ]
+        )
+        full = np.column_stack([design, common])
         tau = self._tau[model._group_codes]
         if model._cell_codes is None:
-            fitted = np.einsum("nk,nk->n", design @ beta.T, tau)
+            fitted = np.einsum("nk,nk->n", full @ coef, tau)
         else:
-            within = within_transform(np.column_stack([endog, design]), model._cell_codes)
-            resid = within[:, :1] - within[:, 1:] @ beta.T
+            within = within_transform(np.column_stack([endog, full]), model._cell_codes)
+            resid = within[:, :1] - within[:, 1:] @ coef
             fitted = endog - np.einsum("nk,nk->n", resid, tau)
         out = np.full(keep.size, np.nan)
         out[keep] = fitted
@@ -505,8 +605,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
             xname=xnames,
             title=title or "Latent Class OLS Regression Results",
         )
-        beta_slices, sigma2_slice, eta_slice = self._slices()
-        for s, sl in enumerate(beta_slices):
+        blocks = self._slices()
+        sigma2_slice, eta_slice, common_slice = blocks["sigma2"], blocks["eta"], blocks["common"]
+        for s, sl in enumerate(blocks["beta"]):
             table = summary_params(
                 (self, params[sl], bse[sl], tvalues[sl], pvalues[sl], ci[sl]),
                 yname=f"class {s + 1}",
@@ -516,6 +617,25 @@ class LatentClassOLSResults(LikelihoodModelResults):
             )
             table.title = f"Class {s + 1} (share {shares['share'].iloc[s]:.3f})"
             _label_corner(table, f"Class {s + 1}")
+            smry.tables.append(table)
+
+        if m.k_common:
+            table = summary_params(
+                (
+                    self,
+                    params[common_slice],
+                    bse[common_slice],
+                    tvalues[common_slice],
+                    pvalues[common_slice],
+                    ci[common_slice],
+                ),
+                yname="common",
+                xname=list(m.common_names),
+                alpha=alpha,
+                use_t=False,
+            )
+            table.title = "Common to all classes"
+            _label_corner(table, "Common")
             smry.tables.append(table)
 
         def estimate_table(names, est, err, lower, upper, title):

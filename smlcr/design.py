@@ -1,0 +1,320 @@
+"""Per-row inputs of the model: individuals, absorbed cells, and side designs.
+
+Turns what the user passes (labels, arrays, DataFrames, column names) into
+integer codes and float matrices, with names for messages. pandas and numpy
+only; no statsmodels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Cells",
+    "SideDesign",
+    "factorize",
+    "row_values",
+    "per_individual",
+    "side_formula",
+    "side_rows",
+    "side_design_for",
+]
+
+
+def factorize(values, name: str) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (float, NaN for missing) and the sorted distinct labels.
+
+    Parameters
+    ----------
+    values : array_like
+        One label per row.
+    name : str
+        Argument name, for the error message.
+
+    Returns
+    -------
+    codes : ndarray of float
+    labels : pandas.Index
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values).reshape(-1))
+    try:
+        codes, labels = pd.factorize(series, sort=True, use_na_sentinel=True)
+    except TypeError as err:  # unorderable mixture of label types
+        raise ValueError(
+            f"`{name}` mixes label types that cannot be sorted ({err}); "
+            f"convert `{name}` to strings first."
+        ) from err
+    codes = codes.astype(np.float64)
+    codes[codes < 0] = np.nan
+    return codes, labels
+
+
+def row_values(value, data: pd.DataFrame, full_index, subset, name: str):
+    """A per-row variable given as a column name or as an array over all rows of ``data``.
+
+    Parameters
+    ----------
+    value : str, array_like or None
+    data : pandas.DataFrame
+        The data after ``subset``.
+    full_index : pandas.Index
+        Index of the data before ``subset``.
+    subset : array_like or None
+    name : str
+        Argument name, for messages.
+
+    Returns
+    -------
+    pandas.Series or None
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data:
+            raise ValueError(f"`{name}`={value!r} is not a column of `data`.")
+        return data[value]
+    if len(value) != len(full_index):
+        raise ValueError(
+            f"`{name}` has {len(value)} values but `data` has {len(full_index)} rows; "
+            "pass a column name or one value per row of `data`."
+        )
+    series = pd.Series(
+        np.asarray(value), index=full_index, name=getattr(value, "name", None) or name
+    )
+    return series if subset is None else series.loc[subset]
+
+
+class Cells:
+    """Absorbed cells: one code per row for each combination of the absorb variables.
+
+    Parameters
+    ----------
+    codes : ndarray of float
+        Cell of each row (NaN where an absorb variable is missing).
+    names : list of str
+        Names of the absorb variables.
+    """
+
+    def __init__(self, codes, names, uniques, combos):
+        self.codes = codes
+        self.names = names
+        self._uniques = uniques
+        self._combos = combos
+
+    @classmethod
+    def from_arrays(cls, absorb, n_rows: int) -> Cells:
+        """Cells from one variable, a list of variables, or a DataFrame of them.
+
+        Parameters
+        ----------
+        absorb : array_like, list of array_like, or DataFrame
+        n_rows : int
+
+        Returns
+        -------
+        Cells
+        """
+        if isinstance(absorb, pd.DataFrame):
+            columns = [absorb[c] for c in absorb.columns]
+        elif isinstance(absorb, (list, tuple)):
+            columns = list(absorb)
+        else:
+            arr = absorb if isinstance(absorb, pd.Series) else np.asarray(absorb)
+            columns = [arr] if arr.ndim == 1 else [arr[:, j] for j in range(arr.shape[1])]
+        names, per_column, uniques = [], [], []
+        for j, col in enumerate(columns):
+            if len(col) != n_rows:
+                raise ValueError(
+                    f"`absorb` variable {j} has {len(col)} values but the data have "
+                    f"{n_rows} rows; pass one value per row."
+                )
+            names.append(getattr(col, "name", None) or f"absorb{j}")
+            codes, labels = factorize(col, "absorb")
+            per_column.append(codes)
+            uniques.append(np.asarray(labels))
+        stacked = np.column_stack(per_column)
+        missing = np.isnan(stacked).any(axis=1)
+        combos, inverse = np.unique(
+            np.where(missing[:, None], -1, stacked).astype(np.int64), axis=0, return_inverse=True
+        )
+        codes = inverse.reshape(-1).astype(np.float64)
+        codes[missing] = np.nan
+        return cls(codes, names, uniques, combos)
+
+    def label(self, code: int) -> str:
+        """Readable label of a cell, e.g. ``(artist='a1', country='US')``."""
+        parts = [
+            f"{name}={self._uniques[j][self._combos[int(code), j]]!r}"
+            for j, name in enumerate(self.names)
+        ]
+        return "(" + ", ".join(parts) + ")"
+
+
+class SideDesign:
+    """A per-row design matrix besides ``exog`` (membership or common regressors).
+
+    Parameters
+    ----------
+    values : array_like or DataFrame, shape (n,) or (n, m)
+    n_rows : int
+    name : str
+        Argument name (``"membership"``, ``"common"``), for messages and
+        default column names.
+    """
+
+    def __init__(self, values, n_rows: int, name: str):
+        if isinstance(values, pd.Series):
+            values = values.to_frame()
+        if isinstance(values, pd.DataFrame):
+            self.names = [str(c) for c in values.columns]
+            matrix = values.to_numpy(dtype=np.float64)
+        else:
+            matrix = np.asarray(values, dtype=np.float64)
+            if matrix.ndim == 1:
+                matrix = matrix[:, None]
+            self.names = [f"{name}{j}" for j in range(matrix.shape[1])]
+        if matrix.ndim != 2 or matrix.shape[0] != n_rows:
+            raise ValueError(
+                f"`{name}` has shape {matrix.shape} but the data have {n_rows} rows; pass "
+                "one row of values per row of the data."
+            )
+        self.matrix = matrix
+        self.name = name
+
+    def missing_rows(self) -> np.ndarray:
+        """Rows with a NaN in any column."""
+        return np.isnan(self.matrix).any(axis=1)
+
+
+def per_individual(matrix: np.ndarray, codes: np.ndarray, names, labels, arg: str) -> np.ndarray:
+    """One row per individual from per-row values that must be constant within individuals.
+
+    Parameters
+    ----------
+    matrix : ndarray, shape (n, q)
+    codes : ndarray of int, shape (n,)
+        Individual of each row, coded ``0..N-1``.
+    names : list of str
+        Column names, for the error message.
+    labels : array_like
+        Individual labels, for the error message.
+    arg : str
+        Argument name, for the error message.
+
+    Returns
+    -------
+    ndarray, shape (N, q)
+
+    Raises
+    ------
+    ValueError
+        Naming a variable and an individual for which it varies.
+    """
+    n_groups = int(codes.max()) + 1
+    first = np.full(n_groups, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(codes.size)[::-1]
+    per_group = matrix[first]
+    varies = np.abs(matrix - per_group[codes]) > 1e-12 * np.maximum(1.0, np.abs(matrix))
+    if varies.any():
+        row, col = np.argwhere(varies)[0]
+        raise ValueError(
+            f"`{arg}` variable {names[col]!r} varies within individual "
+            f"{labels[codes[row]]!r}; its values describe individuals, so they "
+            "must be constant across an individual's rows."
+        )
+    return per_group
+
+
+def side_formula(formula: str, data: pd.DataFrame, eval_env, name: str, drop_intercept: bool):
+    """Evaluate a one-sided formula on ``data``, keeping every row of ``data``.
+
+    Rows the formula engine drops for missing values come back as NaN rows, so
+    that statsmodels' missing-data handling drops them from every array.
+
+    Parameters
+    ----------
+    formula : str
+        One-sided formula, e.g. ``"~ genre + career_years"`` (``~`` optional).
+    data : pandas.DataFrame
+    eval_env : mapping
+        Variables the formula may use besides the columns of ``data``.
+    name : str
+        Argument name, for messages.
+    drop_intercept : bool
+        Remove an ``Intercept`` column.
+
+    Returns
+    -------
+    design : pandas.DataFrame
+    spec : object
+        The formula engine's model spec, to build the same columns on new data.
+    """
+    from statsmodels.formula._manager import FormulaManager
+
+    text = formula if formula.lstrip().startswith("~") else "~ " + formula
+    manager = FormulaManager()
+    try:
+        design = manager.get_matrices(text, data, eval_env=eval_env, pandas=True)
+    except Exception as err:
+        raise ValueError(f"`{name}` formula {formula!r} could not be evaluated: {err}") from err
+    spec = manager.get_model_spec(design)
+    design = pd.DataFrame(design)
+    if drop_intercept and "Intercept" in design.columns:
+        design = design.drop(columns="Intercept")
+    if design.shape[1] == 0:
+        raise ValueError(f"`{name}` formula {formula!r} gives no columns.")
+    return design.reindex(data.index), spec
+
+
+def side_rows(value, data: pd.DataFrame, full_index, subset, name: str) -> pd.DataFrame:
+    """A side design given as an array or DataFrame over all rows of ``data`` (before ``subset``).
+
+    Parameters
+    ----------
+    value : array_like or DataFrame, one row per row of the data
+    data : pandas.DataFrame
+        The data after ``subset``.
+    full_index : pandas.Index
+        Index of the data before ``subset``.
+    subset : array_like or None
+    name : str
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    frame = value.to_frame() if isinstance(value, pd.Series) else value
+    if not isinstance(frame, pd.DataFrame):
+        matrix = np.asarray(value, dtype=np.float64)
+        matrix = matrix[:, None] if matrix.ndim == 1 else matrix
+        frame = pd.DataFrame(matrix, columns=[f"{name}{j}" for j in range(matrix.shape[1])])
+    if len(frame) != len(full_index):
+        raise ValueError(
+            f"`{name}` has {len(frame)} rows but `data` has {len(full_index)}; pass one "
+            "row per row of `data`, or a formula."
+        )
+    frame = frame.set_axis(full_index)
+    return frame if subset is None else frame.loc[data.index]
+
+
+def side_design_for(spec, data: pd.DataFrame, drop_intercept: bool) -> pd.DataFrame:
+    """The columns of a side formula's ``spec`` built on new data.
+
+    Parameters
+    ----------
+    spec : object
+        Model spec returned by :func:`side_formula`.
+    data : pandas.DataFrame
+    drop_intercept : bool
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    from statsmodels.formula._manager import FormulaManager
+
+    design = pd.DataFrame(FormulaManager().get_matrices(spec, data, pandas=True, prediction=True))
+    if drop_intercept and "Intercept" in design.columns:
+        design = design.drop(columns="Intercept")
+    return design
