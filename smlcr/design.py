@@ -19,7 +19,13 @@ __all__ = [
     "side_formula",
     "side_rows",
     "side_design_for",
+    "plain",
 ]
+
+
+def plain(value):
+    """A numpy scalar as the Python value it holds (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def factorize(values, name: str) -> tuple[np.ndarray, pd.Index]:
@@ -220,7 +226,7 @@ def per_individual(matrix: np.ndarray, codes: np.ndarray, names, labels, arg: st
         row, col = np.argwhere(varies)[0]
         raise ValueError(
             f"`{arg}` variable {names[col]!r} varies within individual "
-            f"{labels[codes[row]]!r}; its values describe individuals, so they "
+            f"{plain(labels[codes[row]])!r}; its values describe individuals, so they "
             "must be constant across an individual's rows."
         )
     return per_group

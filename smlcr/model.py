@@ -23,6 +23,7 @@ from smlcr.design import (
     SideDesign,
     factorize,
     per_individual,
+    plain,
     row_values,
     side_formula,
     side_rows,
@@ -254,7 +255,7 @@ class LatentClassOLS(LikelihoodModel):
         bad = unnested_cell(cells, codes)
         if bad is not None:
             rows = np.flatnonzero(cells == bad)
-            spans = list(dict.fromkeys(labels[codes[rows]]))[:2]
+            spans = [plain(v) for v in dict.fromkeys(labels[codes[rows]])][:2]
             raise ValueError(
                 f"`absorb` cell {self._cells.label(used_cells[bad])} spans more than one "
                 f"individual ({spans[0]!r} and {spans[1]!r}); absorbed cells must be nested "

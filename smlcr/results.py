@@ -357,6 +357,39 @@ class LatentClassOLSResults(LikelihoodModelResults):
         """Coefficients shared by all classes, shape (m,)."""
         return np.asarray(self.params)[self._slices()["common"]]
 
+    def _membership_frame(self, values) -> pd.DataFrame:
+        names = self.model.membership_names
+        k = self.k_classes
+        return pd.DataFrame(
+            np.asarray(values).reshape(k - 1, len(names)).T,
+            index=pd.Index(names, name="term"),
+            columns=pd.Index(np.arange(2, k + 1), name="class"),
+        )
+
+    @property
+    def membership_params(self) -> pd.DataFrame:
+        """Membership (multinomial logit) coefficients, terms x classes 2..K.
+
+        Class 1 is the reference: the entry for term ``z`` and class ``k`` is
+        the change in ``log(pi_k / pi_1)`` per unit of ``z``. Standard errors
+        are in :attr:`membership_bse`.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self._membership_frame(np.asarray(self.params)[self._slices()["eta"]])
+
+    @property
+    def membership_bse(self) -> pd.DataFrame:
+        """Standard errors of :attr:`membership_params`, terms x classes 2..K.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self._membership_frame(np.asarray(self.bse)[self._slices()["eta"]])
+
     def _probabilities(self, membership: np.ndarray) -> np.ndarray:
         """Class probabilities ``softmax(z' eta)`` for rows of membership values."""
         eta = np.asarray(self.params)[self._slices()["eta"]]

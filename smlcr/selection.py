@@ -30,22 +30,24 @@ def _row(res) -> dict:
 def _simulate_model(res, k_classes: int, rng: np.random.Generator) -> LatentClassOLS:
     """A model of data drawn from the fitted ``res`` (same rows, regressors, groups, cells)."""
     model = res.model
-    design = np.asarray(model.exog, dtype=np.float64)
-    design = (design[:, None] if design.ndim == 1 else design)[model._row_keep]
-    design = design[:, model._exog_keep]
+    design, common = model._rows_used()
     codes = model._group_codes
-    beta = res._class_coefficients()
-    scaled = model._to_scaled(np.asarray(res.params))
-    sigma2 = scaled.sigma2 * model.stats.y_scale**2
-    logits = model.membership_exog @ scaled.eta
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    cumulative = np.cumsum(probs, axis=1)
+    membership = model.membership_exog
+    probs = res._probabilities(membership)
     draw = rng.random(model.n_groups)[:, None]
-    classes = np.minimum((draw > cumulative).sum(axis=1), model.k_classes - 1)
+    classes = np.minimum((draw > np.cumsum(probs, axis=1)).sum(axis=1), model.k_classes - 1)
     row_class = classes[codes]
-    endog = np.einsum("np,np->n", design, beta[row_class])
+    sigma2 = model._to_scaled(np.asarray(res.params)).sigma2 * model.stats.y_scale**2
+    endog = np.einsum("np,np->n", design, res._class_coefficients()[row_class])
+    endog = endog + common @ res._common_coefficients()
     endog = endog + rng.standard_normal(endog.size) * np.sqrt(sigma2[row_class])
+    return _model_like(model, endog, design, common, k_classes)
+
+
+def _model_like(model, endog, design, common, k_classes: int) -> LatentClassOLS:
+    """A model with ``model``'s individuals, cells, options and side designs on new data."""
+    codes = model._group_codes
+    has_membership = model._membership is not None
     return LatentClassOLS(
         endog,
         design,
@@ -53,6 +55,8 @@ def _simulate_model(res, k_classes: int, rng: np.random.Generator) -> LatentClas
         k_classes=k_classes,
         absorb=model._cell_codes,
         variance=model.variance,
+        membership=model.membership_exog[codes] if has_membership else None,
+        common=common if model.k_common else None,
     )
 
 
@@ -97,14 +101,8 @@ def bootstrap_lrt(res_k, res_k1, n_boot: int = 99, rng=None, fit_kwds=None) -> d
             seed = generator.integers(2**63)
             small = _simulate_model(res_k, res_k.k_classes, np.random.default_rng(seed))
             fit_small = small.fit(rng=seed, **kwds)
-            big = LatentClassOLS(
-                small.endog,
-                small.exog,
-                groups=small.groups,
-                k_classes=res_k.k_classes + 1,
-                absorb=res_k.model._cell_codes,
-                variance=small.variance,
-            )
+            design, common = small._rows_used()
+            big = _model_like(res_k.model, small.endog, design, common, res_k.k_classes + 1)
             fit_big = big.fit(rng=seed + 1, **kwds)
             lr_boot[b] = max(2.0 * (fit_big.llf - fit_small.llf), 0.0)
     pvalue = (1.0 + np.sum(lr_boot >= lr)) / (n_boot + 1.0)

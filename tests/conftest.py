@@ -31,6 +31,8 @@ def random_grouped(rng, n_groups=40, max_rows=6, p=3, k=2, scale=1.0):
     cls = rng.integers(0, k, size=n_groups)[ids]
     coef = rng.normal(scale=2.0, size=(k, p))
     endog = scale * (np.einsum("np,np->n", exog, coef[cls]) + rng.normal(size=n) * (1 + cls))
-    return pd.Series(endog, name="y"), pd.DataFrame(
-        exog, columns=["const"] + [f"x{j}" for j in range(1, p)]
-    ), ids
+    return (
+        pd.Series(endog, name="y"),
+        pd.DataFrame(exog, columns=["const"] + [f"x{j}" for j in range(1, p)]),
+        ids,
+    )

@@ -45,7 +45,9 @@ def test_one_class_reproduces_within_ols():
     res = model.fit()
     dummies = sm.OLS.from_formula("y ~ x1 + x2 + C(cell)", df).fit()
     n, cells, p = len(df), df["cell"].nunique(), 2
-    np.testing.assert_allclose(res.params[["x1[1]", "x2[1]"]], dummies.params[["x1", "x2"]], rtol=1e-10)
+    np.testing.assert_allclose(
+        res.params[["x1[1]", "x2[1]"]], dummies.params[["x1", "x2"]], rtol=1e-10
+    )
     # maximum likelihood divides by n - cells; OLS's unbiased scale by n - cells - p
     assert res.params["sigma2[1]"] == pytest.approx(dummies.ssr / (n - cells), rel=1e-10)
     assert dummies.scale == pytest.approx(dummies.ssr / (n - cells - p), rel=1e-12)
@@ -69,8 +71,12 @@ def test_recovery_and_unbiased_variance_on_simulated_panels():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AbsorbedRegressorWarning)
             res = smlcr.LatentClassOLS.from_formula(
-                "y ~ x1 + x2", df, groups="artist", absorb=["artist", "country"],
-                k_classes=2, variance="common",
+                "y ~ x1 + x2",
+                df,
+                groups="artist",
+                absorb=["artist", "country"],
+                k_classes=2,
+                variance="common",
             ).fit(n_starts=4, rng=rep)
         est = np.asarray(res.params)[:4].reshape(2, 2)
         ci = np.asarray(res.conf_int())[:4].reshape(2, 2, 2)
@@ -96,8 +102,12 @@ def test_derivatives_with_absorb_and_variance_options(variance, k):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AbsorbedRegressorWarning)
         model = smlcr.LatentClassOLS.from_formula(
-            "y ~ x1 + x2", df, groups="artist", absorb=["artist", "country"],
-            k_classes=k, variance=variance,
+            "y ~ x1 + x2",
+            df,
+            groups="artist",
+            absorb=["artist", "country"],
+            k_classes=k,
+            variance=variance,
         )
     rng = np.random.default_rng(k)
     n_var = 1 if variance == "common" else k
@@ -107,10 +117,16 @@ def test_derivatives_with_absorb_and_variance_options(variance, k):
             [rng.normal(size=2 * k), rng.uniform(0.5, 3, size=n_var), rng.normal(size=k - 1)]
         )
         np.testing.assert_allclose(
-            model.score(params), approx_fprime(params, model.loglike, centered=True), rtol=1e-5, atol=1e-5
+            model.score(params),
+            approx_fprime(params, model.loglike, centered=True),
+            rtol=1e-5,
+            atol=1e-5,
         )
         np.testing.assert_allclose(
-            model.hessian(params), approx_fprime(params, model.score, centered=True), rtol=1e-5, atol=1e-5
+            model.hessian(params),
+            approx_fprime(params, model.score, centered=True),
+            rtol=1e-5,
+            atol=1e-5,
         )
 
 
@@ -119,10 +135,20 @@ def test_common_variance_names_and_summary():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AbsorbedRegressorWarning)
         res = smlcr.LatentClassOLS.from_formula(
-            data.formula, data.data, groups="artist", absorb=data.absorb, k_classes=2, variance="common"
+            data.formula,
+            data.data,
+            groups="artist",
+            absorb=data.absorb,
+            k_classes=2,
+            variance="common",
         ).fit(rng=0)
     assert "sigma2" in res.params.index and "sigma2[1]" not in res.params.index
-    assert list(res.params.index[:4]) == ["playlist_adds[1]", "social_posts[1]", "playlist_adds[2]", "social_posts[2]"]
+    assert list(res.params.index[:4]) == [
+        "playlist_adds[1]",
+        "social_posts[1]",
+        "playlist_adds[2]",
+        "social_posts[2]",
+    ]
     text = res.summary().as_text()
     assert "sigma2 " in text and "Fixed effects absorbed" in text
 
@@ -137,8 +163,16 @@ def test_cell_not_nested_in_individual_is_an_error():
 
 def test_individuals_without_dof_are_dropped_with_a_warning():
     df, _, _ = panel(2, days=(2, 5))
-    single = pd.DataFrame({"artist": [500, 500, 501], "country": [0, 1, 0], "x1": [0.1, 0.2, 0.3],
-                           "x2": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "cell": [-1, -2, -3]})
+    single = pd.DataFrame(
+        {
+            "artist": [500, 500, 501],
+            "country": [0, 1, 0],
+            "x1": [0.1, 0.2, 0.3],
+            "x2": [1.0, 2.0, 3.0],
+            "y": [1.0, 2.0, 3.0],
+            "cell": [-1, -2, -3],
+        }
+    )
     both = pd.concat([df, single], ignore_index=True)
     with pytest.warns(AbsorbedIndividualWarning, match="2 individual"):
         model = smlcr.LatentClassOLS.from_formula(
@@ -168,9 +202,15 @@ def test_absorb_as_arrays_equals_column_names():
     df, _, _ = panel(4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AbsorbedRegressorWarning)
-        a = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="artist", absorb=["artist", "country"])
-        b = smlcr.LatentClassOLS(df["y"], df[["x1", "x2"]], groups=df["artist"],
-                                 absorb=[df["artist"].to_numpy(), df["country"].to_numpy()])
+        a = smlcr.LatentClassOLS.from_formula(
+            "y ~ x1 + x2", df, groups="artist", absorb=["artist", "country"]
+        )
+        b = smlcr.LatentClassOLS(
+            df["y"],
+            df[["x1", "x2"]],
+            groups=df["artist"],
+            absorb=[df["artist"].to_numpy(), df["country"].to_numpy()],
+        )
         c = smlcr.LatentClassOLS(df["y"], df[["x1", "x2"]], groups=df["artist"], absorb=df["cell"])
     for other in (b, c):
         np.testing.assert_allclose(other.stats.rss, a.stats.rss, rtol=1e-12, atol=1e-12)
@@ -183,7 +223,11 @@ def test_missing_absorb_values_drop_rows_everywhere():
     df.loc[df.index[[0, 7]], "country"] = np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AbsorbedRegressorWarning)
-        model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="artist", absorb=["artist", "country"])
-        ref = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df.dropna(), groups="artist", absorb=["artist", "country"])
+        model = smlcr.LatentClassOLS.from_formula(
+            "y ~ x1 + x2", df, groups="artist", absorb=["artist", "country"]
+        )
+        ref = smlcr.LatentClassOLS.from_formula(
+            "y ~ x1 + x2", df.dropna(), groups="artist", absorb=["artist", "country"]
+        )
     assert model.nobs == len(df) - 2
     np.testing.assert_allclose(model.stats.rss, ref.stats.rss, rtol=1e-12, atol=1e-12)

@@ -88,7 +88,9 @@ def test_warnings_point_at_the_callers_line():
 
     data = streams(n_artists=20, seed=1)
     with pytest.warns(smlcr.exceptions.AbsorbedRegressorWarning) as record:
-        smlcr.LatentClassOLS.from_formula(data.formula, data.data, groups="artist", absorb=data.absorb)
+        smlcr.LatentClassOLS.from_formula(
+            data.formula, data.data, groups="artist", absorb=data.absorb
+        )
     assert record[0].filename == __file__
 
 

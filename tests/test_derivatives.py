@@ -29,7 +29,9 @@ def test_score_and_hessian_match_numerical(grouped, k):
         np.testing.assert_allclose(model.hessian(params), numeric_hessian, rtol=1e-5, atol=1e-5)
         per_individual = model.score_obs(params)
         assert per_individual.shape == (model.n_groups, model.k_params)
-        np.testing.assert_allclose(per_individual.sum(0), model.score(params), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(
+            per_individual.sum(0), model.score(params), rtol=1e-10, atol=1e-10
+        )
 
 
 def test_loglikeobs_sums_to_loglike(fitted3):

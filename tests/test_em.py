@@ -16,8 +16,12 @@ def test_trace_never_decreases_on_random_data(seed):
     rng = np.random.default_rng(seed)
     k_true, k_fit = rng.integers(1, 4), rng.integers(2, 5)
     endog, exog, ids = random_grouped(
-        rng, n_groups=int(rng.integers(k_fit, 80)), max_rows=int(rng.integers(1, 10)),
-        p=int(rng.integers(1, 4)), k=k_true, scale=10.0 ** rng.integers(-3, 8),
+        rng,
+        n_groups=int(rng.integers(k_fit, 80)),
+        max_rows=int(rng.integers(1, 10)),
+        p=int(rng.integers(1, 4)),
+        k=k_true,
+        scale=10.0 ** rng.integers(-3, 8),
     )
     model = smlcr.LatentClassOLS(endog, exog, groups=ids, k_classes=int(k_fit))
     stats = model.stats
@@ -61,7 +65,9 @@ def test_canonical_order_is_descending_share_and_label_free(sim3):
         assert np.all(np.diff(shares) < 0)
         np.testing.assert_allclose(res.posteriors.mean().to_numpy(), shares, atol=1e-6)
     for res in fits[1:]:
-        np.testing.assert_allclose(np.asarray(res.params), np.asarray(fits[0].params), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(res.params), np.asarray(fits[0].params), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_start_bookkeeping(sim3):
@@ -96,6 +102,8 @@ def test_start_params_are_used(fitted3):
     res = model.fit(start_params=np.asarray(fitted3.params))
     assert res.start_kinds == ["user"]
     assert res.n_iter <= 5
-    np.testing.assert_allclose(np.asarray(res.params), np.asarray(fitted3.params), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        np.asarray(res.params), np.asarray(fitted3.params), rtol=1e-6, atol=1e-8
+    )
     with pytest.raises(ValueError, match="params"):
         model.fit(start_params=np.ones(3))

@@ -74,7 +74,9 @@ def test_wald_test_has_its_size_and_power(monte_carlo):
 @pytest.fixture(scope="module")
 def fit3():
     sim = simulate_grouped(n_groups=200, rows_per_group=(2, 6), seed=8)
-    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3).fit(rng=1)
+    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3).fit(
+        rng=1
+    )
     return sim, res
 
 
@@ -145,10 +147,14 @@ def test_predict_which(fit3):
     per_class = res.predict(new, which="class")
     params = res.params
     for s in (1, 2, 3):
-        expected = params[f"Intercept[{s}]"] + params[f"x1[{s}]"] * new.x1 + params[f"x2[{s}]"] * new.x2
+        expected = (
+            params[f"Intercept[{s}]"] + params[f"x1[{s}]"] * new.x1 + params[f"x2[{s}]"] * new.x2
+        )
         np.testing.assert_allclose(per_class[s], expected, rtol=1e-12)
     marginal = res.predict(new)
-    np.testing.assert_allclose(marginal, per_class.to_numpy() @ res.class_shares["share"].to_numpy())
+    np.testing.assert_allclose(
+        marginal, per_class.to_numpy() @ res.class_shares["share"].to_numpy()
+    )
     posterior = res.predict(new, groups=new["id"], which="posterior")
     tau = res.posteriors.loc[new["id"]].to_numpy()
     np.testing.assert_allclose(posterior, np.sum(per_class.to_numpy() * tau, axis=1))
@@ -182,7 +188,17 @@ def test_fitted_values_with_absorbed_effects_are_the_within_fit():
 def test_params_table(fit3):
     _, res = fit3
     table = res.params_table
-    assert list(table.columns) == ["block", "class", "term", "coef", "bse", "z", "pvalue", "lower", "upper"]
+    assert list(table.columns) == [
+        "block",
+        "class",
+        "term",
+        "coef",
+        "bse",
+        "z",
+        "pvalue",
+        "lower",
+        "upper",
+    ]
     assert table.loc["x1[2]", "term"] == "x1" and table.loc["x1[2]", "class"] == 2
     assert table.loc["sigma2[3]", "block"] == "variance"
     assert table.loc["membership:Intercept[2]", "block"] == "membership"
@@ -209,12 +225,22 @@ def test_compare_classes_picks_the_true_k():
 
 def test_bootstrap_lrt():
     sim = simulate_grouped(
-        n_groups=60, rows_per_group=4, beta=((1.0, 1.0, 0.0), (-1.0, -1.0, 0.0)),
-        sigma2=(0.5, 0.5), shares=(0.5, 0.5), seed=2,
+        n_groups=60,
+        rows_per_group=4,
+        beta=((1.0, 1.0, 0.0), (-1.0, -1.0, 0.0)),
+        sigma2=(0.5, 0.5),
+        shares=(0.5, 0.5),
+        seed=2,
     )
     table = smlcr.compare_classes(
-        sim.formula, sim.data, groups="id", k_range=[1, 2, 3], n_boot=9, rng=4,
-        fit_kwds={"n_starts": 4}, boot_fit_kwds={"n_starts": 3},
+        sim.formula,
+        sim.data,
+        groups="id",
+        k_range=[1, 2, 3],
+        n_boot=9,
+        rng=4,
+        fit_kwds={"n_starts": 4},
+        boot_fit_kwds={"n_starts": 3},
     )
     # one class against two: the observed LR beats every bootstrap draw
     assert table.loc[1, "boot_pvalue"] == pytest.approx(0.1)

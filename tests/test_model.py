@@ -19,7 +19,9 @@ def test_one_class_is_ols(sim3):
     assert res.params["sigma2[1]"] == pytest.approx(ols.ssr / n, rel=1e-10)
     assert res.llf == pytest.approx(ols.llf, rel=1e-12)
     # observed-information SEs of a one-class Gaussian model are the ML OLS SEs
-    np.testing.assert_allclose(res.bse.iloc[:3].to_numpy(), ols.bse.to_numpy() * np.sqrt((n - 3) / n), rtol=1e-8)
+    np.testing.assert_allclose(
+        res.bse.iloc[:3].to_numpy(), ols.bse.to_numpy() * np.sqrt((n - 3) / n), rtol=1e-8
+    )
     assert res.bse["sigma2[1]"] == pytest.approx(np.sqrt(2 / n) * ols.ssr / n, rel=1e-8)
 
 
@@ -61,7 +63,9 @@ def test_class_shares_delta_method(fitted3):
     jac = approx_fprime(eta, share_of, centered=True)
     cov = fitted3.cov_params().iloc[12:, 12:].to_numpy()
     np.testing.assert_allclose(shares["bse"], np.sqrt(np.diag(jac @ cov @ jac.T)), rtol=1e-6)
-    np.testing.assert_allclose(shares["upper"] - shares["share"], 1.959964 * shares["bse"], rtol=1e-5)
+    np.testing.assert_allclose(
+        shares["upper"] - shares["share"], 1.959964 * shares["bse"], rtol=1e-5
+    )
 
 
 def test_information_criteria(fitted3):
@@ -74,8 +78,19 @@ def test_information_criteria(fitted3):
 def test_summary_tables(fitted3):
     smry = fitted3.summary()
     text = smry.as_text()
-    for piece in ["No. Individuals:", "300", "Class 1 (share", "Class 3 (share", "Class shares",
-                  "sigma2[2]", "Starts at best:", "Converged:", "oim", "x2", "membership:Intercept[3]"]:
+    for piece in [
+        "No. Individuals:",
+        "300",
+        "Class 1 (share",
+        "Class 3 (share",
+        "Class shares",
+        "sigma2[2]",
+        "Starts at best:",
+        "Converged:",
+        "oim",
+        "x2",
+        "membership:Intercept[3]",
+    ]:
         assert piece in text, piece
     assert f"{fitted3.llf:#.6g}" in text
     latex = smry.as_latex()
@@ -88,7 +103,9 @@ def test_t_test_and_wald_test_with_string_constraints(fitted3):
     tt = fitted3.t_test("x1[1] = x1[2]")
     diff = fitted3.params["x1[1]"] - fitted3.params["x1[2]"]
     cov = fitted3.cov_params()
-    se = np.sqrt(cov.loc["x1[1]", "x1[1]"] + cov.loc["x1[2]", "x1[2]"] - 2 * cov.loc["x1[1]", "x1[2]"])
+    se = np.sqrt(
+        cov.loc["x1[1]", "x1[1]"] + cov.loc["x1[2]", "x1[2]"] - 2 * cov.loc["x1[1]", "x1[2]"]
+    )
     assert float(tt.effect[0]) == pytest.approx(diff)
     assert float(np.asarray(tt.sd).ravel()[0]) == pytest.approx(se)
     wt = fitted3.wald_test("x1[1] = x1[2], x1[2] = x1[3]", scalar=True)
@@ -108,7 +125,9 @@ def test_pickle_round_trip(fitted3, tmp_path):
     pd.testing.assert_series_equal(loaded.params, fitted3.params)
     pd.testing.assert_frame_equal(loaded.posteriors, fitted3.posteriors)
     assert loaded.llf == fitted3.llf
-    assert loaded.summary().as_text().splitlines()[5:] == fitted3.summary().as_text().splitlines()[5:]
+    assert (
+        loaded.summary().as_text().splitlines()[5:] == fitted3.summary().as_text().splitlines()[5:]
+    )
     loaded_small = save_and_load_removed(fitted3, tmp_path / "small.pickle")
     pd.testing.assert_frame_equal(loaded_small.posteriors, fitted3.posteriors)
     assert loaded_small.bic == fitted3.bic
@@ -121,7 +140,9 @@ def save_and_load_removed(results, path):
 
 def test_groups_as_array_and_smf_function(sim3):
     data = sim3.data
-    a = lcf.latentclassols("y ~ x1 + x2", data, groups=data["id"].to_numpy(), k_classes=3).fit(rng=0)
+    a = lcf.latentclassols("y ~ x1 + x2", data, groups=data["id"].to_numpy(), k_classes=3).fit(
+        rng=0
+    )
     b = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", data, groups="id", k_classes=3).fit(rng=0)
     np.testing.assert_allclose(np.asarray(a.params), np.asarray(b.params))
 
@@ -133,7 +154,9 @@ def test_array_interface_matches_formula(sim3):
     b = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", data, groups="id", k_classes=3).fit(rng=0)
     np.testing.assert_allclose(np.asarray(a.params), np.asarray(b.params))
     assert list(a.params.index)[:3] == ["const[1]", "x1[1]", "x2[1]"]
-    c = smlcr.LatentClassOLS(data["y"].to_numpy(), exog.to_numpy(), groups=data["id"].to_numpy(), k_classes=3).fit(rng=0)
+    c = smlcr.LatentClassOLS(
+        data["y"].to_numpy(), exog.to_numpy(), groups=data["id"].to_numpy(), k_classes=3
+    ).fit(rng=0)
     assert isinstance(c.params, np.ndarray)
     np.testing.assert_allclose(c.params, np.asarray(b.params))
 
@@ -149,11 +172,17 @@ def test_subset_and_missing_rows_drop_everywhere(sim3):
     ref = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", keep, groups="id", k_classes=2)
     np.testing.assert_allclose(ref.stats.rss, res.stats.rss)
     sub = smlcr.LatentClassOLS.from_formula(
-        "y ~ x1 + x2", sim3.data, subset=sim3.data["id"] < 100, groups=sim3.data["id"].to_numpy(), k_classes=2
+        "y ~ x1 + x2",
+        sim3.data,
+        subset=sim3.data["id"] < 100,
+        groups=sim3.data["id"].to_numpy(),
+        k_classes=2,
     )
     assert sub.n_groups == 100 and sub.nobs == 600
     with pytest.raises(Exception, match="missing|NaN"):
-        smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", data, groups="id", k_classes=2, missing="raise")
+        smlcr.LatentClassOLS.from_formula(
+            "y ~ x1 + x2", data, groups="id", k_classes=2, missing="raise"
+        )
 
 
 def test_formulaic_engine_gives_the_same_fit(sim3):
