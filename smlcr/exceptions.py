@@ -13,6 +13,8 @@ __all__ = [
     "SingularInformationWarning",
     "AbsorbedRegressorWarning",
     "AbsorbedIndividualWarning",
+    "MissingRowsWarning",
+    "DegenerateClassWarning",
     "warn",
 ]
 
@@ -39,6 +41,14 @@ class AbsorbedRegressorWarning(SmlcrWarning):
 
 class AbsorbedIndividualWarning(SmlcrWarning):
     """Individuals left with no degrees of freedom by the within transformation were dropped."""
+
+
+class MissingRowsWarning(SmlcrWarning):
+    """Rows with missing values were dropped (``missing="drop"``)."""
+
+
+class DegenerateClassWarning(SmlcrWarning):
+    """A class has a share below ``min_share`` or a variance at the floor."""
 
 
 def _internal_prefixes() -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from smlcr.design import (
 from smlcr.exceptions import (
     AbsorbedIndividualWarning,
     AbsorbedRegressorWarning,
+    MissingRowsWarning,
     SingleBestStartWarning,
     VarianceFloorWarning,
     warn,
@@ -163,17 +165,23 @@ class LatentClassOLS(LikelihoodModel):
             if side is not None and missing != "none":
                 row_index[side.missing_rows()] = np.nan
         super().__init__(endog, exog, groups=codes, row_index=row_index, missing=missing, **kwargs)
+        self.n_missing_dropped = n_rows - len(self.endog)
+        if self.n_missing_dropped:
+            warn(
+                f"{self.n_missing_dropped} row(s) with missing values were dropped from every "
+                f"array (missing={missing!r}); see `n_missing_dropped`.",
+                MissingRowsWarning,
+            )
         self._setup(labels)
 
     def _setup(self, labels):
-        endog = np.asarray(self.endog, dtype=np.float64)
-        exog = np.asarray(self.exog, dtype=np.float64)
-        if exog.ndim == 1:
-            exog = exog[:, None]
+        endog = _numeric(self.endog, "endog")
+        exog = _numeric(self.exog, "exog")
         rows = np.asarray(self.row_index).astype(np.int64)
         membership = None if self._membership is None else self._membership.matrix[rows]
         common = None if self._common is None else self._common.matrix[rows]
         self._common_rows = np.empty((rows.size, 0)) if common is None else common
+        self._membership_rows = membership
         codes = np.asarray(self.groups, dtype=np.float64)
         checks = [("endog", endog), ("exog", exog), ("groups", codes)]
         if self._cells is not None:
@@ -182,11 +190,21 @@ class LatentClassOLS(LikelihoodModel):
             (n, a) for n, a in (("membership", membership), ("common", common)) if a is not None
         ]
         for name, arr in checks:
-            if not np.all(np.isfinite(arr)):
+            if np.isnan(arr).any():
                 raise ValueError(
-                    f"`{name}` contains NaN or inf values; remove them or pass "
-                    "missing='drop' to drop those rows everywhere."
+                    f"`{name}` contains NaN values; remove those rows or pass "
+                    "missing='drop' to drop them from every array."
                 )
+            if np.isinf(arr).any():
+                raise ValueError(
+                    f"`{name}` contains infinite values; replace or remove those rows "
+                    "(missing='drop' drops only NaN)."
+                )
+        if np.ptp(endog) == 0:
+            raise ValueError(
+                f"`endog` is constant (every value is {endog[0]!r}): there is no variation "
+                "for the regressions to explain."
+            )
         used, codes = np.unique(codes.astype(np.int64), return_inverse=True)
         labels = np.asarray(labels)[used]
         self.groups = labels[codes]
@@ -227,6 +245,7 @@ class LatentClassOLS(LikelihoodModel):
         self.k_common = len(self.common_names)
         self.stats: CompressedData = compress(endog, design, codes, dof)
         self._check_rank()
+        self._check_enough_data()
         if self._membership is None:
             self.membership_exog = np.ones((self.n_groups, 1))
             self.membership_names = ["Intercept"]
@@ -265,6 +284,11 @@ class LatentClassOLS(LikelihoodModel):
         self.n_cells = len(used_cells)
         demeaned = within_transform(np.column_stack([endog, design]), cells)
         endog_w, design_w = demeaned[:, 0], demeaned[:, 1:]
+        if np.max(np.abs(endog_w)) <= 1e-12 * np.max(np.abs(endog)):
+            raise ValueError(
+                "`endog` is constant within every absorbed cell, so nothing is left to "
+                "explain once the fixed effects are absorbed; absorb fewer effects."
+            )
         constant = constant_within(design, design_w)
         if constant.all():
             raise ValueError(
@@ -318,6 +342,51 @@ class LatentClassOLS(LikelihoodModel):
         exog = exog[self._row_keep][:, self._exog_keep]
         common = self._common_rows[self._row_keep][:, self._common_keep]
         return exog, common
+
+    def with_k_classes(self, k_classes: int) -> LatentClassOLS:
+        """The same model (data, individuals, options) with another number of classes.
+
+        Parameters
+        ----------
+        k_classes : int
+
+        Returns
+        -------
+        LatentClassOLS
+            Warnings about the data already given by this model are not repeated.
+        """
+        kwargs = {
+            "groups": pd.Series(self.groups, name=self._groups_name),
+            "k_classes": k_classes,
+            "variance": self.variance,
+        }
+        if self._cells is not None:
+            kwargs["absorb"] = np.asarray(self.absorb)
+        if self._membership is not None:
+            kwargs["membership"] = pd.DataFrame(
+                self._membership_rows, columns=self._membership.names
+            )
+        if self._common is not None:
+            kwargs["common"] = pd.DataFrame(self._common_rows, columns=self._common.names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AbsorbedRegressorWarning)
+            warnings.simplefilter("ignore", AbsorbedIndividualWarning)
+            model = self.__class__(self.data.orig_endog, self.data.orig_exog, **kwargs)
+        for name in ("formula", "_side_specs"):
+            if hasattr(self, name):
+                setattr(model, name, getattr(self, name))
+        model.data.model_spec = getattr(self.data, "model_spec", None)
+        return model
+
+    def _check_enough_data(self):
+        usable = float(self.stats.dof.sum())
+        n_coef = self.k_classes * self.k_exog + self.k_common + self.k_classes
+        if usable < n_coef:
+            raise ValueError(
+                f"the data have {usable:g} usable rows (rows less absorbed cells) but the "
+                f"{self.k_classes}-class model has {n_coef} coefficients and variances; use "
+                "fewer classes or regressors, or more data."
+            )
 
     def _check_rank(self):
         gram = self.stats.gram.sum(axis=0)
@@ -534,6 +603,7 @@ class LatentClassOLS(LikelihoodModel):
         n_full: int | None = None,
         short_maxiter: int = 20,
         var_floor: float = 1e-4,
+        min_share: float = 0.01,
         cov_type: str = "oim",
         disp: bool = False,
         **kwargs,
@@ -568,6 +638,10 @@ class LatentClassOLS(LikelihoodModel):
             variance of the one-class regression. It keeps the likelihood
             bounded when a class collapses on an individual it fits exactly;
             a binding floor is reported by a warning and in the results.
+        min_share : float
+            A class whose share is below ``min_share`` is reported as
+            degenerate (a warning and ``results.degenerate``), never dropped;
+            ``results.refit_fewer_classes()`` refits with one class less.
         cov_type : {"oim", "opg", "robust"}
             Covariance of the estimates: inverse observed information,
             inverse outer product of per-individual scores, or the sandwich
@@ -589,6 +663,11 @@ class LatentClassOLS(LikelihoodModel):
             raise ValueError(f"`n_starts` must be a positive integer, got {n_starts!r}.")
         generator = np.random.default_rng(rng)
         floor = var_floor * self._pooled_variance()
+        if start_params is not None and np.shape(start_params) != (self.k_params,):
+            raise ValueError(
+                f"`start_params` has shape {np.shape(start_params)} but the model has "
+                f"{self.k_params} parameters, in this order: {list(self.data.param_names)}."
+            )
         start = None if start_params is None else self._to_scaled(start_params)
         if n_full is None:
             n_full = max(1, -(-n_starts // 2))
@@ -636,7 +715,7 @@ class LatentClassOLS(LikelihoodModel):
                 f"the variance of class(es) {classes} is held at the floor "
                 f"(var_floor={var_floor} x the one-class residual variance): the "
                 "class has collapsed onto individuals it fits almost exactly. "
-                "Consider fewer classes; see `results.variance_floor_hit`.",
+                "Consider fewer classes; see `results.degenerate`.",
                 VarianceFloorWarning,
             )
         params = self.layout.flat(best.params) * self._jacobian
@@ -647,8 +726,21 @@ class LatentClassOLS(LikelihoodModel):
             em_outcome=outcome,
             llf_offset=offset,
             var_floor=var_floor,
+            min_share=min_share,
         )
         return LatentClassOLSResultsWrapper(results)
+
+
+def _numeric(values, name: str) -> np.ndarray:
+    """``values`` as float64, or an error naming the argument."""
+    try:
+        out = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"`{name}` must be numeric ({err}); encode categories as numbers or use a "
+            "formula, which builds dummy columns."
+        ) from err
+    return out[:, None] if name == "exog" and out.ndim == 1 else out
 
 
 def _caller_namespace(eval_env):

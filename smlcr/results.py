@@ -15,7 +15,7 @@ from statsmodels.iolib.table import SimpleTable
 from smlcr.compress import within_transform
 from smlcr.design import side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
-from smlcr.exceptions import SingularInformationWarning, warn
+from smlcr.exceptions import DegenerateClassWarning, SingularInformationWarning, warn
 
 __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_information"]
 
@@ -124,6 +124,10 @@ class LatentClassOLSResults(LikelihoodModelResults):
         Shares with delta-method standard errors and confidence intervals.
     variance_floor_hit : ndarray of bool
         Classes whose variance is held at the variance floor.
+    degenerate : DataFrame
+        Classes with a share below ``min_share`` or a variance at the floor
+        (``share``, ``small_share``, ``variance_at_floor``, ``reason``); empty
+        when there are none.
     dropped_exog : list of str
         Regressors dropped as constant within the absorbed cells.
     n_cells : int or None
@@ -132,7 +136,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         Individuals dropped for having no degrees of freedom after absorbing.
     """
 
-    def __init__(self, model, params, cov_type, em_outcome, llf_offset, var_floor):
+    def __init__(self, model, params, cov_type, em_outcome, llf_offset, var_floor, min_share):
         derivs = model._derivatives(params)
         jac = model._jacobian
         names = list(model.data.param_names)
@@ -187,6 +191,58 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.classification = classification_diagnostics(
             best.estep.tau, self.class_shares["share"].to_numpy()
         )
+        self.min_share = min_share
+        self.degenerate = self._degenerate_classes()
+        small = self.degenerate[self.degenerate["small_share"]]
+        if len(small):
+            # (a variance at the floor has its own VarianceFloorWarning from fit)
+            warn(
+                f"degenerate class(es) {list(small.index)}: "
+                + "; ".join(f"class {k}: {row.reason}" for k, row in small.iterrows())
+                + ". They are kept and reported in `degenerate`; consider "
+                "`refit_fewer_classes()`, or a smaller `min_share` if small classes are expected.",
+                DegenerateClassWarning,
+            )
+
+    def _degenerate_classes(self) -> pd.DataFrame:
+        """Classes with a share below ``min_share`` or a variance at the floor."""
+        shares = self.class_shares["share"]
+        small = shares.to_numpy() < self.min_share
+        floor = self.variance_floor_hit
+        reasons = []
+        for s in range(self.k_classes):
+            parts = []
+            if small[s]:
+                parts.append(f"share {shares.iloc[s]:.3g} below min_share={self.min_share}")
+            if floor[s]:
+                parts.append("variance held at the floor")
+            reasons.append(", ".join(parts))
+        frame = pd.DataFrame(
+            {
+                "share": shares.to_numpy(),
+                "small_share": small,
+                "variance_at_floor": floor,
+                "reason": reasons,
+            },
+            index=shares.index,
+        )
+        return frame[small | floor]
+
+    def refit_fewer_classes(self, **fit_kwds):
+        """Fit the same model with one class less.
+
+        Parameters
+        ----------
+        **fit_kwds
+            Passed to ``fit``.
+
+        Returns
+        -------
+        LatentClassOLSResults
+        """
+        if self.k_classes < 2:
+            raise ValueError("the model has one class; there is no smaller model to fit.")
+        return self.model.with_k_classes(self.k_classes - 1).fit(**fit_kwds)
 
     @property
     def llf(self) -> float:
@@ -749,6 +805,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
             _COV_DESCRIPTIONS[self.cov_type],
             "BIC uses the number of individuals as the sample size.",
         ]
+        if len(self.degenerate):
+            notes.append(
+                f"Degenerate class(es) {list(self.degenerate.index)} (share below "
+                f"{self.min_share} or variance at the floor): see `degenerate`."
+            )
+        if m.n_missing_dropped:
+            notes.append(f"{m.n_missing_dropped} row(s) with missing values were dropped.")
         if m.n_cells is not None:
             notes.append(
                 f"Fixed effects absorbed: {m.n_cells} cells; each individual has "
