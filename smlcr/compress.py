@@ -25,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "CompressedData",
+    "standardization",
     "compress",
     "column_scales",
     "group_codes",
@@ -51,9 +52,13 @@ class CompressedData:
         Degrees of freedom ``d_i`` of each individual's Gaussian likelihood
         (its number of rows, less absorbed cells).
     x_scale : ndarray, shape (p,)
-        Column scales the regressors were divided by.
+        Column scales the regressors were divided by (after ``x_shift``).
     y_scale : float
-        Scale the response was divided by.
+        Scale the response was divided by (after ``y_shift``).
+    x_shift : ndarray, shape (p,)
+        Values subtracted from the regressors before scaling.
+    y_shift : float
+        Value subtracted from the response before scaling.
     """
 
     R: np.ndarray
@@ -62,6 +67,8 @@ class CompressedData:
     dof: np.ndarray
     x_scale: np.ndarray
     y_scale: float
+    x_shift: np.ndarray
+    y_shift: float
 
     @property
     def n_groups(self) -> int:
@@ -155,6 +162,10 @@ def compress(
     codes: np.ndarray,
     dof: np.ndarray | None = None,
     chunk_rows: int = 2_000_000,
+    x_shift: np.ndarray | None = None,
+    x_scale: np.ndarray | None = None,
+    y_shift: float = 0.0,
+    y_scale: float | None = None,
 ) -> CompressedData:
     """Compress grouped regression data to per-individual QR statistics.
 
@@ -171,6 +182,10 @@ def compress(
     chunk_rows : int
         Rows factorised at once (bounds the memory of the pass); whole
         individuals are kept together.
+    x_shift, x_scale, y_shift, y_scale : optional
+        Units of the scaled data: ``(exog - x_shift) / x_scale`` and
+        ``(endog - y_shift) / y_scale``. Default: no shift, root-mean-square
+        scales (:func:`column_scales`).
 
     Returns
     -------
@@ -186,8 +201,9 @@ def compress(
     if dof is None:
         dof = counts.astype(np.float64)
 
-    x_scale = column_scales(exog)
-    y_scale = float(column_scales(endog)[0])
+    x_shift = np.zeros(p) if x_shift is None else np.asarray(x_shift, dtype=np.float64)
+    x_scale = column_scales(exog - x_shift) if x_scale is None else np.asarray(x_scale, float)
+    y_scale = float(column_scales(endog - y_shift)[0]) if y_scale is None else float(y_scale)
 
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
@@ -201,8 +217,8 @@ def compress(
         stop = group_end[last_group - 1]
         idx = order[start:stop]
         rows = np.empty((stop - start, p + 1))
-        rows[:, :p] = exog[idx] / x_scale
-        rows[:, p] = endog[idx] / y_scale
+        rows[:, :p] = (exog[idx] - x_shift) / x_scale
+        rows[:, p] = (endog[idx] - y_shift) / y_scale
         r_full[first_group:last_group] = _tsqr(
             rows, sorted_codes[start:stop] - first_group, last_group - first_group
         )
@@ -215,6 +231,8 @@ def compress(
         dof=np.asarray(dof, dtype=np.float64),
         x_scale=x_scale,
         y_scale=y_scale,
+        x_shift=x_shift,
+        y_shift=float(y_shift),
     )
 
 
@@ -284,3 +302,55 @@ def constant_within(raw: np.ndarray, demeaned: np.ndarray, rtol: float = 1e-9) -
         return np.sqrt(np.mean(a * a, axis=0))
 
     return rms(demeaned) <= rtol * rms(raw)
+
+
+def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):
+    """Units for compression that make estimates well-scaled.
+
+    When the class-specific columns contain a constant (an intercept),
+    non-constant columns and the response are centred and divided by their
+    standard deviations, and the constant column by its absolute value: the
+    intercepts absorb the centring, so every coefficient and variance is of
+    order one in scaled units however large the data's means are. Without a
+    constant column nothing is centred and columns are divided by their root
+    mean square.
+
+    Parameters
+    ----------
+    endog : ndarray, shape (n,)
+    exog : ndarray, shape (n, p)
+        All regressors: the class-specific ones first, then common ones.
+    n_class_columns : int
+        Number of class-specific columns.
+
+    Returns
+    -------
+    dict
+        ``x_shift``, ``x_scale``, ``y_shift``, ``y_scale``, ``constant`` (index
+        of the constant class-specific column, or None) and ``constant_value``.
+    """
+    spread = np.ptp(exog, axis=0) if exog.shape[0] else np.zeros(exog.shape[1])
+    constant = np.flatnonzero((spread[:n_class_columns] == 0) & (exog[0, :n_class_columns] != 0))
+    if constant.size == 0:
+        return {
+            "x_shift": np.zeros(exog.shape[1]),
+            "x_scale": column_scales(exog),
+            "y_shift": 0.0,
+            "y_scale": float(column_scales(endog)[0]),
+            "constant": None,
+            "constant_value": None,
+        }
+    varies = spread > 0
+    x_shift = np.where(varies, exog.mean(axis=0), 0.0)
+    sd = exog.std(axis=0)
+    x_scale = np.where(varies, np.where(sd > 0, sd, 1.0), np.abs(exog[0]))
+    x_scale = np.where(x_scale > 0, x_scale, 1.0)
+    y_sd = float(np.std(endog))
+    return {
+        "x_shift": x_shift,
+        "x_scale": x_scale,
+        "y_shift": float(np.mean(endog)),
+        "y_scale": y_sd if y_sd > 0 else 1.0,
+        "constant": int(constant[0]),
+        "constant_value": float(exog[0, constant[0]]),
+    }

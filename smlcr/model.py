@@ -16,6 +16,7 @@ from smlcr.compress import (
     CompressedData,
     compress,
     constant_within,
+    standardization,
     unnested_cell,
     within_transform,
 )
@@ -38,6 +39,7 @@ from smlcr.exceptions import (
     warn,
 )
 from smlcr.information import derivatives
+from smlcr.units import unit_map
 
 __all__ = ["LatentClassOLS"]
 
@@ -164,6 +166,7 @@ class LatentClassOLS(LikelihoodModel):
         for side in (self._membership, self._common):
             if side is not None and missing != "none":
                 row_index[side.missing_rows()] = np.nan
+        _check_exog_values(exog, missing)
         super().__init__(endog, exog, groups=codes, row_index=row_index, missing=missing, **kwargs)
         self.n_missing_dropped = n_rows - len(self.endog)
         if self.n_missing_dropped:
@@ -243,7 +246,18 @@ class LatentClassOLS(LikelihoodModel):
         self.nobs = float(endog.shape[0])
         self.k_exog = len(self.class_exog_names)
         self.k_common = len(self.common_names)
-        self.stats: CompressedData = compress(endog, design, codes, dof)
+        units = standardization(endog, design, int(self._exog_keep.sum()))
+        self.stats: CompressedData = compress(
+            endog,
+            design,
+            codes,
+            dof,
+            x_shift=units["x_shift"],
+            x_scale=units["x_scale"],
+            y_shift=units["y_shift"],
+            y_scale=units["y_scale"],
+        )
+        self._units = units
         self._check_rank()
         self._check_enough_data()
         if self._membership is None:
@@ -261,7 +275,7 @@ class LatentClassOLS(LikelihoodModel):
             self.variance == "common",
             self.k_common,
         )
-        self._jacobian = self._scale_jacobian()
+        self._unit_map = unit_map(self.layout, self._units)
         self.data.param_names = self._param_names()
         self.k_params = len(self.data.param_names)
         self.df_model = float(self.k_params)
@@ -479,22 +493,6 @@ class LatentClassOLS(LikelihoodModel):
         names += [f"membership:{z}[{s}]" for s in range(2, k + 1) for z in self.membership_names]
         return names
 
-    def _scale_jacobian(self) -> np.ndarray:
-        """Diagonal map from scaled-unit to original-unit parameters."""
-        st = self.stats
-        k = self.k_classes
-        q = self.membership_exog.shape[1]
-        coef_scale = st.y_scale / st.x_scale
-        p = self.k_exog
-        return np.concatenate(
-            [
-                np.tile(coef_scale[:p], k),
-                coef_scale[p:],
-                np.full(self.layout.n_variances, st.y_scale**2),
-                np.ones(q * (k - 1)),
-            ]
-        )
-
     def _to_scaled(self, params) -> em.ClassParams:
         params = np.asarray(params, dtype=np.float64)
         if params.shape != (self.k_params,):
@@ -502,7 +500,7 @@ class LatentClassOLS(LikelihoodModel):
                 f"`params` has shape {params.shape} but this model has {self.k_params} "
                 f"parameters ({', '.join(self.data.param_names[:4])}, ...)."
             )
-        return self.layout.unflat(params / self._jacobian)
+        return self.layout.unflat(self._unit_map.to_scaled(params))
 
     @property
     def _llf_offset(self) -> float:
@@ -554,7 +552,7 @@ class LatentClassOLS(LikelihoodModel):
         -------
         ndarray, shape (k_params,)
         """
-        return self._derivatives(params).score / self._jacobian
+        return self._unit_map.gradient_to_original(self._derivatives(params).score)
 
     def score_obs(self, params) -> np.ndarray:
         """Per-individual analytic scores, shape (n_groups, k_params).
@@ -567,7 +565,7 @@ class LatentClassOLS(LikelihoodModel):
         -------
         ndarray
         """
-        return self._derivatives(params).score_obs / self._jacobian
+        return self._unit_map.gradient_to_original(self._derivatives(params).score_obs)
 
     def hessian(self, params) -> np.ndarray:
         """Analytic Hessian of :meth:`loglike` (the negative observed information).
@@ -580,8 +578,7 @@ class LatentClassOLS(LikelihoodModel):
         -------
         ndarray, shape (k_params, k_params)
         """
-        jac = self._jacobian
-        return self._derivatives(params).hessian / np.outer(jac, jac)
+        return self._unit_map.hessian_to_original(self._derivatives(params).hessian)
 
     # -------------------------------------------------------------- estimation
     def _pooled_variance(self) -> float:
@@ -718,7 +715,7 @@ class LatentClassOLS(LikelihoodModel):
                 "Consider fewer classes; see `results.degenerate`.",
                 VarianceFloorWarning,
             )
-        params = self.layout.flat(best.params) * self._jacobian
+        params = self._unit_map.to_original(self.layout.flat(best.params))
         results = LatentClassOLSResults(
             self,
             params,
@@ -729,6 +726,24 @@ class LatentClassOLS(LikelihoodModel):
             min_share=min_share,
         )
         return LatentClassOLSResultsWrapper(results)
+
+
+def _check_exog_values(exog, missing: str) -> None:
+    """Errors for exog values statsmodels would reject with a less specific message."""
+    try:
+        values = np.asarray(exog, dtype=np.float64)
+    except (TypeError, ValueError):
+        return  # non-numeric: reported with its own message after missing handling
+    if np.isinf(values).any():
+        raise ValueError(
+            "`exog` contains infinite values; replace or remove those rows "
+            "(missing='drop' drops only NaN)."
+        )
+    if missing == "none" and np.isnan(values).any():
+        raise ValueError(
+            "`exog` contains NaN values; remove those rows or pass missing='drop' to drop "
+            "them from every array."
+        )
 
 
 def _numeric(values, name: str) -> np.ndarray:

@@ -29,9 +29,11 @@ _COV_DESCRIPTIONS = {
 def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
     """Inverse of a symmetric information matrix, with a rank check.
 
-    A Cholesky solve when the matrix is positive definite; otherwise a
-    warning naming the parameters in its (near) null space, and the
-    pseudo-inverse.
+    The matrix is first equilibrated (``D^-1/2 I D^-1/2`` with ``D`` its
+    diagonal), so that parameters on very different scales do not pass for a
+    singular direction. A positive definite matrix is inverted by Cholesky
+    solves; otherwise a warning names the parameters in its (near) null
+    space and the pseudo-inverse is returned.
 
     Parameters
     ----------
@@ -43,12 +45,16 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
     -------
     ndarray, shape (P, P)
     """
-    w, v = np.linalg.eigh(information)
+    diagonal = np.diag(information).copy()
+    scale = np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
+    equilibrated = information / np.outer(scale, scale)
+    w, v = np.linalg.eigh(equilibrated)
     cutoff = information.shape[0] * np.finfo(float).eps * max(np.max(np.abs(w)), 1e-300) * 1e2
     weak = w <= cutoff
-    if np.any(weak):
+    if np.any(weak) or np.any(diagonal <= 0):
         involved = sorted(
             {names[j] for col in v[:, weak].T for j in np.flatnonzero(np.abs(col) > 0.1)}
+            | {names[j] for j in np.flatnonzero(diagonal <= 0)}
         )
         warn(
             "the information matrix is singular or not positive definite; standard "
@@ -57,12 +63,10 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
             SingularInformationWarning,
         )
         inv_w = np.where(weak, 0.0, 1.0 / np.where(weak, 1.0, w))
-        return (v * inv_w) @ v.T
+        return ((v * inv_w) @ v.T) / np.outer(scale, scale)
     # positive definite: solve rather than invert
-    chol = np.linalg.cholesky(information)
-    identity = np.eye(information.shape[0])
-    half = np.linalg.solve(chol, identity)
-    return half.T @ half
+    half = np.linalg.solve(np.linalg.cholesky(equilibrated), np.eye(information.shape[0]))
+    return (half.T @ half) / np.outer(scale, scale)
 
 
 def _label_corner(table: SimpleTable, label: str) -> None:
@@ -138,7 +142,6 @@ class LatentClassOLSResults(LikelihoodModelResults):
 
     def __init__(self, model, params, cov_type, em_outcome, llf_offset, var_floor, min_share):
         derivs = model._derivatives(params)
-        jac = model._jacobian
         names = list(model.data.param_names)
         hessian_scaled = derivs.hessian
         information = -hessian_scaled
@@ -151,7 +154,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
             else:
                 bread = invert_information(information, names)
                 cov_scaled = bread @ opg @ bread
-        cov = cov_scaled * np.outer(jac, jac)
+        cov = model._unit_map.covariance_to_original(cov_scaled)
         super().__init__(model, params, normalized_cov_params=cov, scale=1.0)
         self.cov_type = cov_type
         self.use_t = False
@@ -165,7 +168,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.n_reached_best = int(em_outcome.n_reached_best)
         self.var_floor = var_floor
         self.variance_floor_hit = np.asarray(best.floor_hit, dtype=bool)
-        self.score_at_estimate = derivs.score / jac
+        self.score_at_estimate = model._unit_map.gradient_to_original(derivs.score)
         self.nobs = model.nobs
         self.n_groups = model.n_groups
         self.dropped_exog = list(model.dropped_exog)

@@ -37,7 +37,7 @@ def _simulate_model(res, k_classes: int, rng: np.random.Generator) -> LatentClas
     draw = rng.random(model.n_groups)[:, None]
     classes = np.minimum((draw > np.cumsum(probs, axis=1)).sum(axis=1), model.k_classes - 1)
     row_class = classes[codes]
-    sigma2 = model._to_scaled(np.asarray(res.params)).sigma2 * model.stats.y_scale**2
+    sigma2 = model._to_scaled(np.asarray(res.params)).sigma2 * model.stats.y_scale**2  # data units
     endog = np.einsum("np,np->n", design, res._class_coefficients()[row_class])
     endog = endog + common @ res._common_coefficients()
     endog = endog + rng.standard_normal(endog.size) * np.sqrt(sigma2[row_class])

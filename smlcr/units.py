@@ -1,0 +1,94 @@
+"""The affine map between parameters in scaled units and in the data's units.
+
+Estimation works on centred and scaled data (:func:`smlcr.compress.standardization`);
+its parameters relate to the data's by ``theta = T theta_scaled + offset``, with
+``T`` diagonal except for the intercept rows, which collect the centring of
+the regressors. Pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from smlcr.em import Layout
+
+__all__ = ["UnitMap", "unit_map"]
+
+
+@dataclass(frozen=True)
+class UnitMap:
+    """``theta = matrix @ theta_scaled + offset`` and its consequences.
+
+    Attributes
+    ----------
+    matrix : ndarray, shape (P, P)
+    offset : ndarray, shape (P,)
+    """
+
+    matrix: np.ndarray
+    offset: np.ndarray
+
+    def to_original(self, theta_scaled: np.ndarray) -> np.ndarray:
+        """Parameters in the data's units."""
+        return self.matrix @ theta_scaled + self.offset
+
+    def to_scaled(self, params: np.ndarray) -> np.ndarray:
+        """Parameters in scaled units."""
+        return np.linalg.solve(self.matrix, np.asarray(params, dtype=np.float64) - self.offset)
+
+    def gradient_to_original(self, gradient: np.ndarray) -> np.ndarray:
+        """Gradient(s) with respect to the data-unit parameters (rows of ``gradient``)."""
+        return np.linalg.solve(self.matrix.T, np.asarray(gradient).T).T
+
+    def hessian_to_original(self, hessian: np.ndarray) -> np.ndarray:
+        """Hessian with respect to the data-unit parameters."""
+        half = np.linalg.solve(self.matrix.T, hessian)
+        return np.linalg.solve(self.matrix.T, half.T).T
+
+    def covariance_to_original(self, cov: np.ndarray) -> np.ndarray:
+        """Covariance of the data-unit parameters."""
+        return self.matrix @ cov @ self.matrix.T
+
+
+def unit_map(layout: Layout, units: dict) -> UnitMap:
+    """The map for a parameter layout and the units of :func:`standardization`.
+
+    Parameters
+    ----------
+    layout : Layout
+    units : dict
+        ``x_shift``, ``x_scale`` (class-specific columns then common ones),
+        ``y_shift``, ``y_scale``, ``constant``, ``constant_value``.
+
+    Returns
+    -------
+    UnitMap
+    """
+    k, p, m = layout.k, layout.p, layout.m
+    x_shift = np.asarray(units["x_shift"], dtype=np.float64)
+    coef_scale = units["y_scale"] / np.asarray(units["x_scale"], dtype=np.float64)
+    diagonal = np.concatenate(
+        [
+            np.tile(coef_scale[:p], k),
+            coef_scale[p:],
+            np.full(layout.n_variances, units["y_scale"] ** 2),
+            np.ones(layout.n_params - k * p - m - layout.n_variances),
+        ]
+    )
+    matrix = np.diag(diagonal)
+    offset = np.zeros(layout.n_params)
+    j0 = units["constant"]
+    if j0 is not None:
+        value = units["constant_value"]
+        for s in range(k):
+            row = s * p + j0
+            # intercept = (y_shift - sum_j shift_j beta_j) / constant, beta_j in data units
+            for j in range(p):
+                if j != j0:
+                    matrix[row, s * p + j] = -x_shift[j] / value * coef_scale[j]
+            for l in range(m):
+                matrix[row, k * p + l] = -x_shift[p + l] / value * coef_scale[p + l]
+            offset[row] = units["y_shift"] / value
+    return UnitMap(matrix=matrix, offset=offset)
