@@ -90,7 +90,9 @@ def test_affine_changes_of_units(seed, log_c, shift_ratio, x_scale):
     with noise in the hundreds); beyond that the data themselves lose the digits compared.
     """
     df = separated_panel(seed, 40, 6)
-    res = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", k_classes=2).fit(rng=0, n_starts=4)
+    res = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", k_classes=2).fit(
+        rng=0, n_starts=4
+    )
     c = 10.0**log_c
     shift = shift_ratio * c
     other = df.assign(y=c * df["y"] + shift, x=x_scale * df["x"])
@@ -141,7 +143,9 @@ def test_label_types_and_unbalanced_panels(kind):
     cls = np.arange(60) % 2
     y = np.where(cls[ids] == 1, 1 + 2 * x, -1 - x) + rng.normal(size=ids.size)
     base = pd.DataFrame({"y": y, "x": x, "id": ids})
-    reference = smlcr.LatentClassOLS.from_formula("y ~ x", base, groups="id", k_classes=2).fit(rng=0)
+    reference = smlcr.LatentClassOLS.from_formula("y ~ x", base, groups="id", k_classes=2).fit(
+        rng=0
+    )
     if kind == "str":
         df = base.assign(id="i" + base["id"].astype(str).str.zfill(3))
     elif kind == "int":
@@ -154,7 +158,8 @@ def test_label_types_and_unbalanced_panels(kind):
     assert res.llf == pytest.approx(reference.llf, rel=1e-10)
     np.testing.assert_allclose(np.asarray(res.params), np.asarray(reference.params), rtol=1e-6)
     np.testing.assert_allclose(
-        np.sort(res.posteriors.to_numpy(), axis=0), np.sort(reference.posteriors.to_numpy(), axis=0),
+        np.sort(res.posteriors.to_numpy(), axis=0),
+        np.sort(reference.posteriors.to_numpy(), axis=0),
         atol=1e-8,
     )
     assert res.n_groups == 60 and res.nobs == ids.size

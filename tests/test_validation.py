@@ -25,16 +25,27 @@ def arrays(df):
     return df["y"].to_numpy(), sm.add_constant(df[["x1", "x2"]]).to_numpy()
 
 
-@pytest.mark.parametrize("column, argument", [
-    ("y", "endog"), ("x1", "exog"), ("id", "groups"), ("cell", "absorb"), ("w", "membership"),
-])
+@pytest.mark.parametrize(
+    "column, argument",
+    [
+        ("y", "endog"),
+        ("x1", "exog"),
+        ("id", "groups"),
+        ("cell", "absorb"),
+        ("w", "membership"),
+    ],
+)
 def test_nan_is_an_error_with_missing_none(data, column, argument):
     df = data.astype({"id": float, "cell": float})
     df.loc[5, column] = np.nan
     endog, exog = arrays(df)
     with pytest.raises(ValueError, match=rf"`{argument}` contains NaN.*missing='drop'"):
         smlcr.LatentClassOLS(
-            endog, exog, groups=df["id"], absorb=df[["id", "cell"]], membership=df[["w"]],
+            endog,
+            exog,
+            groups=df["id"],
+            absorb=df[["id", "cell"]],
+            membership=df[["w"]],
             missing="none",
         )
 
@@ -47,14 +58,21 @@ def test_nan_rows_are_dropped_everywhere_and_counted(data, column):
     endog, exog = arrays(df)
     with pytest.warns(MissingRowsWarning, match="2 row"):
         model = smlcr.LatentClassOLS(
-            endog, exog, groups=df["id"], absorb=df[["id", "cell"]],
-            membership=sm.add_constant(df[["w"]]), missing="drop",
+            endog,
+            exog,
+            groups=df["id"],
+            absorb=df[["id", "cell"]],
+            membership=sm.add_constant(df[["w"]]),
+            missing="drop",
         )
     assert model.n_missing_dropped == 2 and model.nobs <= len(df) - 2
     clean = df.drop(index=[5, 9])
     endog_c, exog_c = arrays(clean)
     ref = smlcr.LatentClassOLS(
-        endog_c, exog_c, groups=clean["id"], absorb=clean[["id", "cell"]],
+        endog_c,
+        exog_c,
+        groups=clean["id"],
+        absorb=clean[["id", "cell"]],
         membership=sm.add_constant(clean[["w"]]),
     )
     np.testing.assert_allclose(model.stats.rss, ref.stats.rss, atol=1e-12)
@@ -62,13 +80,24 @@ def test_nan_rows_are_dropped_everywhere_and_counted(data, column):
     res = model.fit(rng=0, n_starts=2)
     assert "2 row(s) with missing values were dropped" in res.summary().as_text()
     with pytest.raises(MissingDataError):
-        smlcr.LatentClassOLS(endog, exog, groups=df["id"], absorb=df[["id", "cell"]],
-                             membership=sm.add_constant(df[["w"]]), missing="raise")
+        smlcr.LatentClassOLS(
+            endog,
+            exog,
+            groups=df["id"],
+            absorb=df[["id", "cell"]],
+            membership=sm.add_constant(df[["w"]]),
+            missing="raise",
+        )
 
 
-@pytest.mark.parametrize("column, argument", [
-    ("y", "endog"), ("x1", "exog"), ("w", "membership"),
-])
+@pytest.mark.parametrize(
+    "column, argument",
+    [
+        ("y", "endog"),
+        ("x1", "exog"),
+        ("w", "membership"),
+    ],
+)
 def test_infinite_values_are_an_error_even_with_drop(data, column, argument):
     df = data.copy()
     df.loc[5, column] = np.inf
@@ -79,18 +108,25 @@ def test_infinite_values_are_an_error_even_with_drop(data, column, argument):
 
 def test_non_numeric_endog(data):
     with pytest.raises(ValueError, match="`endog` must be numeric"):
-        smlcr.LatentClassOLS(("a" + data["id"].astype(str)).to_numpy(), arrays(data)[1], groups=data["id"])
+        smlcr.LatentClassOLS(
+            ("a" + data["id"].astype(str)).to_numpy(), arrays(data)[1], groups=data["id"]
+        )
     with pytest.raises(ValueError, match="non-numeric"):
-        smlcr.LatentClassOLS.from_formula("label ~ x1", data.assign(label=data["id"].astype(str)), groups="id")
+        smlcr.LatentClassOLS.from_formula(
+            "label ~ x1", data.assign(label=data["id"].astype(str)), groups="id"
+        )
 
 
-@pytest.mark.parametrize("k, error, pattern", [
-    (0, ValueError, "`k_classes` must be at least 1"),
-    (-2, ValueError, "`k_classes` must be at least 1"),
-    (2.0, TypeError, "`k_classes` must be an integer"),
-    ("3", TypeError, "`k_classes` must be an integer"),
-    (61, ValueError, r"`k_classes`=61 exceeds the number of individuals \(60\)"),
-])
+@pytest.mark.parametrize(
+    "k, error, pattern",
+    [
+        (0, ValueError, "`k_classes` must be at least 1"),
+        (-2, ValueError, "`k_classes` must be at least 1"),
+        (2.0, TypeError, "`k_classes` must be an integer"),
+        ("3", TypeError, "`k_classes` must be an integer"),
+        (61, ValueError, r"`k_classes`=61 exceeds the number of individuals \(60\)"),
+    ],
+)
 def test_bad_k_classes(data, k, error, pattern):
     with pytest.raises(error, match=pattern):
         smlcr.LatentClassOLS.from_formula("y ~ x1", data, groups="id", k_classes=k)
@@ -113,7 +149,9 @@ def test_constant_endog(data):
         smlcr.LatentClassOLS.from_formula("y ~ x1", data.assign(y=3.0), groups="id")
     cell_means = data.groupby("cell")["x1"].transform("mean")
     with pytest.raises(ValueError, match="`endog` is constant within every absorbed cell"):
-        smlcr.LatentClassOLS.from_formula("y ~ x1", data.assign(y=cell_means), groups="id", absorb="cell")
+        smlcr.LatentClassOLS.from_formula(
+            "y ~ x1", data.assign(y=cell_means), groups="id", absorb="cell"
+        )
 
 
 def test_wrong_length_start_params(data):
@@ -132,14 +170,21 @@ def test_groups_of_the_wrong_length(data):
 
 def test_degenerate_class_is_reported_and_kept():
     sim = simulate_grouped(
-        n_groups=200, rows_per_group=5, beta=((1, 1, 0), (-2, 0, 1)), sigma2=(1, 1),
-        shares=(0.9, 0.1), seed=1,
+        n_groups=200,
+        rows_per_group=5,
+        beta=((1, 1, 0), (-2, 0, 1)),
+        sigma2=(1, 1),
+        shares=(0.9, 0.1),
+        seed=1,
     )
     model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=2)
     with pytest.warns(DegenerateClassWarning, match=r"class\(es\) \[2\].*below min_share=0.2"):
         res = model.fit(rng=0, min_share=0.2)
     assert list(res.degenerate.index) == [2]
-    assert bool(res.degenerate.loc[2, "small_share"]) and not res.degenerate.loc[2, "variance_at_floor"]
+    assert (
+        bool(res.degenerate.loc[2, "small_share"])
+        and not res.degenerate.loc[2, "variance_at_floor"]
+    )
     assert res.k_classes == 2 and res.posteriors.shape[1] == 2  # never dropped silently
     assert "Degenerate class(es) [2]" in res.summary().as_text()
     with warnings.catch_warnings():
@@ -159,13 +204,21 @@ def test_refit_fewer_classes_keeps_the_model_options():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = smlcr.LatentClassOLS.from_formula(
-            data.formula, data.data, groups="artist", absorb=data.absorb, k_classes=3,
+            data.formula,
+            data.data,
+            groups="artist",
+            absorb=data.absorb,
+            k_classes=3,
             variance="common",
         ).fit(rng=0)
         smaller = res.refit_fewer_classes(rng=0)
     assert smaller.k_classes == 2
     assert list(smaller.params.index) == [
-        "playlist_adds[1]", "social_posts[1]", "playlist_adds[2]", "social_posts[2]", "sigma2",
+        "playlist_adds[1]",
+        "social_posts[1]",
+        "playlist_adds[2]",
+        "social_posts[2]",
+        "sigma2",
         "membership:Intercept[2]",
     ]
     assert smaller.n_cells == res.n_cells
