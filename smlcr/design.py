@@ -51,6 +51,11 @@ def factorize(values, name: str) -> tuple[np.ndarray, pd.Index]:
             f"`{name}` mixes label types that cannot be sorted ({err}); "
             f"convert `{name}` to strings first."
         ) from err
+    if pd.api.types.is_float_dtype(labels.dtype) and np.isinf(labels.to_numpy()).any():
+        raise ValueError(
+            f"`{name}` contains infinite values; give those rows a real label or remove them "
+            "(missing='drop' drops only NaN)."
+        )
     codes = codes.astype(np.float64)
     codes[codes < 0] = np.nan
     return codes, labels

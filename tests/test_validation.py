@@ -106,6 +106,15 @@ def test_infinite_values_are_an_error_even_with_drop(data, column, argument):
         smlcr.LatentClassOLS(endog, exog, groups=df["id"], membership=df[["w"]], missing="drop")
 
 
+@pytest.mark.parametrize("column, argument", [("id", "groups"), ("cell", "absorb")])
+def test_infinite_labels_are_an_error(data, column, argument):
+    df = data.astype({"id": float, "cell": float})
+    df.loc[5, column] = np.inf
+    endog, exog = arrays(df)
+    with pytest.raises(ValueError, match=rf"`{argument}` contains infinite"):
+        smlcr.LatentClassOLS(endog, exog, groups=df["id"], absorb=df[["id", "cell"]], missing="drop")
+
+
 def test_non_numeric_endog(data):
     with pytest.raises(ValueError, match="`endog` must be numeric"):
         smlcr.LatentClassOLS(
