@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from statsmodels.tools.numdiff import approx_fprime
 
 from smlcr.datasets import simulate_grouped
 
@@ -35,4 +36,20 @@ def random_grouped(rng, n_groups=40, max_rows=6, p=3, k=2, scale=1.0):
         pd.Series(endog, name="y"),
         pd.DataFrame(exog, columns=["const"] + [f"x{j}" for j in range(1, p)]),
         ids,
+    )
+
+
+def assert_derivatives_match(model, params, rtol=1e-5, atol=1e-5):
+    """The model's analytic score and Hessian equal central differences at ``params``."""
+    np.testing.assert_allclose(
+        model.score(params),
+        approx_fprime(params, model.loglike, centered=True),
+        rtol=rtol,
+        atol=atol,
+    )
+    np.testing.assert_allclose(
+        model.hessian(params),
+        approx_fprime(params, model.score, centered=True),
+        rtol=rtol,
+        atol=atol,
     )

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from statsmodels.tools.numdiff import approx_fprime
 
 import smlcr
 from smlcr.datasets import streams
 from smlcr.exceptions import AbsorbedIndividualWarning, AbsorbedRegressorWarning
+from tests.conftest import assert_derivatives_match
 
 
 def panel(seed, n_artists=40, k=2, max_countries=3, days=(2, 8), shift=8.0):
@@ -116,18 +116,7 @@ def test_derivatives_with_absorb_and_variance_options(variance, k):
         params = np.concatenate(
             [rng.normal(size=2 * k), rng.uniform(0.5, 3, size=n_var), rng.normal(size=k - 1)]
         )
-        np.testing.assert_allclose(
-            model.score(params),
-            approx_fprime(params, model.loglike, centered=True),
-            rtol=1e-5,
-            atol=1e-5,
-        )
-        np.testing.assert_allclose(
-            model.hessian(params),
-            approx_fprime(params, model.score, centered=True),
-            rtol=1e-5,
-            atol=1e-5,
-        )
+        assert_derivatives_match(model, params)
 
 
 def test_common_variance_names_and_summary():

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-from statsmodels.tools.numdiff import approx_fprime
 
 import smlcr
-from tests.conftest import random_grouped
+from tests.conftest import assert_derivatives_match, random_grouped
 
 
 def _random_params(model, rng):
@@ -23,10 +22,7 @@ def test_score_and_hessian_match_numerical(grouped, k):
     model = smlcr.LatentClassOLS(endog, exog, groups=ids if grouped else None, k_classes=k)
     for _ in range(3):
         params = _random_params(model, rng)
-        numeric_score = approx_fprime(params, model.loglike, centered=True)
-        np.testing.assert_allclose(model.score(params), numeric_score, rtol=1e-5, atol=1e-5)
-        numeric_hessian = approx_fprime(params, model.score, centered=True)
-        np.testing.assert_allclose(model.hessian(params), numeric_hessian, rtol=1e-5, atol=1e-5)
+        assert_derivatives_match(model, params)
         per_individual = model.score_obs(params)
         assert per_individual.shape == (model.n_groups, model.k_params)
         np.testing.assert_allclose(

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import optimize
-from statsmodels.tools.numdiff import approx_fprime
 
 import smlcr
 from smlcr.exceptions import AbsorbedRegressorWarning
+from tests.conftest import assert_derivatives_match
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -166,18 +166,7 @@ def test_derivatives_with_membership_common_and_absorb(variance):
     params = np.concatenate(
         [rng.normal(size=3 + 1), rng.uniform(0.5, 2, n_var), rng.normal(size=4)]
     )
-    np.testing.assert_allclose(
-        model.score(params),
-        approx_fprime(params, model.loglike, centered=True),
-        rtol=1e-5,
-        atol=1e-5,
-    )
-    np.testing.assert_allclose(
-        model.hessian(params),
-        approx_fprime(params, model.score, centered=True),
-        rtol=1e-5,
-        atol=1e-5,
-    )
+    assert_derivatives_match(model, params)
     res = model.fit(rng=0)
     assert np.all(np.diff(res.llf_history) >= -1e-9 * np.abs(res.llf_history[1:]))
 
