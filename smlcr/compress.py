@@ -116,6 +116,14 @@ def column_scales(a: np.ndarray) -> np.ndarray:
     Dividing by the root mean square, not the standard deviation, keeps a
     constant column (an intercept) meaningful and never divides by zero for
     a non-zero column.
+
+    Parameters
+    ----------
+    a : array_like, shape (n,) or (n, m)
+
+    Returns
+    -------
+    ndarray, shape (m,)
     """
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:

@@ -24,7 +24,16 @@ __all__ = [
 
 
 def plain(value):
-    """A numpy scalar as the Python value it holds (for readable messages)."""
+    """A numpy scalar as the Python value it holds (for readable messages).
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    object
+    """
     return value.item() if isinstance(value, np.generic) else value
 
 

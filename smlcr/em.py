@@ -175,6 +175,7 @@ class Workspace:
 
     @classmethod
     def build(cls, stats: CompressedData, Z: np.ndarray) -> Workspace:
+        """Precompute the arrays for ``stats`` and membership design ``Z``."""
         n, p = stats.c.shape
         return cls(
             R_flat=stats.R.reshape(n * p, p),
@@ -186,6 +187,12 @@ class Workspace:
 
 def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
     """Sum of squared residuals of every individual under every class.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    beta : ndarray, shape (K, p)
+    work : Workspace, optional
 
     Returns
     -------
@@ -202,20 +209,50 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
 
 
 def log_density(stats: CompressedData, sigma2: np.ndarray, ssr_: np.ndarray):
-    """``log f_is``: Gaussian log-density of individual i's rows under class s."""
+    """``log f_is``: Gaussian log-density of individual i's rows under class s.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    sigma2 : ndarray, shape (K,)
+    ssr_ : ndarray, shape (N, K)
+
+    Returns
+    -------
+    ndarray, shape (N, K)
+    """
     d = stats.dof[:, None]
     return -0.5 * d * (LOG_2PI + np.log(sigma2)) - 0.5 * ssr_ / sigma2
 
 
 def log_sum_exp(a: np.ndarray) -> np.ndarray:
-    """``log sum_s exp(a_is)`` over the last axis, shifted by the row maximum."""
+    """``log sum_s exp(a_is)`` over the last axis, shifted by the row maximum.
+
+    Parameters
+    ----------
+    a : ndarray
+
+    Returns
+    -------
+    ndarray
+    """
     top = np.max(a, axis=-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
     return np.log(np.sum(np.exp(a - top), axis=-1)) + top[..., 0]
 
 
 def log_prior(Z: np.ndarray, eta: np.ndarray) -> np.ndarray:
-    """``log pi_is = log softmax(z_i' eta)_s``, shape (N, K)."""
+    """``log pi_is = log softmax(z_i' eta)_s``.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (N, q)
+    eta : ndarray, shape (q, K)
+
+    Returns
+    -------
+    ndarray, shape (N, K)
+    """
     a = Z @ eta
     return a - log_sum_exp(a)[:, None]
 
@@ -248,7 +285,21 @@ class EStep:
 def e_step(
     stats: CompressedData, Z: np.ndarray, params: ClassParams, work: Workspace | None = None
 ) -> EStep:
-    """Posterior probabilities and log-likelihood, normalised in log space."""
+    """Posterior probabilities and log-likelihood, normalised in log space.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    Z : ndarray, shape (N, q)
+        Membership design, one row per individual.
+    params : ClassParams
+    work : Workspace, optional
+        Arrays precomputed from ``stats``.
+
+    Returns
+    -------
+    EStep
+    """
     ssr_, _ = ssr(stats, params.beta, work)
     lp = log_prior(Z, params.eta)
     log_joint = lp + log_density(stats, params.sigma2, ssr_)
@@ -310,6 +361,17 @@ def membership_step(
     Newton steps on the weighted multinomial logit with step halving, starting
     from the current ``eta``; every accepted step raises the objective, so this
     is a valid (generalised) M-step. Column 0 of eta stays zero.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (N, q)
+    tau : ndarray, shape (N, K)
+    eta : ndarray, shape (q, K)
+    max_newton : int
+
+    Returns
+    -------
+    ndarray, shape (q, K)
     """
     n, q = Z.shape
     k = tau.shape[1]
@@ -376,6 +438,22 @@ def m_step(
     Membership: :func:`membership_step`. A class with no posterior weight
     keeps its previous coefficients and variance (they do not enter the
     objective).
+
+    Parameters
+    ----------
+    stats : CompressedData
+    Z : ndarray, shape (N, q)
+    tau : ndarray, shape (N, K)
+        Posteriors from the E-step.
+    previous : ClassParams
+        Current parameters (the variances weight the coupled solve).
+    constraints : Constraints
+    work : Workspace, optional
+
+    Returns
+    -------
+    params : ClassParams
+    info : MStepInfo
     """
     work = Workspace.build(stats, Z) if work is None else work
     n, p = stats.c.shape
@@ -416,7 +494,20 @@ def params_from_posteriors(
     constraints: Constraints,
     work: Workspace | None = None,
 ) -> ClassParams:
-    """Parameters from an initial posterior matrix (one M-step from scratch)."""
+    """Parameters from an initial posterior matrix (one M-step from scratch).
+
+    Parameters
+    ----------
+    stats : CompressedData
+    Z : ndarray, shape (N, q)
+    tau : ndarray, shape (N, K)
+    constraints : Constraints
+    work : Workspace, optional
+
+    Returns
+    -------
+    ClassParams
+    """
     k = tau.shape[1]
     p = stats.k_exog
     blank = ClassParams(
@@ -486,6 +577,19 @@ def run_em(
     ``tol`` and the largest change of a parameter (coefficients in scaled
     units, log variances, membership coefficients) is below ``param_tol``.
     Passing an :class:`EMRun` continues it (its history is extended).
+
+    Parameters
+    ----------
+    stats : CompressedData
+    Z : ndarray, shape (N, q)
+    start : ClassParams or EMRun
+    maxiter, tol, param_tol : see above
+    constraints : Constraints
+    work : Workspace, optional
+
+    Returns
+    -------
+    EMRun
 
     Raises
     ------
@@ -625,6 +729,15 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
 
     Ties are broken by the first coefficient, then by the variance, so equal
     fits print identical labels. ``order`` overrides the permutation.
+
+    Parameters
+    ----------
+    run : EMRun
+    order : ndarray of int, optional
+
+    Returns
+    -------
+    EMRun
     """
     tau = run.estep.tau
     if order is None:
@@ -663,6 +776,20 @@ def multistart(
     OLS coefficients (when at least ``k`` individuals have more rows than
     regressors), random partitions of individuals, and random posteriors.
     ``start_params`` replaces all of them by one start run to convergence.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    Z : ndarray, shape (N, q)
+    k : int
+    rng : numpy.random.Generator
+    n_starts, n_full, short_maxiter, maxiter, tol, param_tol : see above
+    constraints : Constraints
+    start_params : ClassParams, optional
+
+    Returns
+    -------
+    MultiStartResult
     """
     work = Workspace.build(stats, Z)
     n = stats.n_groups

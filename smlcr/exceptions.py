@@ -1,4 +1,4 @@
-"""Warnings and errors raised by smlcr (plain Python, no dependencies)."""
+"""Warnings smlcr emits, and how it emits them."""
 
 from __future__ import annotations
 
@@ -64,6 +64,10 @@ def warn(message: str, category: type[Warning]) -> None:
     ----------
     message : str
     category : type of Warning
+
+    Returns
+    -------
+    None
     """
     prefixes = _internal_prefixes()
     frame, level = sys._getframe(0), 1

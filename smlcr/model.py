@@ -81,9 +81,18 @@ class LatentClassOLS(LikelihoodModel):
     variance : {"class", "common"}
         One residual variance per class (``"sigma2[k]"``), or one shared by
         all classes (``"sigma2"``).
+    membership : array_like or DataFrame, shape (n, q), optional
+        Membership (concomitant) variables, one row per data row and constant
+        within each individual: class probabilities are
+        ``softmax(z_i' eta)`` with class 1 the reference. Used as given:
+        include a constant column for an intercept (``from_formula`` with a
+        formula adds one). Default: a constant, i.e. class shares.
+    common : array_like or DataFrame, shape (n, m), optional
+        Regressors with one coefficient shared by all classes.
     missing : {"none", "drop", "raise"}
         statsmodels' missing-data handling; a dropped row is dropped from
-        ``groups`` and ``absorb`` too.
+        ``groups``, ``absorb``, ``membership`` and ``common`` too (with a
+        ``MissingRowsWarning`` and a count in ``n_missing_dropped``).
 
     Attributes
     ----------
@@ -104,9 +113,10 @@ class LatentClassOLS(LikelihoodModel):
 
     Notes
     -----
-    The parameter vector is ``[beta_1, ..., beta_K, sigma2_1, ..., sigma2_K,
-    eta_2, ..., eta_K]``, named ``"{exog name}[k]"``, ``"sigma2[k]"`` (or one
-    ``"sigma2"``) and ``"membership:Intercept[k]"``. The class shares are
+    The parameter vector is ``[beta_1, ..., beta_K, delta, sigma2_1, ...,
+    sigma2_K, eta_2, ..., eta_K]``, named ``"{exog name}[k]"``, the common
+    regressors' names (``delta``, only with ``common``), ``"sigma2[k]"`` (or
+    one ``"sigma2"``) and ``"membership:{name}[k]"``. The class shares are
     ``softmax(0, eta_2, ..., eta_K)``; ``eta_k`` is the log-odds of class
     ``k`` against class 1.
     """
@@ -280,6 +290,21 @@ class LatentClassOLS(LikelihoodModel):
         self.k_params = len(self.data.param_names)
         self.df_model = float(self.k_params)
         self._init_keys.extend(["k_classes", "variance"])
+        # row-length arrays that `remove_data` must drop with endog and exog
+        self._data_attr.extend(
+            [
+                "groups",
+                "row_index",
+                "_row_keep",
+                "_group_codes",
+                "_cell_codes",
+                "_common_rows",
+                "_membership_rows",
+            ]
+            + (["absorb", "_cells.codes"] if self._cells is not None else [])
+            + (["_membership.matrix"] if self._membership is not None else [])
+            + (["_common.matrix"] if self._common is not None else [])
+        )
 
     def _absorb(self, endog, design, codes, labels, names):
         """Within-transform by cell, drop unidentified columns and individuals without dof."""
@@ -392,6 +417,19 @@ class LatentClassOLS(LikelihoodModel):
         model.data.model_spec = getattr(self.data, "model_spec", None)
         return model
 
+    def _check_start_params(self, start_params) -> None:
+        names = list(self.data.param_names)
+        values = np.asarray(start_params, dtype=np.float64)
+        if values.shape != (self.k_params,):
+            raise ValueError(
+                f"`start_params` has shape {values.shape} but the model has "
+                f"{self.k_params} parameters, in this order: {names}."
+            )
+        bad = [n for n, v in zip(names, values, strict=True) if not np.isfinite(v)]
+        bad += [n for n, v in zip(names, values, strict=True) if n.startswith("sigma2") and v <= 0]
+        if bad:
+            raise ValueError(f"`start_params` must be finite with positive variances; check {bad}.")
+
     def _check_enough_data(self):
         usable = float(self.stats.dof.sum())
         n_coef = self.k_classes * self.k_exog + self.k_common + self.k_classes
@@ -466,10 +504,11 @@ class LatentClassOLS(LikelihoodModel):
             eval_env = 2
         elif isinstance(eval_env, int) and eval_env >= 0:
             eval_env += 1
-        specs = {}
+        specs, texts = {}, {}
         for name, drop_intercept in (("membership", False), ("common", True)):
             value = kwargs.pop(name, None)
             if isinstance(value, str):
+                texts[name] = value
                 kwargs[name], specs[name] = side_formula(
                     value, data, side_env, name, drop_intercept
                 )
@@ -479,7 +518,28 @@ class LatentClassOLS(LikelihoodModel):
             formula, data, None, drop_cols, *args, eval_env=eval_env, **kwargs
         )
         model._side_specs = specs
+        model._side_formulas = texts
         return model
+
+    def __getstate__(self):
+        # formula engines' specs do not pickle; they are rebuilt from the formula text
+        state = self.__dict__.copy()
+        state.pop("_side_specs", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._side_specs = {}
+        frame = getattr(self.data, "frame", None)
+        for name, text in getattr(self, "_side_formulas", {}).items():
+            try:
+                _, self._side_specs[name] = side_formula(
+                    text, frame, {}, name, drop_intercept=name == "common"
+                )
+            except (ValueError, TypeError, AttributeError):
+                # data removed, or the formula used names of the caller's namespace:
+                # predictions on new data then need `membership_exog` / `common_exog`
+                continue
 
     # ------------------------------------------------------------------ names
     def _param_names(self) -> list[str]:
@@ -660,11 +720,15 @@ class LatentClassOLS(LikelihoodModel):
             raise ValueError(f"`n_starts` must be a positive integer, got {n_starts!r}.")
         generator = np.random.default_rng(rng)
         floor = var_floor * self._pooled_variance()
-        if start_params is not None and np.shape(start_params) != (self.k_params,):
+        if not np.isfinite(var_floor) or var_floor <= 0:
             raise ValueError(
-                f"`start_params` has shape {np.shape(start_params)} but the model has "
-                f"{self.k_params} parameters, in this order: {list(self.data.param_names)}."
+                f"`var_floor` must be a positive fraction of the residual variance, got "
+                f"{var_floor!r}: without a floor the likelihood is unbounded."
             )
+        if not 0 <= min_share < 1:
+            raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
+        if start_params is not None:
+            self._check_start_params(start_params)
         start = None if start_params is None else self._to_scaled(start_params)
         if n_full is None:
             n_full = max(1, -(-n_starts // 2))

@@ -33,7 +33,8 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
     diagonal), so that parameters on very different scales do not pass for a
     singular direction. A positive definite matrix is inverted by Cholesky
     solves; otherwise a warning names the parameters in its (near) null
-    space and the pseudo-inverse is returned.
+    space, whose variances and covariances are NaN (the rest is the
+    pseudo-inverse).
 
     Parameters
     ----------
@@ -63,7 +64,12 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
             SingularInformationWarning,
         )
         inv_w = np.where(weak, 0.0, 1.0 / np.where(weak, 1.0, w))
-        return ((v * inv_w) @ v.T) / np.outer(scale, scale)
+        cov = ((v * inv_w) @ v.T) / np.outer(scale, scale)
+        # no standard error for a parameter in a singular direction (never a spurious 0)
+        unidentified = [j for j, name in enumerate(names) if name in involved]
+        cov[unidentified, :] = np.nan
+        cov[:, unidentified] = np.nan
+        return cov
     # positive definite: solve rather than invert
     half = np.linalg.solve(np.linalg.cholesky(equilibrated), np.eye(information.shape[0]))
     return (half.T @ half) / np.outer(scale, scale)
@@ -156,6 +162,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 cov_scaled = bread @ opg @ bread
         cov = model._unit_map.covariance_to_original(cov_scaled)
         super().__init__(model, params, normalized_cov_params=cov, scale=1.0)
+        self.cov_params_default = cov
         self.cov_type = cov_type
         self.use_t = False
         best = em_outcome.best

@@ -56,6 +56,7 @@ def test_variance_floor_binds_with_a_warning_and_a_record():
         with pytest.warns(SingularInformationWarning, match=r"sigma2\[2\]"):
             res = model.fit(start_params=start)
     assert res.variance_floor_hit.tolist() == [False, True]
+    assert np.isnan(res.bse[3])  # no standard error in the singular direction
     pooled = np.var(y)
     assert res.params[3] == pytest.approx(1e-4 * pooled * y.size / (y.size - 1), rel=1e-6)
     assert "variance floor" in res.summary().as_text()
@@ -66,7 +67,10 @@ def test_singular_information_warns_with_parameter_names():
     info = np.diag([4.0, 1.0, 0.0])
     with pytest.warns(SingularInformationWarning, match="c"):
         cov = invert_information(info, ["a", "b", "c"])
-    np.testing.assert_allclose(cov, np.diag([0.25, 1.0, 0.0]))
+    # the unidentified parameter gets no standard error (NaN), never a spurious 0
+    expected = np.diag([0.25, 1.0, np.nan])
+    expected[2, :2] = expected[:2, 2] = np.nan
+    np.testing.assert_allclose(cov, expected)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cov = invert_information(np.array([[2.0, 1.0], [1.0, 2.0]]), ["a", "b"])

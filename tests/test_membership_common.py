@@ -256,3 +256,26 @@ def test_bootstrap_with_membership_and_common_runs():
     )
     assert table.loc[2, "k_params"] == 2 * 2 + 3 + 2 + 2
     assert table.loc[1, "boot_pvalue"] == pytest.approx(1 / 3)
+
+
+def test_pickle_with_side_formulas_and_remove_data(tmp_path):
+    df = membership_panel(9, n=80)
+    res = smlcr.LatentClassOLS.from_formula(
+        "y ~ x", df, groups="id", k_classes=2, membership="~ w", common="~ C(weekday)"
+    ).fit(rng=0)
+    path = tmp_path / "fit.pickle"
+    res.save(path)
+    loaded = smlcr.LatentClassOLSResults.load(path)
+    pd.testing.assert_series_equal(loaded.params, res.params)
+    new = df.head(3)
+    pd.testing.assert_frame_equal(loaded.predict_membership(new), res.predict_membership(new))
+    pd.testing.assert_series_equal(loaded.predict(new), res.predict(new))
+    # without the data: the row-length arrays go too, the estimates stay
+    full_size = path.stat().st_size
+    res.save(path, remove_data=True)
+    small = smlcr.LatentClassOLSResults.load(path)
+    assert path.stat().st_size < full_size
+    assert small.model.groups is None and small.model._group_codes is None
+    assert small.model._membership.matrix is None and small.model._common_rows is None
+    pd.testing.assert_frame_equal(small.posteriors, res.posteriors)
+    assert small.summary().as_text().splitlines()[8:] == res.summary().as_text().splitlines()[8:]

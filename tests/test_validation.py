@@ -112,7 +112,9 @@ def test_infinite_labels_are_an_error(data, column, argument):
     df.loc[5, column] = np.inf
     endog, exog = arrays(df)
     with pytest.raises(ValueError, match=rf"`{argument}` contains infinite"):
-        smlcr.LatentClassOLS(endog, exog, groups=df["id"], absorb=df[["id", "cell"]], missing="drop")
+        smlcr.LatentClassOLS(
+            endog, exog, groups=df["id"], absorb=df[["id", "cell"]], missing="drop"
+        )
 
 
 def test_non_numeric_endog(data):
@@ -232,3 +234,19 @@ def test_refit_fewer_classes_keeps_the_model_options():
     ]
     assert smaller.n_cells == res.n_cells
     assert smaller.predict(data.data.head(2), which="class").shape == (2, 2)
+
+
+def test_bad_fit_arguments(data):
+    model = smlcr.LatentClassOLS.from_formula("y ~ x1", data, groups="id", k_classes=2)
+    for floor in (0.0, -1.0, np.inf):
+        with pytest.raises(ValueError, match="`var_floor` must be a positive"):
+            model.fit(var_floor=floor)
+    for share in (-0.1, 1.0, 5):
+        with pytest.raises(ValueError, match="`min_share` must be in"):
+            model.fit(min_share=share)
+    start = np.array([1.0, 1.0, -1.0, 0.5, 1.0, -2.0, 0.0])
+    with pytest.raises(ValueError, match=r"positive variances; check \['sigma2\[2\]'\]"):
+        model.fit(start_params=start)
+    start[0] = np.nan
+    with pytest.raises(ValueError, match=r"check \['Intercept\[1\]'"):
+        model.fit(start_params=start)
