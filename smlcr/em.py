@@ -39,6 +39,8 @@ __all__ = [
     "run_em",
     "multistart",
     "canonical_order",
+    "membership_step",
+    "membership_information",
 ]
 
 LOG_2PI = np.log(2.0 * np.pi)
@@ -353,6 +355,28 @@ def _coupled_coefficients(a, b, sigma2, m):
     return beta
 
 
+def membership_information(Z: np.ndarray, pi: np.ndarray) -> np.ndarray:
+    """Negative Hessian of the multinomial-logit objective in ``eta``.
+
+    ``sum_i (diag(pi_i) - pi_i pi_i') kron z_i z_i'`` over classes 2..K, laid out
+    class-major like the membership block of the parameter vector. It does
+    not depend on the posteriors.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (N, q)
+    pi : ndarray, shape (N, K - 1)
+        Class probabilities of classes 2..K.
+
+    Returns
+    -------
+    ndarray, shape ((K - 1) q, (K - 1) q)
+    """
+    r = pi.shape[1]
+    w = np.einsum("nr,rt->nrt", pi, np.eye(r)) - np.einsum("nr,nt->nrt", pi, pi)
+    return np.einsum("nrt,na,nb->ratb", w, Z, Z).reshape(r * Z.shape[1], r * Z.shape[1])
+
+
 def membership_step(
     Z: np.ndarray, tau: np.ndarray, eta: np.ndarray, max_newton: int = 50
 ) -> np.ndarray:
@@ -391,10 +415,7 @@ def membership_step(
     for _ in range(max_newton):
         pi = np.exp(log_prior(Z, eta))[:, 1:]
         grad = (Z.T @ (tau[:, 1:] - pi)).T.ravel()  # (K-1) * q, class-major
-        # negative Hessian: sum_i (diag(pi) - pi pi') kron z z'
-        w = np.einsum("nr,rt->nrt", pi, np.eye(k - 1)) - np.einsum("nr,nt->nrt", pi, pi)
-        neg_hess = np.einsum("nrt,na,nb->ratb", w, Z, Z).reshape((k - 1) * q, (k - 1) * q)
-        step = _solve_psd(neg_hess, grad)
+        step = _solve_psd(membership_information(Z, pi), grad)
         if not np.all(np.isfinite(step)):
             break
         t = 1.0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smlcr.compress import CompressedData
-from smlcr.em import ClassParams, Layout, e_step, ssr
+from smlcr.em import ClassParams, Layout, e_step, membership_information, ssr
 
 __all__ = ["Derivatives", "derivatives"]
 
@@ -92,11 +92,8 @@ def _expected_second_derivative(stats, Z, params, tau, ssr_, resid, pi):
         )
     # membership block: -sum_i (diag(pi_i) - pi_i pi_i') kron z_i z_i' (same for every s)
     if k > 1:
-        pr = pi[:, 1:]
-        w = np.einsum("nr,rt->nrt", pr, np.eye(k - 1)) - np.einsum("nr,nt->nrt", pr, pr)
-        block = np.einsum("nrt,na,nb->ratb", w, Z, Z).reshape((k - 1) * q, (k - 1) * q)
         base = k * p + k
-        out[base:, base:] = -block
+        out[base:, base:] = -membership_information(Z, pi[:, 1:])
     return out
 
 
