@@ -15,6 +15,7 @@ from statsmodels.iolib.table import SimpleTable
 from smlcr.compress import within_transform
 from smlcr.design import side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
+from smlcr.em import log_prior
 from smlcr.exceptions import DegenerateClassWarning, SingularInformationWarning, warn
 
 __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_information"]
@@ -279,12 +280,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         Z = m.membership_exog
         k, q = m.k_classes, Z.shape[1]
         eta_slice = self._slices()["eta"]
-        params = np.asarray(self.params)
-        eta = np.zeros((q, k))
-        eta[:, 1:] = params[eta_slice].reshape(k - 1, q).T
-        a = Z @ eta
-        pi = np.exp(a - a.max(axis=1, keepdims=True))
-        pi /= pi.sum(axis=1, keepdims=True)
+        pi = self._probabilities(Z)
         share = pi.mean(axis=0)
         # d share_s / d eta_r = mean_i pi_is (1[s = r] - pi_ir) z_i,  r = 2..K
         grad = np.zeros((k, q * (k - 1)))
@@ -458,13 +454,10 @@ class LatentClassOLSResults(LikelihoodModelResults):
 
     def _probabilities(self, membership: np.ndarray) -> np.ndarray:
         """Class probabilities ``softmax(z' eta)`` for rows of membership values."""
-        eta = np.asarray(self.params)[self._slices()["eta"]]
         q = self.model.membership_exog.shape[1]
-        logits = np.zeros((membership.shape[0], self.k_classes))
-        logits[:, 1:] = membership @ eta.reshape(self.k_classes - 1, q).T
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        return probs / probs.sum(axis=1, keepdims=True)
+        eta = np.zeros((q, self.k_classes))
+        eta[:, 1:] = np.asarray(self.params)[self._slices()["eta"]].reshape(-1, q).T
+        return np.exp(log_prior(membership, eta))
 
     def _side_rows(self, name: str, given, data, n_rows: int) -> np.ndarray:
         """Membership or common values of new rows: given, or built from the formula."""
