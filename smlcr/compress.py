@@ -25,6 +25,8 @@ import numpy as np
 
 __all__ = [
     "CompressedData",
+    "canonical_order_of_individuals",
+    "power_of_two",
     "standardization",
     "compress",
     "column_scales",
@@ -80,6 +82,28 @@ class CompressedData:
         """Number of regressors p."""
         return self.R.shape[1]
 
+    def take(self, order: np.ndarray) -> CompressedData:
+        """The statistics of the individuals ``order`` (a permutation or selection).
+
+        Parameters
+        ----------
+        order : ndarray of int
+
+        Returns
+        -------
+        CompressedData
+        """
+        return CompressedData(
+            R=self.R[order],
+            c=self.c[order],
+            rss=self.rss[order],
+            dof=self.dof[order],
+            x_scale=self.x_scale,
+            y_scale=self.y_scale,
+            x_shift=self.x_shift,
+            y_shift=self.y_shift,
+        )
+
     @property
     def gram(self) -> np.ndarray:
         """``R_i' R_i`` for every individual, shape (N, p, p)."""
@@ -110,12 +134,77 @@ def group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.reshape(-1).astype(np.int64), labels
 
 
+def power_of_two(values) -> np.ndarray:
+    """The powers of two nearest to positive ``values`` (1 where a value is not positive).
+
+    Scales that are powers of two divide without rounding, and summing the
+    data in another order (which moves a standard deviation in its last
+    bits) almost never moves the nearest power of two, so statistics in
+    these units do not depend on the order of the rows.
+
+    Parameters
+    ----------
+    values : array_like
+
+    Returns
+    -------
+    ndarray
+    """
+    values = np.asarray(values, dtype=np.float64)
+    positive = np.isfinite(values) & (values > 0)
+    safe = np.where(positive, values, 1.0)
+    return np.where(positive, np.exp2(np.round(np.log2(safe))), 1.0)
+
+
+def _coarse_shift(mean, scale) -> np.ndarray:
+    """``mean`` rounded to a multiple of ``scale / 16`` (a power of two).
+
+    The rounding makes the shift the same whatever the order the mean was
+    summed in (unless the mean lies within a rounding error of a multiple,
+    which has a probability of about ``1e-16 |mean| / scale``); centring to
+    within a sixteenth of a standard deviation is all the conditioning
+    needs.
+    """
+    step = np.asarray(scale, dtype=np.float64) / 16.0
+    return np.round(np.asarray(mean, dtype=np.float64) / step) * step
+
+
+def canonical_order_of_individuals(stats: CompressedData, Z: np.ndarray) -> np.ndarray:
+    """An order of the individuals defined by their data alone.
+
+    Individuals are sorted by their statistics (degrees of freedom, residual
+    sum of squares, ``c_i``, ``R_i``) and membership values, so that any
+    relabelling of the individuals, or reordering of their rows, gives the
+    same order; individuals tied on every key have identical data and are
+    interchangeable.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    Z : ndarray, shape (N, q)
+
+    Returns
+    -------
+    ndarray of int, shape (N,)
+        ``order[j]`` is the individual at position ``j``.
+    """
+    n, p = stats.c.shape
+    upper = np.triu_indices(p)
+    keys = [np.asarray(Z)[:, j] for j in range(Z.shape[1])[::-1]]
+    keys += [stats.R[:, i, j] for i, j in zip(*upper, strict=True)][::-1]
+    keys += [stats.c[:, j] for j in range(p)][::-1]
+    keys += [stats.rss, stats.dof]
+    return np.lexsort(keys)
+
+
 def column_scales(a: np.ndarray) -> np.ndarray:
-    """Root mean square of each column of ``a`` (1 for an all-zero column).
+    """Power of two nearest to the root mean square of each column of ``a``.
 
     Dividing by the root mean square, not the standard deviation, keeps a
     constant column (an intercept) meaningful and never divides by zero for
-    a non-zero column.
+    a non-zero column (an all-zero column gets 1); a power of two
+    (:func:`power_of_two`) divides exactly and does not depend on the order
+    of the rows.
 
     Parameters
     ----------
@@ -128,8 +217,7 @@ def column_scales(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]
-    scale = np.sqrt(np.mean(a * a, axis=0))
-    return np.where(scale > 0, scale, 1.0)
+    return power_of_two(np.sqrt(np.mean(a * a, axis=0)))
 
 
 def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int):
@@ -316,12 +404,14 @@ def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):
     """Units for compression that make estimates well-scaled.
 
     When the class-specific columns contain a constant (an intercept),
-    non-constant columns and the response are centred and divided by their
+    non-constant columns and the response are centred (to within a sixteenth
+    of a standard deviation) and divided by the power of two nearest their
     standard deviations, and the constant column by its absolute value: the
     intercepts absorb the centring, so every coefficient and variance is of
     order one in scaled units however large the data's means are. Without a
-    constant column nothing is centred and columns are divided by their root
-    mean square.
+    constant column nothing is centred and columns are divided by the power
+    of two nearest their root mean square. Rounded this way, the units do not
+    depend on the order of the rows, and neither do the statistics.
 
     Parameters
     ----------
@@ -349,16 +439,16 @@ def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):
             "constant_value": None,
         }
     varies = spread > 0
-    x_shift = np.where(varies, exog.mean(axis=0), 0.0)
-    sd = exog.std(axis=0)
-    x_scale = np.where(varies, np.where(sd > 0, sd, 1.0), np.abs(exog[0]))
+    sd = power_of_two(exog.std(axis=0))
+    x_shift = np.where(varies, _coarse_shift(exog.mean(axis=0), sd), 0.0)
+    x_scale = np.where(varies, sd, np.abs(exog[0]))
     x_scale = np.where(x_scale > 0, x_scale, 1.0)
-    y_sd = float(np.std(endog))
+    y_scale = float(power_of_two(np.std(endog)))
     return {
         "x_shift": x_shift,
         "x_scale": x_scale,
-        "y_shift": float(np.mean(endog)),
-        "y_scale": y_sd if y_sd > 0 else 1.0,
+        "y_shift": float(_coarse_shift(np.mean(endog), y_scale)),
+        "y_scale": y_scale,
         "constant": int(constant[0]),
         "constant_value": float(exog[0, constant[0]]),
     }

@@ -33,12 +33,12 @@ __all__ = [
     "Layout",
     "EMDecreaseError",
     "EMRun",
-    "MultiStartResult",
+    "degeneracy",
     "e_step",
+    "em_step",
     "m_step",
+    "rounding_bound",
     "run_em",
-    "multistart",
-    "canonical_order",
     "membership_step",
     "membership_information",
 ]
@@ -168,12 +168,19 @@ class Layout:
 
 @dataclass
 class Workspace:
-    """Arrays derived once from the statistics and reused every iteration."""
+    """Arrays derived once from the statistics and reused every iteration.
+
+    ``c_norm`` and ``R_norm`` (Euclidean norm of ``c_i``, Frobenius norm of
+    ``R_i``) size the rounding error of each residual sum of squares, see
+    :func:`rounding_bound`.
+    """
 
     R_flat: np.ndarray  # (N * p, p)
     gram_flat: np.ndarray  # (N, p * p)
     moment: np.ndarray  # (N, p)
     Z: np.ndarray  # (N, q)
+    c_norm: np.ndarray  # (N,)
+    R_norm: np.ndarray  # (N,)
 
     @classmethod
     def build(cls, stats: CompressedData, Z: np.ndarray) -> Workspace:
@@ -184,6 +191,8 @@ class Workspace:
             gram_flat=stats.gram.reshape(n, p * p),
             moment=stats.moment,
             Z=np.asarray(Z, dtype=np.float64),
+            c_norm=np.sqrt(np.einsum("np,np->n", stats.c, stats.c)),
+            R_norm=np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R)),
         )
 
 
@@ -271,17 +280,61 @@ class EStep:
         Each individual's log-likelihood contribution.
     ssr : ndarray, shape (N, K)
     log_prior : ndarray, shape (N, K)
+    rounding : float
+        Bound on the rounding error of :attr:`llf` (:func:`rounding_bound`).
     """
 
     tau: np.ndarray
     llf_obs: np.ndarray
     ssr: np.ndarray
     log_prior: np.ndarray
+    rounding: float = 0.0
 
     @property
     def llf(self) -> float:
         """Observed-data log-likelihood (scaled units)."""
         return float(np.sum(self.llf_obs))
+
+
+def rounding_bound(
+    stats: CompressedData,
+    params: ClassParams,
+    ssr_: np.ndarray,
+    log_joint: np.ndarray,
+    tau: np.ndarray,
+    llf_obs: np.ndarray,
+    work: Workspace,
+) -> float:
+    """Bound on the floating-point error of the log-likelihood at ``params``.
+
+    The residual ``c_i - R_i beta_s`` is computed with an error of at most
+    about ``(p + 1) eps (||c_i|| + ||R_i|| ||beta_s||)`` per component, so its
+    sum of squares ``||r||^2`` errs by about twice ``||r||`` times that; the
+    log-density ``a_is`` then errs by that over ``2 sigma2_s``, plus ``eps``
+    relative in each of its terms. A log-sum-exp moves by the
+    posterior-weighted average of its terms' errors. Summed over
+    individuals, with a safety factor of 4. Two log-likelihoods computed on
+    the same statistics can differ by rounding alone by up to the sum of
+    their bounds; when a fit is nearly exact (residual variances tiny
+    against the data) this is far more than ``eps |llf|``.
+
+    Returns
+    -------
+    float
+    """
+    p = stats.k_exog
+    eps = np.finfo(np.float64).eps
+    beta_norm = np.sqrt(np.einsum("kp,kp->k", params.beta, params.beta))
+    resid_norm = np.sqrt(np.maximum(ssr_ - stats.rss[:, None], 0.0))
+    scale = work.c_norm[:, None] + work.R_norm[:, None] * beta_norm[None, :]
+    error = (
+        (p + 1) * eps * scale * resid_norm / params.sigma2
+        + 8 * eps * np.abs(log_joint)
+        + 4 * eps * ssr_ / params.sigma2
+    )
+    error = np.where(np.isfinite(error), error, 0.0)
+    per_individual = np.einsum("nk,nk->n", tau, error) + 4 * eps * np.abs(llf_obs)
+    return float(4.0 * np.sum(per_individual) + 4 * eps * llf_obs.size * np.max(np.abs(llf_obs)))
 
 
 def e_step(
@@ -296,7 +349,8 @@ def e_step(
         Membership design, one row per individual.
     params : ClassParams
     work : Workspace, optional
-        Arrays precomputed from ``stats``.
+        Arrays precomputed from ``stats``; when given, the E-step also bounds
+        the rounding error of the log-likelihood (``EStep.rounding``).
 
     Returns
     -------
@@ -307,7 +361,10 @@ def e_step(
     log_joint = lp + log_density(stats, params.sigma2, ssr_)
     llf_obs = log_sum_exp(log_joint)
     tau = np.exp(log_joint - llf_obs[:, None])
-    return EStep(tau=tau, llf_obs=llf_obs, ssr=ssr_, log_prior=lp)
+    rounding = (
+        0.0 if work is None else rounding_bound(stats, params, ssr_, log_joint, tau, llf_obs, work)
+    )
+    return EStep(tau=tau, llf_obs=llf_obs, ssr=ssr_, log_prior=lp, rounding=rounding)
 
 
 def _solve_psd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -324,14 +381,63 @@ def _solve_psd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("...ij,...j->...i", v, inv_w * vtb)
 
 
-def _coupled_coefficients(a, b, sigma2, m):
+#: A weighted Gram matrix is solved directly only below this condition number; above
+#: it, or when forced, the coefficients come from an orthogonal factorisation of the
+#: stacked weighted ``[R_i | c_i]`` (whose condition number is the square root).
+GRAM_CONDITION_LIMIT = 1e10
+
+
+def _well_conditioned(a: np.ndarray) -> np.ndarray:
+    """Which of the stacked symmetric matrices ``a`` are positive definite with a
+    condition number below :data:`GRAM_CONDITION_LIMIT`."""
+    w = np.linalg.eigvalsh(a)
+    return (w[..., 0] > 0) & (w[..., 0] * GRAM_CONDITION_LIMIT > w[..., -1])
+
+
+def _stacked_lstsq(blocks: np.ndarray, rhs: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Weighted least squares on stacked blocks by an orthogonal factorisation (SVD).
+
+    Minimises ``sum_i weight_i ||rhs_i - blocks_i x||^2``; individuals with zero
+    weight are left out. Directions with singular values below ``10 p eps``
+    times the largest are not determined by the data and get the
+    minimum-norm solution (any value maximises the objective there).
+    """
+    used = weight > 0
+    if not used.any():
+        return np.zeros(blocks.shape[-1])
+    root = np.sqrt(weight[used])
+    lhs = (blocks[used] * root[:, None, None]).reshape(-1, blocks.shape[-1])
+    target = (rhs[used] * root[:, None]).reshape(-1)
+    rcond = 10 * blocks.shape[-1] * np.finfo(np.float64).eps
+    return np.linalg.lstsq(lhs, target, rcond=rcond)[0]
+
+
+def _class_coefficients(stats, tau, a, b, exact):
+    """``beta_s`` maximising ``-sum_i tau_is ||c_i - R_i beta_s||^2`` for every class.
+
+    The normal equations ``a_s beta_s = b_s`` are solved where they are well
+    conditioned (and ``exact`` is false); other classes use
+    :func:`_stacked_lstsq` on the statistics themselves.
+    """
+    k, p, _ = a.shape
+    beta = np.empty((k, p))
+    direct = np.zeros(k, dtype=bool) if exact else _well_conditioned(a)
+    if direct.any():
+        beta[direct] = np.linalg.solve(a[direct], b[direct][..., None])[..., 0]
+    for s in np.flatnonzero(~direct):
+        beta[s] = _stacked_lstsq(stats.R, stats.c, tau[:, s])
+    return beta
+
+
+def _coupled_coefficients(stats, tau, a, b, sigma2, m, exact):
     """Class coefficients whose last ``m`` entries are shared, given the variances.
 
     Maximises ``-sum_s (1 / 2 sigma2_s) sum_i tau_is ||c_i - R_i [beta_s; delta]||^2``
     jointly over ``beta_1..beta_K`` and ``delta`` (a conditional maximisation
     step: the variances are held at their current values, so EM stays
     monotone). ``a[s]`` and ``b[s]`` are the class's weighted Gram matrix and
-    moment vector over the full design ``[X | W]``.
+    moment vector over the full design ``[X | W]``; an ill-conditioned (or,
+    with ``exact``, any) system is solved on the stacked statistics instead.
     """
     k, width, _ = a.shape
     p = width - m
@@ -348,7 +454,22 @@ def _coupled_coefficients(a, b, sigma2, m):
         lhs[shared, shared] += weight[s] * a[s, p:, p:]
         rhs[own] = weight[s] * b[s, :p]
         rhs[shared] += weight[s] * b[s, p:]
-    solution = _solve_psd(lhs, rhs)
+    if not exact and _well_conditioned(lhs):
+        solution = np.linalg.solve(lhs, rhs)
+    else:
+        # every (individual, class) pair is a block of rows [R_i in class s's columns | R_i's
+        # shared columns], weighted by tau_is / sigma2_s
+        n = stats.n_groups
+        blocks = np.zeros((n, k, width, size))
+        for s in range(k):
+            blocks[:, s, :, s * p : (s + 1) * p] = stats.R[:, :, :p]
+            blocks[:, s, :, k * p :] = stats.R[:, :, p:]
+        targets = np.broadcast_to(stats.c[:, None, :], (n, k, width))
+        solution = _stacked_lstsq(
+            blocks.reshape(n * k, width, size),
+            targets.reshape(n * k, width),
+            (tau * weight[None, :]).reshape(-1),
+        )
     beta = np.empty((k, width))
     beta[:, :p] = solution[: k * p].reshape(k, p)
     beta[:, p:] = solution[k * p :]
@@ -449,6 +570,7 @@ def m_step(
     previous: ClassParams,
     constraints: Constraints,
     work: Workspace | None = None,
+    exact: bool = False,
 ) -> tuple[ClassParams, MStepInfo]:
     """Maximise the expected complete-data log-likelihood given posteriors.
 
@@ -470,6 +592,11 @@ def m_step(
         Current parameters (the variances weight the coupled solve).
     constraints : Constraints
     work : Workspace, optional
+    exact : bool
+        Solve for the coefficients on the stacked statistics by an orthogonal
+        factorisation even where the weighted Gram matrices are well
+        conditioned (slower; used to retry a step that lowered the
+        log-likelihood beyond rounding).
 
     Returns
     -------
@@ -485,9 +612,9 @@ def m_step(
     a = (tau.T @ work.gram_flat).reshape(k, p, p)
     b = tau.T @ work.moment
     if constraints.n_common:
-        beta = _coupled_coefficients(a, b, previous.sigma2, constraints.n_common)
+        beta = _coupled_coefficients(stats, tau, a, b, previous.sigma2, constraints.n_common, exact)
     else:
-        beta = _solve_psd(a, b)
+        beta = _class_coefficients(stats, tau, a, b, exact)
     beta[empty] = previous.beta[empty]
     if constraints.n_common:
         beta[:, p - constraints.n_common :] = beta[~empty][0, p - constraints.n_common :]
@@ -550,6 +677,57 @@ def _max_change(a: ClassParams, b: ClassParams) -> float:
     )
 
 
+#: A class whose posterior weight ``sum_i tau_is`` falls below this many individuals
+#: is empty: EM would only creep towards a zero share.
+EMPTY_CLASS_WEIGHT = 0.5
+
+#: Iterations before a run is judged degenerate (random starts begin with classes close
+#: together and may empty a class before the others settle).
+MIN_ITER_DEGENERATE = 20
+
+#: Two classes whose coefficients (scaled units) and log variances differ by less than
+#: this coincide: the likelihood is flat along the split of their shares.
+COINCIDENT_CLASSES = 1e-4
+
+
+def degeneracy(params: ClassParams, tau: np.ndarray) -> str | None:
+    """Why the classes of ``params`` no longer form K distinct classes, or None.
+
+    A class is empty when its posterior weight is below
+    :data:`EMPTY_CLASS_WEIGHT` individuals; two classes coincide when their
+    coefficients and log variances differ by less than
+    :data:`COINCIDENT_CLASSES`. Either way EM converges only sublinearly,
+    towards a model with fewer classes.
+
+    Parameters
+    ----------
+    params : ClassParams
+    tau : ndarray, shape (N, K)
+
+    Returns
+    -------
+    str or None
+        A readable reason naming the classes (1-based, in the order given).
+    """
+    k = params.k_classes
+    if k < 2:
+        return None
+    weight = tau.sum(axis=0)
+    empty = np.flatnonzero(weight < EMPTY_CLASS_WEIGHT)
+    if empty.size:
+        return f"class {int(empty[0]) + 1} is empty (posterior weight {weight[empty[0]]:.2g})"
+    log_var = np.log(params.sigma2)
+    for s in range(k):
+        for t in range(s + 1, k):
+            gap = max(
+                float(np.max(np.abs(params.beta[s] - params.beta[t]))),
+                abs(float(log_var[s] - log_var[t])),
+            )
+            if gap < COINCIDENT_CLASSES:
+                return f"classes {s + 1} and {t + 1} coincide"
+    return None
+
+
 @dataclass
 class EMRun:
     """State and history of one EM run.
@@ -567,6 +745,9 @@ class EMRun:
         Number of M-steps taken.
     floor_hit : ndarray of bool, shape (K,)
         Classes whose variance was set to the floor at the last M-step.
+    degenerate : str or None
+        Why the run stopped before converging because its classes stopped
+        being K distinct classes (see :func:`degeneracy`).
     """
 
     params: ClassParams
@@ -575,11 +756,46 @@ class EMRun:
     converged: bool = False
     n_iter: int = 0
     floor_hit: np.ndarray | None = None
+    degenerate: str | None = None
 
     @property
     def llf(self) -> float:
         """Log-likelihood at :attr:`params`."""
         return self.estep.llf
+
+
+def em_step(
+    stats: CompressedData,
+    Z: np.ndarray,
+    params: ClassParams,
+    estep: EStep,
+    constraints: Constraints,
+    work: Workspace,
+) -> tuple[ClassParams, EStep, MStepInfo]:
+    """One M-step from ``estep`` and the E-step at the new parameters, checked.
+
+    A log-likelihood that falls by more than the rounding bound of the two
+    values (:func:`rounding_bound`) is retried with the coefficients solved
+    by an orthogonal factorisation; a fall that remains is a defect and
+    raises.
+
+    Raises
+    ------
+    EMDecreaseError
+    """
+    old_llf = estep.llf
+    for exact in (False, True):
+        new_params, info = m_step(stats, Z, estep.tau, params, constraints, work, exact=exact)
+        new_estep = e_step(stats, Z, new_params, work)
+        new_llf = new_estep.llf
+        allowed = estep.rounding + new_estep.rounding
+        if np.isfinite(new_llf) and new_llf >= old_llf - allowed:
+            return new_params, new_estep, info
+    raise EMDecreaseError(
+        f"the log-likelihood fell from {old_llf!r} to {new_llf!r} in an EM step, by more "
+        f"than its rounding error ({allowed:.3g}); EM cannot decrease it, so this is a bug "
+        "in smlcr: please report it with the data that trigger it."
+    )
 
 
 def run_em(
@@ -591,13 +807,17 @@ def run_em(
     param_tol: float = 1e-7,
     constraints: Constraints = Constraints(),
     work: Workspace | None = None,
+    stop_degenerate: bool = True,
 ) -> EMRun:
     """Iterate E- and M-steps from ``start`` until convergence or ``maxiter``.
 
     Converged means the relative change of the log-likelihood is below
     ``tol`` and the largest change of a parameter (coefficients in scaled
     units, log variances, membership coefficients) is below ``param_tol``.
-    Passing an :class:`EMRun` continues it (its history is extended).
+    Passing an :class:`EMRun` continues it (its history is extended). With
+    ``stop_degenerate``, a run whose classes become degenerate (an empty
+    class, two coinciding classes: :func:`degeneracy`) stops there, not
+    converged, with the reason in ``degenerate``.
 
     Parameters
     ----------
@@ -607,6 +827,7 @@ def run_em(
     maxiter, tol, param_tol : see above
     constraints : Constraints
     work : Workspace, optional
+    stop_degenerate : bool
 
     Returns
     -------
@@ -627,233 +848,17 @@ def run_em(
     if run.floor_hit is None:
         run.floor_hit = np.zeros(k, dtype=bool)
     for _ in range(maxiter):
-        new_params, info = m_step(stats, Z, run.estep.tau, run.params, constraints, work)
-        new_estep = e_step(stats, Z, new_params, work)
-        old_llf, new_llf = run.llf, new_estep.llf
-        rounding = 1e-9 * (1.0 + abs(old_llf))
-        if not np.isfinite(new_llf) or new_llf < old_llf - rounding:
-            raise EMDecreaseError(
-                f"the log-likelihood fell from {old_llf!r} to {new_llf!r} at EM "
-                f"iteration {run.n_iter + 1}; EM cannot decrease it, so this is a bug "
-                "in smlcr: please report it with the data that trigger it."
-            )
+        if run.converged or run.degenerate:
+            break
+        old_llf = run.llf
+        new_params, new_estep, info = em_step(stats, Z, run.params, run.estep, constraints, work)
+        new_llf = new_estep.llf
         change = _max_change(new_params, run.params)
         run.params, run.estep, run.floor_hit = new_params, new_estep, info.floor_hit
         run.n_iter += 1
         run.llf_history.append(new_llf)
         if new_llf - old_llf <= tol * (1.0 + abs(new_llf)) and change <= param_tol:
             run.converged = True
-            break
+        elif stop_degenerate and run.n_iter >= MIN_ITER_DEGENERATE:
+            run.degenerate = degeneracy(new_params, new_estep.tau)
     return run
-
-
-# ----------------------------------------------------------------------------
-# starts
-
-
-def _random_partition(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    labels = rng.permutation(np.arange(n) % k) if n >= k else rng.integers(0, k, n)
-    return np.eye(k)[labels]
-
-
-def _random_posteriors(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    return rng.dirichlet(np.ones(k), size=n)
-
-
-def individual_ols(stats: CompressedData) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares coefficients of every individual with enough rows.
-
-    Returns
-    -------
-    coef : ndarray, shape (M, p)
-        Coefficients (scaled units) of the usable individuals.
-    usable : ndarray of bool, shape (N,)
-        Individuals with more degrees of freedom than regressors and a
-        well-conditioned ``R_i``.
-    """
-    p = stats.k_exog
-    diag = np.abs(np.diagonal(stats.R, axis1=1, axis2=2))
-    usable = (stats.dof > p) & (diag.min(axis=1) > 1e-8 * np.maximum(diag.max(axis=1), 1e-300))
-    if not usable.any():
-        return np.empty((0, p)), usable
-    R = stats.R[usable]
-    c = stats.c[usable]
-    coef = np.linalg.solve(R, c[..., None])[..., 0]
-    return coef, usable
-
-
-def _kmeans(rng: np.random.Generator, points: np.ndarray, k: int, n_iter: int = 25):
-    """Lloyd's k-means with k-means++ seeding; returns the centres."""
-    n = points.shape[0]
-    centres = [points[rng.integers(n)]]
-    for _ in range(1, k):
-        dist = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
-        total = dist.sum()
-        probs = dist / total if total > 0 else np.full(n, 1.0 / n)
-        centres.append(points[rng.choice(n, p=probs)])
-    centres = np.array(centres)
-    for _ in range(n_iter):
-        labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
-        new = np.array(
-            [points[labels == j].mean(0) if np.any(labels == j) else centres[j] for j in range(k)]
-        )
-        if np.allclose(new, centres):
-            break
-        centres = new
-    return centres
-
-
-def _kmeans_start(rng, stats, Z, k, ols_coef, constraints, work):
-    """Class coefficients at k-means centres of per-individual OLS fits."""
-    spread = ols_coef.std(axis=0)
-    spread = np.where(spread > 0, spread, 1.0)
-    centres = _kmeans(rng, ols_coef / spread, k) * spread
-    ssr_, _ = ssr(stats, centres, work)
-    tau = np.eye(k)[np.argmin(ssr_ / np.maximum(stats.dof, 1.0)[:, None], axis=1)]
-    return params_from_posteriors(stats, Z, tau, constraints, work)
-
-
-START_KINDS = ("kmeans", "partition", "posterior")
-
-
-@dataclass
-class MultiStartResult:
-    """Outcome of :func:`multistart`.
-
-    Attributes
-    ----------
-    best : EMRun
-        The run with the highest log-likelihood, in canonical class order.
-    start_llfs : ndarray
-        Final log-likelihood of every start (short runs that were not
-        continued keep the value they reached).
-    start_kinds : list of str
-        How each start was made.
-    completed : ndarray of bool
-        Starts run to convergence or ``maxiter`` (the rest stopped after the
-        short phase).
-    n_reached_best : int
-        Number of starts within ``reach_tol`` of the best log-likelihood.
-    reach_tol : float
-    """
-
-    best: EMRun
-    start_llfs: np.ndarray
-    start_kinds: list
-    completed: np.ndarray
-    n_reached_best: int
-    reach_tol: float
-
-
-def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
-    """Relabel classes so that shares (mean posteriors) descend.
-
-    Ties are broken by the first coefficient, then by the variance, so equal
-    fits print identical labels. ``order`` overrides the permutation.
-
-    Parameters
-    ----------
-    run : EMRun
-    order : ndarray of int, optional
-
-    Returns
-    -------
-    EMRun
-    """
-    tau = run.estep.tau
-    if order is None:
-        share = np.round(tau.mean(axis=0), 12)
-        order = np.lexsort((run.params.sigma2, run.params.beta[:, 0], -share))
-    p = run.params
-    eta = p.eta[:, order] - p.eta[:, [order[0]]]
-    params = ClassParams(beta=p.beta[order], sigma2=p.sigma2[order], eta=eta)
-    estep = EStep(
-        tau=tau[:, order],
-        llf_obs=run.estep.llf_obs,
-        ssr=run.estep.ssr[:, order],
-        log_prior=run.estep.log_prior[:, order],
-    )
-    return replace(run, params=params, estep=estep, floor_hit=run.floor_hit[order])
-
-
-def multistart(
-    stats: CompressedData,
-    Z: np.ndarray,
-    k: int,
-    rng: np.random.Generator,
-    n_starts: int = 10,
-    n_full: int | None = None,
-    short_maxiter: int = 20,
-    maxiter: int = 1000,
-    tol: float = 1e-10,
-    param_tol: float = 1e-7,
-    constraints: Constraints = Constraints(),
-    start_params: ClassParams | None = None,
-) -> MultiStartResult:
-    """Run EM from many starts and keep the best.
-
-    Every start runs ``short_maxiter`` iterations; the ``n_full`` best are then
-    run to convergence. Start kinds cycle through k-means on per-individual
-    OLS coefficients (when at least ``k`` individuals have more rows than
-    regressors), random partitions of individuals, and random posteriors.
-    ``start_params`` replaces all of them by one start run to convergence.
-
-    Parameters
-    ----------
-    stats : CompressedData
-    Z : ndarray, shape (N, q)
-    k : int
-    rng : numpy.random.Generator
-    n_starts, n_full, short_maxiter, maxiter, tol, param_tol : see above
-    constraints : Constraints
-    start_params : ClassParams, optional
-
-    Returns
-    -------
-    MultiStartResult
-    """
-    work = Workspace.build(stats, Z)
-    n = stats.n_groups
-    if start_params is not None:
-        starts, kinds = [start_params], ["user"]
-    else:
-        ols_coef, _ = individual_ols(stats)
-        kinds_cycle = START_KINDS if ols_coef.shape[0] >= k else START_KINDS[1:]
-        starts, kinds = [], []
-        for j in range(n_starts):
-            kind = kinds_cycle[j % len(kinds_cycle)]
-            if kind == "kmeans":
-                start = _kmeans_start(rng, stats, Z, k, ols_coef, constraints, work)
-            else:
-                draw = _random_partition if kind == "partition" else _random_posteriors
-                start = params_from_posteriors(stats, Z, draw(rng, n, k), constraints, work)
-            starts.append(start)
-            kinds.append(kind)
-
-    n_full = len(starts) if n_full is None else max(1, min(n_full, len(starts)))
-    short = []
-    for start in starts:
-        steps = maxiter if len(starts) == 1 else min(short_maxiter, maxiter)
-        short.append(run_em(stats, Z, start, steps, tol, param_tol, constraints, work))
-    llfs = np.array([r.llf for r in short])
-    chosen = np.argsort(-llfs, kind="stable")[:n_full]
-    runs = list(short)
-    completed = np.array([r.converged for r in short])
-    for j in chosen:
-        if not runs[j].converged:
-            remaining = maxiter - runs[j].n_iter
-            runs[j] = run_em(stats, Z, runs[j], remaining, tol, param_tol, constraints, work)
-        completed[j] = True
-    llfs = np.array([r.llf for r in runs])
-    best_index = int(np.argmax(np.where(completed, llfs, -np.inf)))
-    best = canonical_order(runs[best_index])
-    reach_tol = max(1e-6 * (1.0 + abs(best.llf)), 100 * tol * (1.0 + abs(best.llf)))
-    n_reached = int(np.sum(llfs >= best.llf - reach_tol))
-    return MultiStartResult(
-        best=best,
-        start_llfs=llfs,
-        start_kinds=kinds,
-        completed=completed,
-        n_reached_best=n_reached,
-        reach_tol=reach_tol,
-    )

@@ -9,6 +9,7 @@ from pathlib import Path
 __all__ = [
     "SmlcrWarning",
     "SingleBestStartWarning",
+    "LocalMaximumWarning",
     "VarianceFloorWarning",
     "SingularInformationWarning",
     "AbsorbedRegressorWarning",
@@ -24,7 +25,11 @@ class SmlcrWarning(UserWarning):
 
 
 class SingleBestStartWarning(SmlcrWarning):
-    """Only one start reached the best log-likelihood, so it is not confirmed."""
+    """Too few completed starts reached the best log-likelihood to confirm it."""
+
+
+class LocalMaximumWarning(SmlcrWarning):
+    """A start stopped early was above the reported maximum: a higher one may exist."""
 
 
 class VarianceFloorWarning(SmlcrWarning):

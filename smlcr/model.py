@@ -11,9 +11,10 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from smlcr import em
+from smlcr import em, starts
 from smlcr.compress import (
     CompressedData,
+    canonical_order_of_individuals,
     compress,
     constant_within,
     standardization,
@@ -33,17 +34,24 @@ from smlcr.design import (
 from smlcr.exceptions import (
     AbsorbedIndividualWarning,
     AbsorbedRegressorWarning,
+    DegenerateClassWarning,
+    LocalMaximumWarning,
     MissingRowsWarning,
     SingleBestStartWarning,
     VarianceFloorWarning,
     warn,
 )
 from smlcr.information import derivatives
+from smlcr.newton import newton_phase
 from smlcr.units import unit_map
 
 __all__ = ["LatentClassOLS"]
 
 _COV_TYPES = ("oim", "opg", "robust")
+
+#: Largest condition number of the standardised regressors accepted (see
+#: ``LatentClassOLS._check_rank``).
+CONDITION_LIMIT = 1e7
 _VARIANCES = ("class", "common")
 
 
@@ -107,9 +115,14 @@ class LatentClassOLS(LikelihoodModel):
     n_groups_no_dof : int
         Individuals dropped because absorbing left them no degrees of freedom.
     group_labels : pandas.Index
-        The individuals' labels, in the order of the rows of ``posteriors``.
+        The individuals' labels, in the order estimation works in (an order
+        defined by the individuals' data, :func:`smlcr.compress.canonical_order_of_individuals`).
+    label_order : ndarray of int
+        Positions in ``group_labels`` of the individuals sorted by label (the
+        order of the rows of ``results.posteriors``).
     stats : CompressedData
-        Per-individual QR statistics that estimation works on.
+        Per-individual QR statistics that estimation works on, in the order of
+        ``group_labels``.
 
     Notes
     -----
@@ -278,6 +291,16 @@ class LatentClassOLS(LikelihoodModel):
                 membership[self._row_keep], codes, self._membership.names, labels, "membership"
             )
             self.membership_names = list(self._membership.names)
+        # individuals in an order defined by their data, so that neither their labels nor
+        # the order of the rows changes the starts or any sum over individuals
+        order = canonical_order_of_individuals(self.stats, self.membership_exog)
+        position = np.empty_like(order)
+        position[order] = np.arange(order.size)
+        self.stats = self.stats.take(order)
+        self.membership_exog = self.membership_exog[order]
+        self.group_labels = self.group_labels[order]
+        self._group_codes = position[codes]
+        self.label_order = np.argsort(order)
         self.layout = em.Layout(
             self.k_classes,
             self.k_exog,
@@ -441,16 +464,29 @@ class LatentClassOLS(LikelihoodModel):
             )
 
     def _check_rank(self):
-        gram = self.stats.gram.sum(axis=0)
-        w, v = np.linalg.eigh(gram)
-        null = w <= gram.shape[0] * np.finfo(float).eps * max(w.max(), 1e-300) * 1e3
-        if np.any(null):
+        """An error naming the columns when the regressors are (nearly) collinear.
+
+        The condition number is that of the pooled R factor of the scaled
+        regressors (an orthogonal factorisation of the stacked ``R_i``, so it
+        is not squared); above :data:`CONDITION_LIMIT` the information matrix,
+        whose condition number is about its square, leaves the standard errors
+        with fewer than two correct digits.
+        """
+        p = self.stats.k_exog
+        pooled = np.linalg.qr(self.stats.R.reshape(-1, p), mode="r")
+        _, singular, vt = np.linalg.svd(pooled)
+        condition = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
+        if not condition <= CONDITION_LIMIT:
             names = self.class_exog_names + self.common_names
+            weak = singular < singular[0] / CONDITION_LIMIT
             involved = sorted(
-                {names[j] for col in v[:, null].T for j in np.flatnonzero(np.abs(col) > 1e-6)}
+                {names[j] for row in vt[weak] for j in np.flatnonzero(np.abs(row) > 0.1)}
             )
+            what = "rank deficient" if condition > 1e14 else "nearly collinear"
             raise ValueError(
-                f"`exog` is rank deficient: the columns {involved} are collinear; drop one of them."
+                f"`exog` is {what}: the columns {involved} are collinear (condition number "
+                f"{condition:.3g} of the standardised regressors, above {CONDITION_LIMIT:.0e}); "
+                "drop one of them or combine them."
             )
 
     @classmethod
@@ -641,55 +677,57 @@ class LatentClassOLS(LikelihoodModel):
         return self._unit_map.hessian_to_original(self._derivatives(params).hessian)
 
     # -------------------------------------------------------------- estimation
-    def _pooled_variance(self) -> float:
-        """Residual variance of the one-class fit, scaled units."""
-        st = self.stats
-        beta = em._solve_psd(st.gram.sum(axis=0), st.moment.sum(axis=0))
-        ssr_, _ = em.ssr(st, beta[None, :])
-        dof = max(float(st.dof.sum()) - st.k_exog, 1.0)
-        return max(float(ssr_.sum()) / dof, np.finfo(float).tiny)
-
     def fit(
         self,
         start_params=None,
-        n_starts: int = 10,
+        n_starts: int | None = None,
         rng=None,
-        maxiter: int = 2000,
-        tol: float = 1e-10,
-        param_tol: float = 1e-7,
+        maxiter: int = 5000,
+        tol: float = 1e-8,
+        param_tol: float = 1e-5,
         n_full: int | None = None,
         short_maxiter: int = 20,
         var_floor: float = 1e-4,
         min_share: float = 0.01,
         cov_type: str = "oim",
+        gtol: float = 1e-9,
         disp: bool = False,
         **kwargs,
     ):
-        """Estimate by EM from many starts; standard errors from the observed information.
+        """Estimate by EM from many starts, then Newton steps; standard errors from the
+        observed information.
 
         Parameters
         ----------
         start_params : array_like, optional
             Start values (order of ``data.param_names``); when given, EM runs
             from them alone instead of from random starts.
-        n_starts : int
-            Number of starts. Kinds cycle: k-means on per-individual OLS
-            coefficients (when individuals have more rows than regressors),
-            random partitions of individuals, random posteriors.
+        n_starts : int, optional
+            Number of starts; default from the size of the problem, 20 to 100
+            (:func:`smlcr.starts.default_n_starts`). Kinds cycle: least squares
+            on small random subsets of individuals, k-means on per-individual
+            OLS coefficients (when individuals have more rows than regressors),
+            random partitions, random posteriors, and (a fifth of the starts)
+            perturbations of the best solutions found (:mod:`smlcr.starts`).
         rng : int or numpy.random.Generator, optional
-            Seed or generator for the starts; the same seed gives the same fit.
+            Seed or generator for the starts; the same seed gives the same fit,
+            whatever the labels of the individuals and the order of the rows.
         maxiter : int
-            Maximum EM iterations of a full run.
+            Maximum EM iterations of a run.
         tol : float
-            Convergence: relative change of the log-likelihood below ``tol``.
+            An EM run has converged when the relative change of the
+            log-likelihood is below ``tol``...
         param_tol : float
-            ...and largest parameter change (scaled coefficients, log
-            variances, membership coefficients) below ``param_tol``.
+            ...and the largest parameter change (scaled coefficients, log
+            variances, membership coefficients) below ``param_tol``. The best
+            run is then polished by Newton steps to ``gtol``.
         n_full : int, optional
-            How many of the best short runs continue to convergence; default
-            half of ``n_starts`` (at least 1).
+            Continue only this many of the best runs after ``short_maxiter``
+            iterations; default all of them (a run stops when it converges,
+            reaches a maximum already found, turns degenerate, or cannot catch
+            up with the best maximum).
         short_maxiter : int
-            Iterations of the short phase of every start.
+            Iterations of the first round of every start.
         var_floor : float
             Lower bound on each class variance, as a fraction of the residual
             variance of the one-class regression. It keeps the likelihood
@@ -703,8 +741,12 @@ class LatentClassOLS(LikelihoodModel):
             Covariance of the estimates: inverse observed information,
             inverse outer product of per-individual scores, or the sandwich
             (robust to misspecification, clustered by individual).
+        gtol : float
+            The fit has converged when the relative gradient
+            (:func:`smlcr.newton.relative_gradient`) is below ``gtol`` and the
+            Hessian is negative definite.
         disp : bool
-            Print each start's log-likelihood.
+            Print each start's outcome.
 
         Returns
         -------
@@ -716,23 +758,28 @@ class LatentClassOLS(LikelihoodModel):
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
         if cov_type not in _COV_TYPES:
             raise ValueError(f"`cov_type` must be one of {_COV_TYPES}, got {cov_type!r}.")
-        if not isinstance(n_starts, numbers.Integral) or n_starts < 1:
+        if n_starts is not None and (
+            isinstance(n_starts, bool) or not isinstance(n_starts, numbers.Integral) or n_starts < 1
+        ):
             raise ValueError(f"`n_starts` must be a positive integer, got {n_starts!r}.")
         generator = np.random.default_rng(rng)
-        floor = var_floor * self._pooled_variance()
         if not np.isfinite(var_floor) or var_floor <= 0:
             raise ValueError(
                 f"`var_floor` must be a positive fraction of the residual variance, got "
                 f"{var_floor!r}: without a floor the likelihood is unbounded."
             )
+        floor = var_floor * starts.pooled_variance(self.stats)
         if not 0 <= min_share < 1:
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:
             self._check_start_params(start_params)
         start = None if start_params is None else self._to_scaled(start_params)
-        if n_full is None:
-            n_full = max(1, -(-n_starts // 2))
-        outcome = em.multistart(
+        constraints = em.Constraints(
+            var_floor=floor,
+            common_variance=self.variance == "common",
+            n_common=self.k_common,
+        )
+        outcome = starts.multistart(
             self.stats,
             self.membership_exog,
             self.k_classes,
@@ -743,33 +790,27 @@ class LatentClassOLS(LikelihoodModel):
             maxiter=maxiter,
             tol=tol,
             param_tol=param_tol,
-            constraints=em.Constraints(
-                var_floor=floor,
-                common_variance=self.variance == "common",
-                n_common=self.k_common,
-            ),
+            constraints=constraints,
             start_params=start,
         )
-        best = outcome.best
+        polished = newton_phase(
+            self.stats,
+            self.membership_exog,
+            outcome.best,
+            self.layout,
+            constraints,
+            gtol=gtol,
+        )
+        outcome.best = starts.canonical_order(polished.run)
         offset = self._llf_offset
         if disp:
-            for j, (kind, llf) in enumerate(
-                zip(outcome.start_kinds, outcome.start_llfs, strict=False)
-            ):
-                print(f"start {j + 1:3d} ({kind:9s}): log-likelihood {llf + offset:.10g}")
-        if not best.converged:
-            warn(
-                f"EM did not converge in maxiter={maxiter} iterations; raise `maxiter` "
-                "or loosen `tol`.",
-                ConvergenceWarning,
-            )
-        if len(outcome.start_llfs) > 1 and outcome.n_reached_best == 1:
-            warn(
-                f"only 1 of {len(outcome.start_llfs)} starts reached the best "
-                "log-likelihood; it may be a local maximum found by chance. Raise "
-                "`n_starts` (and `n_full`) to confirm it.",
-                SingleBestStartWarning,
-            )
+            for j, record in enumerate(outcome.records):
+                print(
+                    f"start {j + 1:3d} ({record.kind:9s}): log-likelihood "
+                    f"{record.llf + offset:.10g} after {record.n_iter} iterations, {record.status}"
+                )
+        self._warn_about_search(outcome, polished, maxiter, gtol)
+        best = outcome.best
         if np.any(best.floor_hit):
             classes = [int(s) + 1 for s in np.flatnonzero(best.floor_hit)]
             warn(
@@ -785,11 +826,51 @@ class LatentClassOLS(LikelihoodModel):
             params,
             cov_type=cov_type,
             em_outcome=outcome,
+            newton=polished,
             llf_offset=offset,
             var_floor=var_floor,
             min_share=min_share,
         )
         return LatentClassOLSResultsWrapper(results)
+
+    def _warn_about_search(self, outcome, polished, maxiter, gtol) -> None:
+        """Warnings about the multi-start search and the convergence of the best run."""
+        n_completed = int(outcome.completed.sum())
+        needed = max(2, int(np.ceil(0.05 * n_completed)))
+        if len(outcome.records) > 1 and outcome.n_reached_best < needed:
+            warn(
+                f"only {outcome.n_reached_best} of {n_completed} completed starts reached the "
+                "best log-likelihood; it may be a local maximum found by chance, and a higher "
+                "one may exist. Raise `n_starts` to confirm it (see `results.local_maxima`).",
+                SingleBestStartWarning,
+            )
+        if outcome.stopped_above_best:
+            warn(
+                f"{outcome.stopped_above_best} start(s) stopped before converging with a "
+                "log-likelihood above the reported maximum (see `results.start_status`): "
+                "runs stopped as degenerate (an empty class, two coinciding classes) mean "
+                "that the likelihood rises towards a model with fewer classes; runs screened "
+                "out by `n_full` may lead to a higher maximum.",
+                LocalMaximumWarning,
+            )
+        if polished.boundary is not None:
+            warn(
+                f"the estimate is on the boundary of the parameter space: {polished.boundary}. "
+                "The model has more classes than the data support; see `results.degenerate` "
+                "and consider `refit_fewer_classes()`.",
+                DegenerateClassWarning,
+            )
+        elif not polished.converged:
+            why = (
+                "the Hessian is not negative definite"
+                if not polished.negative_definite
+                else f"the relative gradient is {polished.gradient:.2g}, above gtol={gtol}"
+            )
+            warn(
+                f"the fit did not converge: {why} (maxiter={maxiter}). Raise `maxiter`, "
+                "or check `results.local_maxima` and the singular directions.",
+                ConvergenceWarning,
+            )
 
 
 def _check_exog_values(exog, missing: str) -> None:

@@ -101,15 +101,39 @@ class LatentClassOLSResults(LikelihoodModelResults):
     llf : float
         Maximised log-likelihood.
     llf_history : ndarray
-        Log-likelihood at every EM iteration of the final run (non-decreasing).
+        Log-likelihood at every EM or Newton step of the final run
+        (non-decreasing).
     converged : bool
+        The relative gradient at the estimate is below ``gtol`` and the
+        Hessian is negative definite there (a maximum, not a saddle or a
+        boundary point).
+    gradient_norm : float
+        Relative gradient at the estimate,
+        ``max_j |g_j| max(1, |theta_j|) / max(1, |llf|)`` in the scaled units
+        estimation works in (:func:`smlcr.newton.relative_gradient`).
+    hessian_negative_definite : bool
+    boundary : str or None
+        Why the estimate is on the boundary of the parameter space (an empty
+        class, two coinciding classes, a variance at the floor); None inside.
     n_iter : int
-        EM iterations of the final run.
+        EM and Newton steps of the final run; ``n_newton`` of them Newton.
     start_llfs : ndarray
-        Final log-likelihood of every start.
+        Log-likelihood where every start stopped.
     start_kinds : list of str
+    start_status : DataFrame
+        One row per start: ``kind``, ``llf``, ``n_iter``, ``status``
+        (converged, maxiter, joined, pruned, degenerate, screened; see
+        :class:`smlcr.starts.StartRecord`) and ``reason``.
+    local_maxima : DataFrame
+        The distinct maxima the completed starts reached, best first:
+        ``llf``, ``n_starts`` (how many starts reached it),
+        ``same_llf_as_best`` and ``same_point_as_best`` (the same parameters,
+        not only the same log-likelihood).
     n_reached_best : int
-        Starts that reached the best log-likelihood (within ``reach_tol``).
+        Completed starts that reached the best log-likelihood.
+    n_completed_starts : int
+        Starts that reached a maximum (converged, or joined one already
+        found), as opposed to stopped early.
     nobs : float
         Number of rows.
     n_groups : int
@@ -147,7 +171,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         Individuals dropped for having no degrees of freedom after absorbing.
     """
 
-    def __init__(self, model, params, cov_type, em_outcome, llf_offset, var_floor, min_share):
+    def __init__(
+        self, model, params, cov_type, em_outcome, newton, llf_offset, var_floor, min_share
+    ):
         derivs = model._derivatives(params)
         names = list(model.data.param_names)
         hessian_scaled = derivs.hessian
@@ -169,11 +195,27 @@ class LatentClassOLSResults(LikelihoodModelResults):
         best = em_outcome.best
         self._llf = best.llf + llf_offset
         self.llf_history = np.asarray(best.llf_history) + llf_offset
-        self.converged = bool(best.converged)
+        self.converged = bool(newton.converged)
         self.n_iter = int(best.n_iter)
+        self.n_newton = int(newton.n_newton)
+        self.gradient_norm = float(newton.gradient)
+        self.hessian_negative_definite = bool(newton.negative_definite)
+        self.boundary = newton.boundary
         self.start_llfs = em_outcome.start_llfs + llf_offset
         self.start_kinds = list(em_outcome.start_kinds)
         self.n_reached_best = int(em_outcome.n_reached_best)
+        self.n_completed_starts = int(em_outcome.completed.sum())
+        self.start_status = pd.DataFrame(
+            {
+                "kind": [r.kind for r in em_outcome.records],
+                "llf": self.start_llfs,
+                "n_iter": [r.n_iter for r in em_outcome.records],
+                "status": [r.status for r in em_outcome.records],
+                "reason": [r.reason for r in em_outcome.records],
+            },
+            index=pd.RangeIndex(1, len(em_outcome.records) + 1, name="start"),
+        )
+        self.local_maxima = em_outcome.maxima.assign(llf=em_outcome.maxima["llf"] + llf_offset)
         self.var_floor = var_floor
         self.variance_floor_hit = np.asarray(best.floor_hit, dtype=bool)
         self.score_at_estimate = model._unit_map.gradient_to_original(derivs.score)
@@ -192,10 +234,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.aic = float(self.info_criteria["aic"])
         self.bic = float(self.info_criteria["bic"])
         classes = pd.Index(np.arange(1, self.k_classes + 1), name="class")
-        self.posteriors = pd.DataFrame(best.estep.tau, index=model.group_labels, columns=classes)
+        by_label = model.label_order
+        self.posteriors = pd.DataFrame(
+            best.estep.tau[by_label], index=model.group_labels[by_label], columns=classes
+        )
         self.modal_class = pd.Series(
-            classes.to_numpy()[np.argmax(best.estep.tau, axis=1)],
-            index=model.group_labels,
+            classes.to_numpy()[np.argmax(best.estep.tau[by_label], axis=1)],
+            index=model.group_labels[by_label],
             name="modal_class",
         )
         self.class_shares = self._class_shares(classes)
@@ -597,7 +642,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         """
         model = self.model
         if data is None and membership_exog is None:
-            values, index = model.membership_exog, model.group_labels
+            by_label = model.label_order
+            values, index = model.membership_exog[by_label], model.group_labels[by_label]
         else:
             n_rows = len(data) if membership_exog is None else len(membership_exog)
             values = self._side_rows("membership", membership_exog, data, n_rows)
@@ -683,8 +729,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
             ("AIC:", [f"{self.aic:#.6g}"]),
             ("BIC:", [f"{self.bic:#.6g}"]),
             ("Converged:", ["yes" if self.converged else "no"]),
-            ("No. Iterations:", [str(self.n_iter)]),
-            ("Starts at best:", [f"{self.n_reached_best} of {len(self.start_llfs)}"]),
+            ("No. Iterations:", [f"{self.n_iter} ({self.n_newton} Newton)"]),
+            ("Rel. gradient:", [f"{self.gradient_norm:.1e}"]),
+            ("Starts at best:", [f"{self.n_reached_best} of {self.n_completed_starts}"]),
             ("Covariance Type:", [self.cov_type]),
             ("Entropy R2:", [f"{self.classification.entropy_r2:.4f}"]),
         ]
@@ -828,13 +875,29 @@ class LatentClassOLSResults(LikelihoodModelResults):
             notes.append(
                 f"{m.n_groups_no_dof} individual(s) with no degrees of freedom left were dropped."
             )
-        if len(self.start_llfs) > 1 and self.n_reached_best == 1:
+        if len(self.local_maxima) > 1:
+            second = self.local_maxima.iloc[1]
+            notes.append(
+                f"{len(self.local_maxima)} distinct maxima were reached; the next best is "
+                f"{self.llf - second['llf']:.4g} below (reached by {int(second['n_starts'])} "
+                "start(s)): see `local_maxima`."
+            )
+        if len(self.start_llfs) > 1 and self.n_reached_best < 2:
             notes.append("Only one start reached the best log-likelihood: use more starts.")
         if np.any(self.variance_floor_hit):
             hit = [s + 1 for s in np.flatnonzero(self.variance_floor_hit)]
             notes.append(f"The variance of class(es) {hit} is held at the variance floor.")
-        if not self.converged:
-            notes.append("EM did not converge.")
+        if self.boundary is not None:
+            notes.append(f"The estimate is on the boundary: {self.boundary}.")
+        elif not self.converged:
+            notes.append(
+                f"Did not converge: relative gradient {self.gradient_norm:.2g}, Hessian "
+                + (
+                    "negative definite."
+                    if self.hessian_negative_definite
+                    else "not negative definite."
+                )
+            )
         smry.add_extra_txt([f"[{j}] {note}" for j, note in enumerate(notes, start=1)])
         return smry
 

@@ -1,0 +1,561 @@
+"""Starts for EM, the multi-start search, and the canonical order of classes.
+
+Pure numpy on compressed statistics (:class:`smlcr.compress.CompressedData`).
+The individuals are expected in an order defined by their data
+(:func:`smlcr.compress.canonical_order_of_individuals`), so that the starts
+drawn for a seed, and every sum over individuals, do not depend on how the
+individuals are labelled or on the order of the rows.
+
+Start kinds
+-----------
+``"subset"``
+    Each class is the least-squares fit to its own small random subset of
+    individuals (just enough rows for one residual degree of freedom), with
+    that subset's residual variance. Small subsets land inside tight
+    components (a class that fits a third of the rows almost exactly), which
+    starts near the pooled fit never reach.
+``"kmeans"``
+    k-means on the coefficients of individuals with enough rows for their
+    own least-squares fit.
+``"partition"``
+    A random partition of the individuals.
+``"posterior"``
+    Random (Dirichlet) posterior probabilities.
+``"perturb"``
+    The posteriors of one of the best maxima found so far, with a random
+    fifth of the individuals reassigned at random.
+
+The search runs every start for a few iterations, then continues the runs,
+best first, in rounds. A run stops when it converges, when its classes
+become degenerate (:func:`smlcr.em.degeneracy`), when it reaches a maximum
+that another run has already found (same parameters), or when even an
+optimistic extrapolation of its log-likelihood stays below the best maximum
+found by a margin. Every run's outcome is kept, and the distinct maxima the
+completed runs reached are tabulated (:func:`distinct_maxima`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from smlcr.compress import CompressedData
+from smlcr.em import (
+    ClassParams,
+    Constraints,
+    EMRun,
+    Workspace,
+    _stacked_lstsq,
+    e_step,
+    params_from_posteriors,
+    run_em,
+    ssr,
+)
+
+__all__ = [
+    "START_KINDS",
+    "MultiStartResult",
+    "canonical_order",
+    "default_n_starts",
+    "distinct_maxima",
+    "individual_ols",
+    "multistart",
+    "pooled_variance",
+]
+
+START_KINDS = ("subset", "kmeans", "subset", "partition", "subset", "posterior")
+"""The cycle of start kinds (``"kmeans"`` is skipped without enough usable
+individuals); ``"perturb"`` starts are added after the first round."""
+
+#: Share of the starts (after the first round) that perturb the best maxima found.
+PERTURB_SHARE = 0.2
+
+#: Iterations of every run between two looks at the whole search.
+ROUND_ITERATIONS = 25
+
+#: Two maxima are the same point when their parameters (scaled units, classes in
+#: canonical order) differ by at most this much.
+SAME_POINT = 1e-4
+
+
+def default_n_starts(n_groups: int, k: int, p: int) -> int:
+    """Number of starts when ``n_starts`` is not given.
+
+    The cost of a start is proportional to ``N K p^2``; small problems, where
+    local maxima are most common and a start costs little, get up to 100
+    starts, large ones at least 20.
+
+    Parameters
+    ----------
+    n_groups, k, p : int
+        Individuals, classes and regressors.
+
+    Returns
+    -------
+    int
+    """
+    if k == 1:
+        return 1
+    budget = 4e6 / (max(n_groups, 1) * k * max(p, 1) ** 2)
+    return int(np.clip(np.round(budget), 20, 100))
+
+
+def individual_ols(stats: CompressedData) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares coefficients of every individual with enough rows.
+
+    Returns
+    -------
+    coef : ndarray, shape (M, p)
+        Coefficients (scaled units) of the usable individuals.
+    usable : ndarray of bool, shape (N,)
+        Individuals with more degrees of freedom than regressors and a
+        well-conditioned ``R_i``.
+    """
+    p = stats.k_exog
+    diag = np.abs(np.diagonal(stats.R, axis1=1, axis2=2))
+    usable = (stats.dof > p) & (diag.min(axis=1) > 1e-8 * np.maximum(diag.max(axis=1), 1e-300))
+    if not usable.any():
+        return np.empty((0, p)), usable
+    coef = np.linalg.solve(stats.R[usable], stats.c[usable][..., None])[..., 0]
+    return coef, usable
+
+
+def _kmeans(rng: np.random.Generator, points: np.ndarray, k: int, n_iter: int = 25):
+    """Lloyd's k-means with k-means++ seeding; returns the centres."""
+    n = points.shape[0]
+    centres = [points[rng.integers(n)]]
+    for _ in range(1, k):
+        dist = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+        total = dist.sum()
+        probs = dist / total if total > 0 else np.full(n, 1.0 / n)
+        centres.append(points[rng.choice(n, p=probs)])
+    centres = np.array(centres)
+    for _ in range(n_iter):
+        labels = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        new = np.array(
+            [points[labels == j].mean(0) if np.any(labels == j) else centres[j] for j in range(k)]
+        )
+        if np.allclose(new, centres):
+            break
+        centres = new
+    return centres
+
+
+def _tau_kmeans(rng, stats, Z, k, ols_coef, constraints, work, pooled):
+    """Hard posteriors: each individual to the nearest k-means centre of the OLS fits."""
+    spread = ols_coef.std(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)
+    centres = _kmeans(rng, ols_coef / spread, k) * spread
+    ssr_, _ = ssr(stats, centres, work)
+    return np.eye(k)[np.argmin(ssr_ / np.maximum(stats.dof, 1.0)[:, None], axis=1)]
+
+
+def _tau_partition(rng, stats, Z, k, ols_coef, constraints, work, pooled):
+    n = stats.n_groups
+    labels = rng.permutation(np.arange(n) % k) if n >= k else rng.integers(0, k, n)
+    return np.eye(k)[labels]
+
+
+def _tau_posterior(rng, stats, Z, k, ols_coef, constraints, work, pooled):
+    return rng.dirichlet(np.ones(k), size=stats.n_groups)
+
+
+def _tau_subset(rng, stats, Z, k, ols_coef, constraints, work, pooled):
+    """Posteriors at classes fitted to small random subsets of individuals."""
+    n, p = stats.c.shape
+    beta = np.empty((k, p))
+    sigma2 = np.empty(k)
+    for s in range(k):
+        candidates = rng.choice(n, size=min(n, p + 1), replace=False)
+        cumulative = np.cumsum(stats.dof[candidates])
+        size = min(int(np.searchsorted(cumulative, p + 1)) + 1, candidates.size)
+        chosen = candidates[:size]
+        beta[s] = _stacked_lstsq(stats.R[chosen], stats.c[chosen], np.ones(size))
+        resid = stats.c[chosen] - np.einsum("nij,j->ni", stats.R[chosen], beta[s])
+        ssr_sub = float(np.sum(stats.rss[chosen]) + np.sum(resid * resid))
+        dof = float(cumulative[size - 1]) - p
+        sigma2[s] = ssr_sub / dof if dof > 0 else pooled
+    sigma2 = np.maximum(sigma2, max(constraints.var_floor, 1e-12 * pooled))
+    params = ClassParams(beta=beta, sigma2=sigma2, eta=np.zeros((Z.shape[1], k)))
+    return e_step(stats, Z, params, work).tau
+
+
+_DRAWS = {
+    "subset": _tau_subset,
+    "kmeans": _tau_kmeans,
+    "partition": _tau_partition,
+    "posterior": _tau_posterior,
+}
+
+
+def _tau_perturb(rng, tau: np.ndarray) -> np.ndarray:
+    """``tau`` with a random fifth of the individuals given random hard posteriors."""
+    n, k = tau.shape
+    out = tau.copy()
+    moved = rng.random(n) < 0.2
+    out[moved] = np.eye(k)[rng.integers(0, k, int(moved.sum()))]
+    return out
+
+
+def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
+    """Relabel classes so that shares (mean posteriors) descend.
+
+    Ties are broken by the first coefficient, then by the variance, so equal
+    fits print identical labels. ``order`` overrides the permutation.
+
+    Parameters
+    ----------
+    run : EMRun
+    order : ndarray of int, optional
+
+    Returns
+    -------
+    EMRun
+    """
+    tau = run.estep.tau
+    if order is None:
+        share = np.round(tau.mean(axis=0), 12)
+        order = np.lexsort((run.params.sigma2, run.params.beta[:, 0], -share))
+    p = run.params
+    eta = p.eta[:, order] - p.eta[:, [order[0]]]
+    params = ClassParams(beta=p.beta[order], sigma2=p.sigma2[order], eta=eta)
+    estep = replace(
+        run.estep,
+        tau=tau[:, order],
+        ssr=run.estep.ssr[:, order],
+        log_prior=run.estep.log_prior[:, order],
+    )
+    return replace(run, params=params, estep=estep, floor_hit=run.floor_hit[order])
+
+
+def _point(run: EMRun) -> np.ndarray:
+    """The parameters of a run in canonical class order, as one vector (scaled units)."""
+    params = canonical_order(run).params
+    return np.concatenate([params.beta.ravel(), np.log(params.sigma2), params.eta.ravel()])
+
+
+def _same_point(a: np.ndarray, b: np.ndarray, tol: float = SAME_POINT) -> bool:
+    return bool(np.max(np.abs(a - b)) <= tol * (1.0 + max(np.max(np.abs(a)), 1.0)))
+
+
+@dataclass
+class StartRecord:
+    """What happened to one start.
+
+    Attributes
+    ----------
+    kind : str
+    llf : float
+        Log-likelihood where the run stopped (scaled units).
+    n_iter : int
+    status : str
+        ``"converged"``; ``"maxiter"``; ``"degenerate"`` (see ``reason``);
+        ``"joined"`` (stopped on reaching a maximum another run had already
+        converged to); ``"pruned"`` (stopped because even an optimistic
+        extrapolation stayed below the best maximum); ``"screened"`` (not
+        continued after the first round, only with ``n_full``).
+    reason : str
+    """
+
+    kind: str
+    llf: float
+    n_iter: int
+    status: str
+    reason: str = ""
+
+    @property
+    def completed(self) -> bool:
+        """Whether the run reached a maximum (its own or one already found)."""
+        return self.status in ("converged", "maxiter", "joined")
+
+
+@dataclass
+class MultiStartResult:
+    """Outcome of :func:`multistart`.
+
+    Attributes
+    ----------
+    best : EMRun
+        The completed run with the highest log-likelihood, in canonical class
+        order.
+    records : list of StartRecord
+        One per start, in the order the starts were drawn.
+    maxima : pandas.DataFrame
+        The distinct maxima reached by the completed runs
+        (:func:`distinct_maxima`), best first, scaled units.
+    reach_tol : float
+        Log-likelihoods within this of the best count as reaching it.
+    """
+
+    best: EMRun
+    records: list
+    maxima: pd.DataFrame
+    reach_tol: float
+
+    @property
+    def start_llfs(self) -> np.ndarray:
+        """Final log-likelihood of every start."""
+        return np.array([r.llf for r in self.records])
+
+    @property
+    def start_kinds(self) -> list:
+        """How each start was made."""
+        return [r.kind for r in self.records]
+
+    @property
+    def completed(self) -> np.ndarray:
+        """Which starts reached a maximum."""
+        return np.array([r.completed for r in self.records])
+
+    @property
+    def n_reached_best(self) -> int:
+        """Completed starts at the best maximum's log-likelihood."""
+        llfs = self.start_llfs
+        return int(np.sum(self.completed & (llfs >= self.best.llf - self.reach_tol)))
+
+    @property
+    def stopped_above_best(self) -> int:
+        """Starts stopped before completing whose log-likelihood was already above the best."""
+        llfs = self.start_llfs
+        return int(np.sum(~self.completed & (llfs > self.best.llf + self.reach_tol)))
+
+
+def distinct_maxima(runs: list, reach_tol: float) -> pd.DataFrame:
+    """Group completed runs by the maximum they reached.
+
+    Two runs reached the same maximum when their parameters are the same
+    point (within :data:`SAME_POINT`, classes in canonical order); runs at
+    equal log-likelihoods but different points are separate rows.
+
+    Parameters
+    ----------
+    runs : list of EMRun
+        Completed runs.
+    reach_tol : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per maximum, best first: ``llf``, ``n_starts``,
+        ``same_llf_as_best`` and ``same_point_as_best``.
+    """
+    ordered = sorted(runs, key=lambda r: -r.llf)
+    groups: list[list] = []
+    for run in ordered:
+        point = _point(run)
+        for group in groups:
+            if abs(group[0] - run.llf) <= max(reach_tol, 1e-6 * (1 + abs(run.llf))) and (
+                _same_point(group[1], point)
+            ):
+                group[2] += 1
+                break
+        else:
+            groups.append([run.llf, point, 1])
+    if not groups:
+        return pd.DataFrame(columns=["llf", "n_starts", "same_llf_as_best", "same_point_as_best"])
+    best_llf, best_point = groups[0][0], groups[0][1]
+    frame = pd.DataFrame(
+        {
+            "llf": [g[0] for g in groups],
+            "n_starts": [g[2] for g in groups],
+            "same_llf_as_best": [g[0] >= best_llf - reach_tol for g in groups],
+            "same_point_as_best": [_same_point(g[1], best_point) for g in groups],
+        }
+    )
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="maximum")
+    return frame
+
+
+def _projected_gain(history: list) -> float:
+    """An optimistic guess of how much more a run's log-likelihood can rise.
+
+    EM's increments shrink about geometrically; with the largest recent ratio
+    ``r`` of consecutive increments, the rest of the series sums to
+    ``last r / (1 - r)``, inflated tenfold. Returns infinity when the
+    increments do not shrink.
+    """
+    steps = np.diff(np.asarray(history[-6:]))
+    if steps.size < 3 or steps[-1] <= 0:
+        return 0.0 if steps.size >= 3 and np.all(steps[-3:] <= 0) else np.inf
+    ratios = steps[1:] / np.where(steps[:-1] > 0, steps[:-1], np.nan)
+    r = float(np.nanmax(ratios)) if np.any(np.isfinite(ratios)) else np.inf
+    if not r < 1.0:
+        return np.inf
+    return 10.0 * steps[-1] * r / (1.0 - r)
+
+
+def multistart(
+    stats: CompressedData,
+    Z: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    n_starts: int | None = None,
+    n_full: int | None = None,
+    short_maxiter: int = 20,
+    maxiter: int = 1000,
+    tol: float = 1e-10,
+    param_tol: float = 1e-7,
+    constraints: Constraints | None = None,
+    start_params: ClassParams | None = None,
+    prune_margin: float = 1.0,
+) -> MultiStartResult:
+    """Run EM from many starts and keep the best maximum.
+
+    Parameters
+    ----------
+    stats : CompressedData
+        Individuals in canonical order (see the module notes).
+    Z : ndarray, shape (N, q)
+    k : int
+    rng : numpy.random.Generator
+    n_starts : int, optional
+        Default :func:`default_n_starts`. A fifth of them (after the first
+        round) perturb the best maxima found by the others.
+    n_full : int, optional
+        Continue at most this many runs (the best after ``short_maxiter``
+        iterations) after the first round; default all of them, each until it
+        converges, joins a known maximum, turns degenerate or is pruned.
+    short_maxiter : int
+        Iterations of the first round.
+    maxiter : int
+        Maximum EM iterations of a run.
+    tol, param_tol : float
+        Convergence criteria of :func:`smlcr.em.run_em`.
+    constraints : Constraints, optional
+    start_params : ClassParams, optional
+        One start run to convergence instead of the search.
+    prune_margin : float
+        A run is pruned when its log-likelihood plus an optimistic projection
+        of its remaining gain is below the best maximum by more than
+        ``prune_margin + 1e-8 |llf|``.
+
+    Returns
+    -------
+    MultiStartResult
+    """
+    work = Workspace.build(stats, Z)
+    constraints = Constraints() if constraints is None else constraints
+    p = stats.k_exog
+    if n_starts is None:
+        n_starts = default_n_starts(stats.n_groups, k, p)
+
+    def run(start, steps, kind=None):
+        return run_em(stats, Z, start, steps, tol, param_tol, constraints, work)
+
+    if start_params is not None:
+        only = run(start_params, maxiter, "user")
+        return _finish([only], ["user"], maxiter, tol)
+
+    pooled = pooled_variance(stats)
+    ols_coef, _ = individual_ols(stats)
+    cycle = [kind for kind in START_KINDS if kind != "kmeans" or ols_coef.shape[0] >= k]
+    n_perturb = int(PERTURB_SHARE * n_starts) if n_starts >= 5 else 0
+    kinds = [cycle[j % len(cycle)] for j in range(n_starts - n_perturb)]
+    runs = []
+    for kind in kinds:
+        tau = _DRAWS[kind](rng, stats, Z, k, ols_coef, constraints, work, pooled)
+        start = params_from_posteriors(stats, Z, tau, constraints, work)
+        runs.append(run(start, min(short_maxiter, maxiter), kind))
+    if n_perturb:
+        # perturb the best distinct solutions of the first round
+        order = np.argsort([-r.llf for r in runs], kind="stable")
+        seeds = [runs[j] for j in order[: max(1, min(3, n_perturb))]]
+        for j in range(n_perturb):
+            tau = _tau_perturb(rng, seeds[j % len(seeds)].estep.tau)
+            start = params_from_posteriors(stats, Z, tau, constraints, work)
+            runs.append(run(start, min(short_maxiter, maxiter), "perturb"))
+            kinds.append("perturb")
+
+    status = ["" for _ in runs]
+    if n_full is not None:
+        order = np.argsort([-r.llf for r in runs], kind="stable")
+        for j in order[n_full:]:
+            if not (runs[j].converged or runs[j].degenerate):
+                status[j] = "screened"
+    found: list[tuple[np.ndarray, float]] = []  # points and llfs of completed runs
+    joined_llf: dict[int, float] = {}
+
+    def settle(j):
+        r = runs[j]
+        if r.converged:
+            status[j] = "converged"
+            found.append((_point(r), r.llf))
+        elif r.degenerate:
+            status[j] = "degenerate"
+        elif r.n_iter >= maxiter:
+            status[j] = "maxiter"
+            found.append((_point(r), r.llf))
+
+    for j in range(len(runs)):
+        if not status[j]:
+            settle(j)
+    while True:
+        active = [j for j in range(len(runs)) if not status[j]]
+        if not active:
+            break
+        active.sort(key=lambda j: -runs[j].llf)
+        for j in active:
+            steps = min(ROUND_ITERATIONS, maxiter - runs[j].n_iter)
+            runs[j] = run(runs[j], steps, kinds[j])
+            settle(j)
+            if status[j]:
+                continue
+            best = max((llf for _, llf in found), default=-np.inf)
+            margin = prune_margin + 1e-8 * abs(best)
+            if runs[j].llf + _projected_gain(runs[j].llf_history) < best - margin:
+                status[j] = "pruned"
+                continue
+            point = _point(runs[j])
+            for other, llf in found:
+                if _same_point(other, point, 10 * SAME_POINT) and runs[j].llf <= llf:
+                    status[j] = "joined"
+                    joined_llf[j] = llf
+                    break
+    return _finish(runs, kinds, maxiter, tol, status, joined_llf)
+
+
+def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiStartResult:
+    """The best completed run, the records and the table of maxima."""
+    if status is None:
+        status = [
+            "converged" if r.converged else "degenerate" if r.degenerate else "maxiter"
+            for r in runs
+        ]
+    joined_llf = joined_llf or {}
+    records = [
+        StartRecord(
+            kind=kind,
+            llf=float(joined_llf.get(j, r.llf)),
+            n_iter=int(r.n_iter),
+            status=st,
+            reason=r.degenerate or "",
+        )
+        for j, (r, kind, st) in enumerate(zip(runs, kinds, status, strict=True))
+    ]
+    # the best interior maximum; a degenerate run above it is reported by
+    # `stopped_above_best`, and only when no run reached an interior maximum is the best
+    # degenerate run the estimate (on the boundary)
+    candidates = [
+        r for r, rec in zip(runs, records, strict=True) if rec.status in ("converged", "maxiter")
+    ] or list(runs)
+    best = canonical_order(max(candidates, key=lambda r: r.llf))
+    reach_tol = max(1e-6 * (1.0 + abs(best.llf)), 100 * tol * (1.0 + abs(best.llf)))
+    # a joined run is counted at the maximum it joined
+    completed = [
+        r for r, rec in zip(runs, records, strict=True) if rec.status in ("converged", "maxiter")
+    ]
+    maxima = distinct_maxima(completed, reach_tol)
+    for llf in joined_llf.values():
+        row = int(np.argmin(np.abs(maxima["llf"].to_numpy() - llf)))
+        maxima.iloc[row, maxima.columns.get_loc("n_starts")] += 1
+    return MultiStartResult(best=best, records=records, maxima=maxima, reach_tol=reach_tol)
+
+
+def pooled_variance(stats: CompressedData) -> float:
+    """Residual variance of the one-class least-squares fit (scaled units)."""
+    beta = _stacked_lstsq(stats.R, stats.c, np.ones(stats.n_groups))
+    ssr_, _ = ssr(stats, beta[None, :])
+    dof = max(float(stats.dof.sum()) - stats.k_exog, 1.0)
+    return max(float(ssr_.sum()) / dof, np.finfo(float).tiny)
