@@ -742,9 +742,10 @@ class LatentClassOLS(LikelihoodModel):
             inverse outer product of per-individual scores, or the sandwich
             (robust to misspecification, clustered by individual).
         gtol : float
-            The fit has converged when the relative gradient
-            (:func:`smlcr.newton.relative_gradient`) is below ``gtol`` and the
-            Hessian is negative definite.
+            The fit has converged when the Hessian is negative definite and a
+            Newton step would add less than ``gtol`` to the log-likelihood
+            (half the Newton decrement ``g'(-H)^-1 g``), or less than the
+            log-likelihood's rounding error (:func:`smlcr.em.rounding_bound`).
         disp : bool
             Print each start's outcome.
 
@@ -769,6 +770,8 @@ class LatentClassOLS(LikelihoodModel):
                 f"{var_floor!r}: without a floor the likelihood is unbounded."
             )
         floor = var_floor * starts.pooled_variance(self.stats)
+        if not (isinstance(gtol, numbers.Real) and gtol >= 0):
+            raise ValueError(f"`gtol` must be a non-negative number, got {gtol!r}.")
         if not 0 <= min_share < 1:
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:
@@ -800,6 +803,7 @@ class LatentClassOLS(LikelihoodModel):
             self.layout,
             constraints,
             gtol=gtol,
+            max_steps=min(50, maxiter),
         )
         outcome.best = starts.canonical_order(polished.run)
         offset = self._llf_offset
@@ -864,7 +868,8 @@ class LatentClassOLS(LikelihoodModel):
             why = (
                 "the Hessian is not negative definite"
                 if not polished.negative_definite
-                else f"the relative gradient is {polished.gradient:.2g}, above gtol={gtol}"
+                else f"a Newton step would still add {polished.decrement:.2g} to the "
+                f"log-likelihood, above gtol={gtol}"
             )
             warn(
                 f"the fit did not converge: {why} (maxiter={maxiter}). Raise `maxiter`, "

@@ -57,6 +57,13 @@ class NewtonOutcome:
         The run, continued (its ``llf_history`` extended by every step).
     gradient : float
         :func:`relative_gradient` at the final parameters (scaled units).
+    decrement : float
+        Half the Newton decrement ``g' (-H)^-1 g / 2``: what a Newton step
+        would still add to the log-likelihood (NaN where the Hessian is not
+        negative definite).
+    rounding : float
+        Bound on the rounding error of the log-likelihood there
+        (:func:`smlcr.em.rounding_bound`).
     negative_definite : bool
         Whether the Hessian is negative definite there.
     n_newton : int
@@ -65,18 +72,20 @@ class NewtonOutcome:
         Why the estimate is on the boundary of the parameter space (a
         degenerate class, a variance at the floor), where neither a zero
         gradient nor a negative definite Hessian is expected.
+    converged : bool
+        Inside the parameter space, a negative definite Hessian, and a
+        decrement below ``gtol`` or below the rounding error of the
+        log-likelihood (no step could then be judged to raise it).
     """
 
     run: EMRun
     gradient: float
+    decrement: float
+    rounding: float
     negative_definite: bool
     n_newton: int
     boundary: str | None
-
-    @property
-    def converged(self) -> bool:
-        """A zero gradient (to ``gtol``) and a negative definite Hessian."""
-        return self.boundary is None and self.negative_definite and self.run.converged
+    converged: bool
 
 
 def newton_phase(
@@ -89,7 +98,17 @@ def newton_phase(
     gtol: float = 1e-9,
     max_steps: int = 50,
 ) -> NewtonOutcome:
-    """Polish an EM run by safeguarded Newton steps until the gradient vanishes.
+    """Polish an EM run by safeguarded Newton steps until no step can gain more.
+
+    Each step solves ``(-H) d = g``; it is taken (or halved, up to six times)
+    only if the log-likelihood does not fall, otherwise an EM step is taken.
+    Newton converges quadratically, so the phase goes on until half the
+    Newton decrement ``g'd / 2`` (the gain a step promises) is below the
+    rounding error of the log-likelihood; there one last full step is taken
+    on the strength of the Hessian alone (it moves the parameters by the
+    rounding error of the gradient, and the log-likelihood by less than its
+    rounding error) because comparing log-likelihoods can no longer judge
+    it.
 
     Parameters
     ----------
@@ -101,40 +120,42 @@ def newton_phase(
     constraints : Constraints
     work : Workspace, optional
     gtol : float
-        Converged when :func:`relative_gradient` is below ``gtol`` and the
-        Hessian is negative definite.
+        Converged when the Hessian is negative definite and the remaining gain
+        ``g'd / 2`` is below ``gtol`` (log-likelihood units) or below the
+        rounding error, when the steps run out.
     max_steps : int
         Newton or EM steps at most.
 
     Returns
     -------
     NewtonOutcome
-        ``run.converged`` is set from the gradient and Hessian.
+        ``run.converged`` is set to ``NewtonOutcome.converged``.
     """
     work = Workspace.build(stats, Z) if work is None else work
     run = replace(run, llf_history=list(run.llf_history))
+    if run.estep.rounding == 0.0:
+        run.estep = e_step(stats, Z, run.params, work)
     boundary = run.degenerate
     if boundary is None and np.any(run.floor_hit):
         classes = [int(s) + 1 for s in np.flatnonzero(run.floor_hit)]
         boundary = f"the variance of class(es) {classes} is at the floor"
     n_newton = 0
     polished = False
-    gradient, definite = np.inf, False
+    gradient, decrement, definite = np.inf, np.nan, False
     for _ in range(max_steps + 1):
         theta = layout.flat(run.params)
         derivs = derivatives(stats, Z, run.params, layout)
-        gradient = relative_gradient(derivs.score, theta, run.llf)
         definite = _negative_definite(derivs.hessian)
+        gradient = relative_gradient(derivs.score, theta, run.llf)
+        decrement = np.nan
+        if definite:
+            direction = np.linalg.solve(-derivs.hessian, derivs.score)
+            decrement = 0.5 * float(derivs.score @ direction)
         if boundary is not None:
             break
         stepped = False
         if definite:
-            direction = np.linalg.solve(-derivs.hessian, derivs.score)
-            # the gain a full step promises: below the rounding of the log-likelihood a
-            # comparison of log-likelihoods cannot judge the step, so one last full step is
-            # taken on the strength of the Hessian alone (it moves the parameters by the
-            # rounding error of the gradient, no more), and the phase ends
-            if 0.5 * float(derivs.score @ direction) <= run.estep.rounding + 1e-15 * abs(run.llf):
+            if decrement <= run.estep.rounding:
                 params = layout.unflat(theta + direction)
                 if polished or not np.all(params.sigma2 > constraints.var_floor):
                     break
@@ -157,18 +178,20 @@ def newton_phase(
                         n_newton += 1
                         break
                 t /= 2
-            if not stepped and gradient <= gtol:
-                break  # at the maximum to rounding: no step raises the log-likelihood
         if not stepped:
             params, estep, info = em_step(stats, Z, run.params, run.estep, constraints, work)
             run.params, run.estep, run.floor_hit = params, estep, info.floor_hit
         run.n_iter += 1
         run.llf_history.append(run.llf)
-    run.converged = boundary is None and gradient <= gtol and definite
+    converged = boundary is None and definite and decrement <= max(gtol, run.estep.rounding, 0.0)
+    run.converged = converged
     return NewtonOutcome(
         run=run,
         gradient=gradient,
+        decrement=decrement,
+        rounding=run.estep.rounding,
         negative_definite=definite,
         n_newton=n_newton,
         boundary=boundary,
+        converged=converged,
     )

@@ -104,13 +104,21 @@ class LatentClassOLSResults(LikelihoodModelResults):
         Log-likelihood at every EM or Newton step of the final run
         (non-decreasing).
     converged : bool
-        The relative gradient at the estimate is below ``gtol`` and the
-        Hessian is negative definite there (a maximum, not a saddle or a
-        boundary point).
+        The Hessian is negative definite at the estimate (a maximum, not a
+        saddle or a boundary point) and a Newton step would add less than
+        ``gtol``, or less than the rounding error of the log-likelihood.
     gradient_norm : float
         Relative gradient at the estimate,
         ``max_j |g_j| max(1, |theta_j|) / max(1, |llf|)`` in the scaled units
-        estimation works in (:func:`smlcr.newton.relative_gradient`).
+        estimation works in (:func:`smlcr.newton.relative_gradient`). Where
+        the data are nearly collinear or fitted almost exactly, rounding
+        keeps it from vanishing; ``newton_decrement`` against
+        ``llf_rounding`` says whether a step could still gain anything.
+    newton_decrement : float
+        ``g'(-H)^-1 g / 2``: what one more Newton step would add to the
+        log-likelihood.
+    llf_rounding : float
+        Bound on the rounding error of the log-likelihood at the estimate.
     hessian_negative_definite : bool
     boundary : str or None
         Why the estimate is on the boundary of the parameter space (an empty
@@ -199,6 +207,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.n_iter = int(best.n_iter)
         self.n_newton = int(newton.n_newton)
         self.gradient_norm = float(newton.gradient)
+        self.newton_decrement = float(newton.decrement)
+        self.llf_rounding = float(newton.rounding)
         self.hessian_negative_definite = bool(newton.negative_definite)
         self.boundary = newton.boundary
         self.start_llfs = em_outcome.start_llfs + llf_offset
@@ -891,7 +901,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
             notes.append(f"The estimate is on the boundary: {self.boundary}.")
         elif not self.converged:
             notes.append(
-                f"Did not converge: relative gradient {self.gradient_norm:.2g}, Hessian "
+                f"Did not converge: gradient {self.gradient_norm:.2g}, Hessian "
                 + (
                     "negative definite."
                     if self.hessian_negative_definite

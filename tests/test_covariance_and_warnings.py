@@ -81,12 +81,18 @@ def test_not_converged_warns(small_fit):
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     model, _ = small_fit
-    # no gradient is exactly zero: gtol=0 cannot be met, whatever the Newton phase does
-    with pytest.warns(ConvergenceWarning, match="gtol=0"):
-        res = model.fit(n_starts=2, maxiter=2, rng=0, gtol=0.0)
-    assert not res.converged
-    assert res.gradient_norm > 0
-    assert "did not converge" in res.summary().as_text().lower()
+    # one EM iteration and one Newton step from a random start rarely reach the maximum
+    seen = False
+    for seed in range(10):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            res = model.fit(n_starts=1, maxiter=1, rng=seed)
+        warned = any(issubclass(w.category, ConvergenceWarning) for w in record)
+        assert warned == (not res.converged and res.boundary is None)
+        if warned:
+            seen = True
+            assert "did not converge" in res.summary().as_text().lower()
+    assert seen
 
 
 def test_warnings_point_at_the_callers_line():

@@ -1,0 +1,225 @@
+"""The multi-start search finds the global maximum, converges exactly, and reports honestly."""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import smlcr
+from smlcr import em, starts
+from smlcr.datasets import simulate_grouped
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def tone_like(seed, grouped):
+    """Shaped like mixtools' ``tonedata``, where the old search missed the maximum by 4.2.
+
+    37% of the individuals lie on ``y = x`` almost exactly (sd 0.0045), half cluster at
+    ``y = 2`` (sd 0.04) and the rest scatter; with K = 2 the global maximum has the
+    exact line as one class, while starts near the pooled fit settle on the ``y = 2``
+    cluster. Ungrouped: 150 rows; grouped: 50 individuals x 3 rows.
+    """
+    rng = np.random.default_rng(seed)
+    n_ind, rows = (50, 3) if grouped else (150, 1)
+    ids = np.repeat(np.arange(n_ind), rows)
+    kind = rng.choice(3, size=n_ind, p=[0.37, 0.5, 0.13])[ids]
+    x = rng.choice([1.35, 1.4, 1.8, 1.9, 2.0, 2.06, 2.1, 2.3, 2.5, 2.7, 3.0], size=ids.size)
+    y = np.select(
+        [kind == 0, kind == 1],
+        [x + 0.0045 * rng.normal(size=ids.size), 2.0 + 0.04 * rng.normal(size=ids.size)],
+        rng.uniform(1.3, 3.5, size=ids.size),
+    )
+    frame = pd.DataFrame({"y": y, "x": x, "id": ids})
+    # a start at the planted maximum: the exact line, and least squares on the other rows
+    rest = kind != 0
+    slope, intercept = np.polyfit(x[rest], y[rest], 1)
+    wide = np.var(y[rest] - intercept - slope * x[rest])
+    share = np.mean(kind[::rows] == 0)
+    start = [intercept, slope, 0.0, 1.0, wide, 0.0045**2, np.log(share / (1 - share))]
+    return frame, ("id" if grouped else None), np.array(start)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_tight_component_among_wide_ones_is_found(seed, grouped):
+    frame, groups, start = tone_like(seed, grouped)
+    model = smlcr.LatentClassOLS.from_formula("y ~ x", frame, groups=groups, k_classes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        planted = model.fit(start_params=start)
+        res = model.fit(rng=seed)
+    assert res.llf >= planted.llf - 1e-8 * abs(planted.llf)
+    sigma = np.sqrt(res.params[["sigma2[1]", "sigma2[2]"]].to_numpy())
+    assert sigma.min() < 0.01
+    exact = np.argmin(sigma) + 1
+    assert res.params[f"x[{exact}]"] == pytest.approx(1.0, abs=0.01)
+
+
+def overlapping(seed):
+    return simulate_grouped(n_groups=50, rows_per_group=3, sigma2=(2.0, 2.0, 2.0), seed=seed)
+
+
+def test_overlapping_designs_reach_the_best_of_1000_starts():
+    """Reference maxima from 1,000 starts (tests/results/search_reference.py)."""
+    reference = json.loads((RESULTS / "search_reference.json").read_text())
+    for case in reference["cases"]:
+        data = overlapping(case["seed"])
+        model = smlcr.LatentClassOLS.from_formula(
+            data.formula, data.data, groups="id", k_classes=case["k_classes"]
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = model.fit(rng=0)
+        assert res.llf >= case["best_llf"] - 1e-8 * abs(case["best_llf"]), case
+
+
+SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_groups=st.integers(12, 40),
+    label_kind=st.sampled_from(["str", "int", "float", "category", "scrambled"]),
+)
+def test_labels_types_and_order_of_individuals_give_bit_identical_fits(seed, n_groups, label_kind):
+    rng = np.random.default_rng(seed)
+    data = simulate_grouped(n_groups=n_groups, rows_per_group=3, sigma2=(2.0, 2.0, 2.0), seed=seed)
+    df = data.data.drop(columns="true_class")
+    new = {
+        "str": lambda i: "i" + i.astype(str),
+        "int": lambda i: i * 7 + 1000,
+        "float": lambda i: i / 3.0,
+        "category": lambda i: pd.Categorical(i.astype(str)),
+        "scrambled": lambda i: rng.permutation(n_groups)[i],
+    }[label_kind](df["id"].to_numpy())
+    # relabel, then reorder whole individuals (each keeps its rows in their order)
+    other = df.assign(id=new)
+    blocks = rng.permutation(n_groups)
+    other = pd.concat([other[df["id"] == b] for b in blocks])
+
+    def fit(frame):
+        model = smlcr.LatentClassOLS.from_formula(data.formula, frame, groups="id", k_classes=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(rng=3, n_starts=12)
+
+    a, b = fit(df), fit(other)
+    np.testing.assert_array_equal(np.asarray(a.params), np.asarray(b.params))
+    np.testing.assert_array_equal(np.sort(a.start_llfs), np.sort(b.start_llfs))
+    assert a.llf == b.llf
+    np.testing.assert_array_equal(np.asarray(a.bse), np.asarray(b.bse))
+    # the posteriors of an individual follow it under its new label
+    mapping = dict(zip(df["id"], other.loc[df.index, "id"], strict=False))
+    relabelled = b.posteriors.loc[[mapping[i] for i in a.posteriors.index]].to_numpy()
+    np.testing.assert_array_equal(relabelled, a.posteriors.to_numpy())
+
+
+def test_shuffled_rows_within_individuals_give_the_same_fit_to_rounding():
+    data = simulate_grouped(n_groups=80, rows_per_group=5, seed=4)
+    df = data.data
+    shuffled = df.sample(frac=1.0, random_state=1)
+    fits = []
+    for frame in (df, shuffled):
+        model = smlcr.LatentClassOLS.from_formula(data.formula, frame, groups="id", k_classes=3)
+        fits.append(model.fit(rng=0))
+    np.testing.assert_allclose(
+        np.asarray(fits[0].params), np.asarray(fits[1].params), rtol=1e-9, atol=1e-11
+    )
+
+
+def test_near_duplicate_regressors_fit_or_name_the_columns():
+    rng = np.random.default_rng(0)
+    n = 300
+    ids = np.repeat(np.arange(100), 3)
+    for noise in (1e-4, 1e-5, 1e-6, 1e-9):
+        x1, x2 = rng.normal(size=n), rng.normal(size=n)
+        x3 = x1 + noise * rng.normal(size=n)
+        cls = rng.integers(0, 2, 100)[ids]
+        y = np.where(cls, 1 + x1 + x2, -1 - x2 + 2 * x3) + rng.normal(size=n)
+        df = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "x3": x3, "id": ids})
+        if noise >= 1e-6:
+            for seed in range(4):
+                res = smlcr.LatentClassOLS.from_formula(
+                    "y ~ x1 + x2 + x3", df, groups="id", k_classes=2
+                ).fit(rng=seed, n_starts=10)
+                assert res.converged
+                assert res.gradient_norm < 1e-6
+        else:
+            with pytest.raises(ValueError, match=r"nearly collinear.*\['x1', 'x3'\].*condition"):
+                smlcr.LatentClassOLS.from_formula("y ~ x1 + x2 + x3", df, groups="id")
+
+
+def test_a_nearly_exact_fit_is_ols_without_a_false_alarm():
+    rng = np.random.default_rng(1)
+    for seed in range(10):
+        x = rng.normal(size=100)
+        y = 3 + 2 * x + 1e-10 * rng.normal(size=100)
+        df = pd.DataFrame({"y": y, "x": x})
+        res = smlcr.LatentClassOLS.from_formula("y ~ x", df, k_classes=1).fit(rng=seed)
+        ols = np.polyfit(x, y, 1)
+        np.testing.assert_allclose(res.params[["x[1]", "Intercept[1]"]], ols, rtol=1e-9)
+        # the trace never falls by more than the log-likelihood's rounding error, which is
+        # large here (residuals 1e-10 of the data) and is reported
+        assert res.converged
+        assert res.llf_rounding > 1e-9 * abs(res.llf)
+        assert np.all(np.diff(res.llf_history) >= -res.llf_rounding)
+
+
+@pytest.mark.parametrize("variance", ["class", "common"])
+def test_gradient_vanishes_and_newton_agrees_with_a_long_em(variance):
+    data = simulate_grouped(n_groups=120, rows_per_group=4, sigma2=(1.0, 1.5, 2.0), seed=7)
+    model = smlcr.LatentClassOLS.from_formula(
+        data.formula, data.data, groups="id", k_classes=3, variance=variance
+    )
+    res = model.fit(rng=0)
+    assert res.converged and res.hessian_negative_definite
+    assert res.gradient_norm < 1e-6
+    # the score in the data's units vanishes too
+    score = np.asarray(model.score(np.asarray(res.params)))
+    assert np.max(np.abs(score) * np.maximum(1, np.abs(res.params))) < 1e-6 * abs(res.llf)
+    # EM alone, run far past the default tolerance from the same start, finds the same maximum
+    constraints = em.Constraints(
+        var_floor=1e-4 * starts.pooled_variance(model.stats),
+        common_variance=variance == "common",
+    )
+    long_em = em.run_em(
+        model.stats,
+        model.membership_exog,
+        model._to_scaled(np.asarray(res.params)),
+        maxiter=100_000,
+        tol=1e-15,
+        param_tol=1e-12,
+        constraints=constraints,
+    )
+    assert long_em.llf + model._llf_offset == pytest.approx(res.llf, rel=1e-10)
+
+
+def test_local_maxima_are_tabulated_with_their_points():
+    data = overlapping(2)
+    model = smlcr.LatentClassOLS.from_formula(data.formula, data.data, groups="id", k_classes=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(rng=0, n_starts=40)
+    table = res.local_maxima
+    assert list(table.columns) == ["llf", "n_starts", "same_llf_as_best", "same_point_as_best"]
+    assert table["llf"].iloc[0] == pytest.approx(res.llf, rel=1e-9)
+    assert np.all(np.diff(table["llf"].to_numpy()) <= 0)
+    assert table["n_starts"].iloc[0] == res.n_reached_best
+    assert table["n_starts"].sum() == res.n_completed_starts
+    assert len(table) > 1  # an overlapping design has local maxima
+    assert "distinct maxima" in res.summary().as_text()
+    status = res.start_status
+    assert len(status) == 40 and set(status["status"]) <= {
+        "converged",
+        "maxiter",
+        "joined",
+        "pruned",
+        "degenerate",
+    }
