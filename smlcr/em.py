@@ -181,6 +181,7 @@ class Workspace:
     Z: np.ndarray  # (N, q)
     c_norm: np.ndarray  # (N,)
     R_norm: np.ndarray  # (N,)
+    z_constant: bool = False  # every individual has the same membership row
 
     @classmethod
     def build(cls, stats: CompressedData, Z: np.ndarray) -> Workspace:
@@ -193,6 +194,7 @@ class Workspace:
             Z=np.asarray(Z, dtype=np.float64),
             c_norm=np.sqrt(np.einsum("np,np->n", stats.c, stats.c)),
             R_norm=np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R)),
+            z_constant=bool(np.all(Z == Z[:1])),
         )
 
 
@@ -280,15 +282,15 @@ class EStep:
         Each individual's log-likelihood contribution.
     ssr : ndarray, shape (N, K)
     log_prior : ndarray, shape (N, K)
-    rounding : float
-        Bound on the rounding error of :attr:`llf` (:func:`rounding_bound`).
+    log_joint : ndarray, shape (N, K)
+        ``log pi_is + log f_is``.
     """
 
     tau: np.ndarray
     llf_obs: np.ndarray
     ssr: np.ndarray
     log_prior: np.ndarray
-    rounding: float = 0.0
+    log_joint: np.ndarray
 
     @property
     def llf(self) -> float:
@@ -297,15 +299,9 @@ class EStep:
 
 
 def rounding_bound(
-    stats: CompressedData,
-    params: ClassParams,
-    ssr_: np.ndarray,
-    log_joint: np.ndarray,
-    tau: np.ndarray,
-    llf_obs: np.ndarray,
-    work: Workspace,
+    stats: CompressedData, params: ClassParams, estep: EStep, work: Workspace
 ) -> float:
-    """Bound on the floating-point error of the log-likelihood at ``params``.
+    """Bound on the floating-point error of the log-likelihood of ``estep`` at ``params``.
 
     The residual ``c_i - R_i beta_s`` is computed with an error of at most
     about ``(p + 1) eps (||c_i|| + ||R_i|| ||beta_s||)`` per component, so its
@@ -316,7 +312,17 @@ def rounding_bound(
     individuals, with a safety factor of 4. Two log-likelihoods computed on
     the same statistics can differ by rounding alone by up to the sum of
     their bounds; when a fit is nearly exact (residual variances tiny
-    against the data) this is far more than ``eps |llf|``.
+    against the data) this is far more than ``eps |llf|``. Computed only
+    where a comparison needs it (a step that seems to lower the
+    log-likelihood, the end of the Newton phase).
+
+    Parameters
+    ----------
+    stats : CompressedData
+    params : ClassParams
+    estep : EStep
+        The E-step at ``params``.
+    work : Workspace
 
     Returns
     -------
@@ -324,21 +330,27 @@ def rounding_bound(
     """
     p = stats.k_exog
     eps = np.finfo(np.float64).eps
+    ssr_, llf_obs = estep.ssr, estep.llf_obs
     beta_norm = np.sqrt(np.einsum("kp,kp->k", params.beta, params.beta))
     resid_norm = np.sqrt(np.maximum(ssr_ - stats.rss[:, None], 0.0))
     scale = work.c_norm[:, None] + work.R_norm[:, None] * beta_norm[None, :]
-    error = (
-        (p + 1) * eps * scale * resid_norm / params.sigma2
-        + 8 * eps * np.abs(log_joint)
-        + 4 * eps * ssr_ / params.sigma2
-    )
+    with np.errstate(all="ignore"):
+        error = (
+            (p + 1) * eps * scale * resid_norm / params.sigma2
+            + 8 * eps * np.abs(estep.log_joint)
+            + 4 * eps * ssr_ / params.sigma2
+        )
     error = np.where(np.isfinite(error), error, 0.0)
-    per_individual = np.einsum("nk,nk->n", tau, error) + 4 * eps * np.abs(llf_obs)
+    per_individual = np.einsum("nk,nk->n", estep.tau, error) + 4 * eps * np.abs(llf_obs)
     return float(4.0 * np.sum(per_individual) + 4 * eps * llf_obs.size * np.max(np.abs(llf_obs)))
 
 
 def e_step(
-    stats: CompressedData, Z: np.ndarray, params: ClassParams, work: Workspace | None = None
+    stats: CompressedData,
+    Z: np.ndarray,
+    params: ClassParams,
+    work: Workspace | None = None,
+    ssr_: np.ndarray | None = None,
 ) -> EStep:
     """Posterior probabilities and log-likelihood, normalised in log space.
 
@@ -349,22 +361,30 @@ def e_step(
         Membership design, one row per individual.
     params : ClassParams
     work : Workspace, optional
-        Arrays precomputed from ``stats``; when given, the E-step also bounds
-        the rounding error of the log-likelihood (``EStep.rounding``).
+        Arrays precomputed from ``stats``.
+    ssr_ : ndarray, shape (N, K), optional
+        The residual sums of squares at ``params.beta`` when already computed
+        (by the M-step that produced ``params``).
 
     Returns
     -------
     EStep
     """
-    ssr_, _ = ssr(stats, params.beta, work)
-    lp = log_prior(Z, params.eta)
+    if ssr_ is None:
+        ssr_, _ = ssr(stats, params.beta, work)
+    lp = _log_prior(Z, params.eta, work)
     log_joint = lp + log_density(stats, params.sigma2, ssr_)
     llf_obs = log_sum_exp(log_joint)
     tau = np.exp(log_joint - llf_obs[:, None])
-    rounding = (
-        0.0 if work is None else rounding_bound(stats, params, ssr_, log_joint, tau, llf_obs, work)
-    )
-    return EStep(tau=tau, llf_obs=llf_obs, ssr=ssr_, log_prior=lp, rounding=rounding)
+    return EStep(tau=tau, llf_obs=llf_obs, ssr=ssr_, log_prior=lp, log_joint=log_joint)
+
+
+def _log_prior(Z, eta, work):
+    """:func:`log_prior`, computed once per class where every individual has the same ``z``."""
+    if work is not None and work.z_constant:
+        row = log_prior(Z[:1], eta)
+        return np.broadcast_to(row, (Z.shape[0], eta.shape[1]))
+    return log_prior(Z, eta)
 
 
 def _solve_psd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -561,6 +581,7 @@ class MStepInfo:
     """What the M-step had to constrain."""
 
     floor_hit: np.ndarray  # (K,) bool: variance set to the floor
+    ssr: np.ndarray | None = None  # (N, K) at the new coefficients, for the next E-step
 
 
 def m_step(
@@ -632,7 +653,8 @@ def m_step(
     sigma2 = np.maximum(sigma2, constraints.var_floor)
 
     eta = membership_step(Z, tau, previous.eta)
-    return ClassParams(beta=beta, sigma2=sigma2, eta=eta), MStepInfo(floor_hit=floor_hit)
+    info = MStepInfo(floor_hit=floor_hit, ssr=ssr_)
+    return ClassParams(beta=beta, sigma2=sigma2, eta=eta), info
 
 
 def params_from_posteriors(
@@ -690,25 +712,34 @@ MIN_ITER_DEGENERATE = 20
 COINCIDENT_CLASSES = 1e-4
 
 
-def degeneracy(params: ClassParams, tau: np.ndarray) -> str | None:
+def degeneracy(
+    params: ClassParams, tau: np.ndarray, floor_hit: np.ndarray | None = None
+) -> str | None:
     """Why the classes of ``params`` no longer form K distinct classes, or None.
 
     A class is empty when its posterior weight is below
     :data:`EMPTY_CLASS_WEIGHT` individuals; two classes coincide when their
     coefficients and log variances differ by less than
     :data:`COINCIDENT_CLASSES`. Either way EM converges only sublinearly,
-    towards a model with fewer classes.
+    towards a model with fewer classes. A class whose variance is held at
+    the floor has collapsed onto individuals it fits exactly: a spurious
+    maximum of a likelihood that is unbounded there.
 
     Parameters
     ----------
     params : ClassParams
     tau : ndarray, shape (N, K)
+    floor_hit : ndarray of bool, shape (K,), optional
+        Classes whose variance the last M-step set to the floor.
 
     Returns
     -------
     str or None
         A readable reason naming the classes (1-based, in the order given).
     """
+    if floor_hit is not None and np.any(floor_hit):
+        classes = [int(s) + 1 for s in np.flatnonzero(floor_hit)]
+        return f"the variance of class(es) {classes} is at the floor"
     k = params.k_classes
     if k < 2:
         return None
@@ -784,11 +815,16 @@ def em_step(
     EMDecreaseError
     """
     old_llf = estep.llf
+    old_rounding = None
     for exact in (False, True):
         new_params, info = m_step(stats, Z, estep.tau, params, constraints, work, exact=exact)
-        new_estep = e_step(stats, Z, new_params, work)
+        new_estep = e_step(stats, Z, new_params, work, info.ssr)
         new_llf = new_estep.llf
-        allowed = estep.rounding + new_estep.rounding
+        if np.isfinite(new_llf) and new_llf >= old_llf:
+            return new_params, new_estep, info
+        if old_rounding is None:
+            old_rounding = rounding_bound(stats, params, estep, work)
+        allowed = old_rounding + rounding_bound(stats, new_params, new_estep, work)
         if np.isfinite(new_llf) and new_llf >= old_llf - allowed:
             return new_params, new_estep, info
     raise EMDecreaseError(
@@ -796,6 +832,53 @@ def em_step(
         f"than its rounding error ({allowed:.3g}); EM cannot decrease it, so this is a bug "
         "in smlcr: please report it with the data that trigger it."
     )
+
+
+def _vector(params: ClassParams) -> np.ndarray:
+    """Parameters as one unconstrained vector: coefficients, log variances, eta."""
+    return np.concatenate([params.beta.ravel(), np.log(params.sigma2), params.eta.ravel()])
+
+
+def _from_vector(v: np.ndarray, like: ClassParams, var_floor: float) -> ClassParams:
+    """Inverse of :func:`_vector` (variances kept at or above ``var_floor``)."""
+    k, p = like.beta.shape
+    beta = v[: k * p].reshape(k, p)
+    sigma2 = np.maximum(np.exp(v[k * p : k * p + k]), var_floor)
+    eta = v[k * p + k :].reshape(like.eta.shape)
+    return ClassParams(beta=beta, sigma2=sigma2, eta=eta)
+
+
+def _squarem_step(stats, Z, run, constraints, work):
+    """One SQUAREM cycle (Varadhan and Roland, 2008): two EM steps, an extrapolation
+    along them, and an EM step from the extrapolated point, kept only if it ends above
+    the second EM step. Returns the accepted states, each an EM step's output."""
+    p1, e1, i1 = em_step(stats, Z, run.params, run.estep, constraints, work)
+    p2, e2, i2 = em_step(stats, Z, p1, e1, constraints, work)
+    states = [(p1, e1, i1), (p2, e2, i2)]
+    x0, x1, x2 = _vector(run.params), _vector(p1), _vector(p2)
+    r = x1 - x0
+    v = x2 - x1 - r
+    norm_v = float(np.sqrt(v @ v))
+    if norm_v == 0.0 or not np.isfinite(norm_v):
+        return states
+    alpha = min(-float(np.sqrt(r @ r)) / norm_v, -1.0)
+    # the step from the extrapolated point is kept only if it ends above the second EM
+    # step, so it needs no retry: a wild extrapolation just leaves the plain steps
+    with np.errstate(all="ignore"):
+        jump = _from_vector(x0 - 2 * alpha * r + alpha**2 * v, run.params, constraints.var_floor)
+        if not np.all(np.isfinite(jump.sigma2)):
+            return states
+        e_jump = e_step(stats, Z, jump, work)
+        if not np.isfinite(e_jump.llf) or not np.all(np.isfinite(jump.beta)):
+            return states
+        try:
+            p3, i3 = m_step(stats, Z, e_jump.tau, jump, constraints, work)
+        except np.linalg.LinAlgError:
+            return states
+        e3 = e_step(stats, Z, p3, work, i3.ssr)
+    if np.isfinite(e3.llf) and e3.llf >= e2.llf:
+        states.append((p3, e3, i3))
+    return states
 
 
 def run_em(
@@ -808,6 +891,7 @@ def run_em(
     constraints: Constraints = Constraints(),
     work: Workspace | None = None,
     stop_degenerate: bool = True,
+    accelerate: bool = True,
 ) -> EMRun:
     """Iterate E- and M-steps from ``start`` until convergence or ``maxiter``.
 
@@ -816,8 +900,12 @@ def run_em(
     units, log variances, membership coefficients) is below ``param_tol``.
     Passing an :class:`EMRun` continues it (its history is extended). With
     ``stop_degenerate``, a run whose classes become degenerate (an empty
-    class, two coinciding classes: :func:`degeneracy`) stops there, not
-    converged, with the reason in ``degenerate``.
+    class, two coinciding classes, a variance at the floor:
+    :func:`degeneracy`) stops there, not converged, with the reason in
+    ``degenerate``. With ``accelerate``, EM steps come in SQUAREM cycles (two
+    steps, an extrapolation along them and a step from there, kept only when
+    it ends higher), so every recorded log-likelihood is still that of an EM
+    step and the trace never falls.
 
     Parameters
     ----------
@@ -825,9 +913,11 @@ def run_em(
     Z : ndarray, shape (N, q)
     start : ClassParams or EMRun
     maxiter, tol, param_tol : see above
+        ``maxiter`` counts M-steps.
     constraints : Constraints
     work : Workspace, optional
     stop_degenerate : bool
+    accelerate : bool
 
     Returns
     -------
@@ -847,18 +937,22 @@ def run_em(
     k = run.params.k_classes
     if run.floor_hit is None:
         run.floor_hit = np.zeros(k, dtype=bool)
-    for _ in range(maxiter):
-        if run.converged or run.degenerate:
-            break
-        old_llf = run.llf
-        new_params, new_estep, info = em_step(stats, Z, run.params, run.estep, constraints, work)
-        new_llf = new_estep.llf
-        change = _max_change(new_params, run.params)
-        run.params, run.estep, run.floor_hit = new_params, new_estep, info.floor_hit
-        run.n_iter += 1
-        run.llf_history.append(new_llf)
-        if new_llf - old_llf <= tol * (1.0 + abs(new_llf)) and change <= param_tol:
-            run.converged = True
-        elif stop_degenerate and run.n_iter >= MIN_ITER_DEGENERATE:
-            run.degenerate = degeneracy(new_params, new_estep.tau)
+    target = run.n_iter + maxiter
+    while run.n_iter < target and not (run.converged or run.degenerate):
+        if accelerate and target - run.n_iter >= 3:
+            states = _squarem_step(stats, Z, run, constraints, work)
+        else:
+            states = [em_step(stats, Z, run.params, run.estep, constraints, work)]
+        for new_params, new_estep, info in states:
+            old_llf = run.llf
+            new_llf = new_estep.llf
+            change = _max_change(new_params, run.params)
+            run.params, run.estep, run.floor_hit = new_params, new_estep, info.floor_hit
+            run.n_iter += 1
+            run.llf_history.append(new_llf)
+            if new_llf - old_llf <= tol * (1.0 + abs(new_llf)) and change <= param_tol:
+                run.converged = True
+                break
+        if not run.converged and stop_degenerate and run.n_iter >= MIN_ITER_DEGENERATE:
+            run.degenerate = degeneracy(run.params, run.estep.tau, run.floor_hit)
     return run

@@ -795,6 +795,7 @@ class LatentClassOLS(LikelihoodModel):
             param_tol=param_tol,
             constraints=constraints,
             start_params=start,
+            layout=self.layout,
         )
         polished = newton_phase(
             self.stats,

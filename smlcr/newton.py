@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from smlcr.compress import CompressedData
-from smlcr.em import Constraints, EMRun, Layout, Workspace, e_step, em_step
+from smlcr.em import Constraints, EMRun, Layout, Workspace, e_step, em_step, rounding_bound
 from smlcr.information import derivatives
 
 __all__ = ["NewtonOutcome", "newton_phase", "relative_gradient"]
@@ -97,6 +97,7 @@ def newton_phase(
     work: Workspace | None = None,
     gtol: float = 1e-9,
     max_steps: int = 50,
+    fallback_em: bool = True,
 ) -> NewtonOutcome:
     """Polish an EM run by safeguarded Newton steps until no step can gain more.
 
@@ -125,6 +126,10 @@ def newton_phase(
         rounding error, when the steps run out.
     max_steps : int
         Newton or EM steps at most.
+    fallback_em : bool
+        Where no Newton step can be taken, take an EM step and try again;
+        false ends the phase there instead (the multi-start search then goes
+        on with plain EM, which is cheaper per step than a Hessian).
 
     Returns
     -------
@@ -133,8 +138,6 @@ def newton_phase(
     """
     work = Workspace.build(stats, Z) if work is None else work
     run = replace(run, llf_history=list(run.llf_history))
-    if run.estep.rounding == 0.0:
-        run.estep = e_step(stats, Z, run.params, work)
     boundary = run.degenerate
     if boundary is None and np.any(run.floor_hit):
         classes = [int(s) + 1 for s in np.flatnonzero(run.floor_hit)]
@@ -154,8 +157,9 @@ def newton_phase(
         if boundary is not None:
             break
         stepped = False
+        rounding = rounding_bound(stats, run.params, run.estep, work)
         if definite:
-            if decrement <= run.estep.rounding:
+            if decrement <= rounding:
                 params = layout.unflat(theta + direction)
                 if polished or not np.all(params.sigma2 > constraints.var_floor):
                     break
@@ -179,17 +183,20 @@ def newton_phase(
                         break
                 t /= 2
         if not stepped:
+            if not fallback_em:
+                break
             params, estep, info = em_step(stats, Z, run.params, run.estep, constraints, work)
             run.params, run.estep, run.floor_hit = params, estep, info.floor_hit
         run.n_iter += 1
         run.llf_history.append(run.llf)
-    converged = boundary is None and definite and decrement <= max(gtol, run.estep.rounding, 0.0)
+    rounding = rounding_bound(stats, run.params, run.estep, work)
+    converged = boundary is None and definite and decrement <= max(gtol, rounding, 0.0)
     run.converged = converged
     return NewtonOutcome(
         run=run,
         gradient=gradient,
         decrement=decrement,
-        rounding=run.estep.rounding,
+        rounding=rounding,
         negative_definite=definite,
         n_newton=n_newton,
         boundary=boundary,

@@ -46,13 +46,16 @@ from smlcr.em import (
     ClassParams,
     Constraints,
     EMRun,
+    Layout,
     Workspace,
     _stacked_lstsq,
+    degeneracy,
     e_step,
     params_from_posteriors,
     run_em,
     ssr,
 )
+from smlcr.newton import newton_phase
 
 __all__ = [
     "START_KINDS",
@@ -74,6 +77,9 @@ PERTURB_SHARE = 0.2
 
 #: Iterations of every run between two looks at the whole search.
 ROUND_ITERATIONS = 25
+
+#: Newton (or fallback EM) steps tried on a slowly converging run between two rounds.
+NEWTON_STEPS = 8
 
 #: Two maxima are the same point when their parameters (scaled units, classes in
 #: canonical order) differ by at most this much.
@@ -227,7 +233,9 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
         ssr=run.estep.ssr[:, order],
         log_prior=run.estep.log_prior[:, order],
     )
-    return replace(run, params=params, estep=estep, floor_hit=run.floor_hit[order])
+    floor_hit = run.floor_hit[order]
+    degenerate = run.degenerate and degeneracy(params, estep.tau, floor_hit)
+    return replace(run, params=params, estep=estep, floor_hit=floor_hit, degenerate=degenerate)
 
 
 def _point(run: EMRun) -> np.ndarray:
@@ -368,22 +376,34 @@ def distinct_maxima(runs: list, reach_tol: float) -> pd.DataFrame:
     return frame
 
 
-def _projected_gain(history: list) -> float:
+def _slow(history: list) -> bool:
+    """Whether EM's last increments shrink by less than half per iteration."""
+    steps = np.diff(np.asarray(history[-3:]))
+    return bool(steps.size == 2 and steps[0] > 0 and steps[1] > 0.5 * steps[0])
+
+
+def _projected_gain(history: list, remaining: int) -> float:
     """An optimistic guess of how much more a run's log-likelihood can rise.
 
     EM's increments shrink about geometrically; with the largest recent ratio
     ``r`` of consecutive increments, the rest of the series sums to
-    ``last r / (1 - r)``, inflated tenfold. Returns infinity when the
-    increments do not shrink.
+    ``last r / (1 - r)``, inflated tenfold. Where the increments do not
+    shrink, the run still has only ``remaining`` iterations: twice the
+    largest recent increment for each of them.
     """
     steps = np.diff(np.asarray(history[-6:]))
-    if steps.size < 3 or steps[-1] <= 0:
-        return 0.0 if steps.size >= 3 and np.all(steps[-3:] <= 0) else np.inf
+    if steps.size < 3:
+        return np.inf
+    if np.all(steps[-3:] <= 0):
+        return 0.0
+    linear = 2.0 * float(np.max(steps)) * remaining
+    if steps[-1] <= 0:
+        return linear
     ratios = steps[1:] / np.where(steps[:-1] > 0, steps[:-1], np.nan)
     r = float(np.nanmax(ratios)) if np.any(np.isfinite(ratios)) else np.inf
     if not r < 1.0:
-        return np.inf
-    return 10.0 * steps[-1] * r / (1.0 - r)
+        return linear
+    return min(10.0 * steps[-1] * r / (1.0 - r), linear)
 
 
 def multistart(
@@ -400,6 +420,7 @@ def multistart(
     constraints: Constraints | None = None,
     start_params: ClassParams | None = None,
     prune_margin: float = 1.0,
+    layout: Layout | None = None,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best maximum.
 
@@ -430,6 +451,12 @@ def multistart(
         A run is pruned when its log-likelihood plus an optimistic projection
         of its remaining gain is below the best maximum by more than
         ``prune_margin + 1e-8 |llf|``.
+    layout : Layout, optional
+        The parameter vector of the model. When given, a run whose EM
+        increments shrink slowly (by less than half per iteration) is
+        finished by safeguarded Newton steps (:func:`smlcr.newton.newton_phase`)
+        where its Hessian is negative definite, instead of by hundreds of EM
+        iterations.
 
     Returns
     -------
@@ -497,6 +524,13 @@ def multistart(
             break
         active.sort(key=lambda j: -runs[j].llf)
         for j in active:
+            if layout is not None and _slow(runs[j].llf_history) and not runs[j].floor_hit.any():
+                runs[j] = newton_phase(
+                    stats, Z, runs[j], layout, constraints, work, tol, NEWTON_STEPS, False
+                ).run
+                settle(j)
+                if status[j]:
+                    continue
             steps = min(ROUND_ITERATIONS, maxiter - runs[j].n_iter)
             runs[j] = run(runs[j], steps, kinds[j])
             settle(j)
@@ -504,7 +538,8 @@ def multistart(
                 continue
             best = max((llf for _, llf in found), default=-np.inf)
             margin = prune_margin + 1e-8 * abs(best)
-            if runs[j].llf + _projected_gain(runs[j].llf_history) < best - margin:
+            remaining = maxiter - runs[j].n_iter
+            if runs[j].llf + _projected_gain(runs[j].llf_history, remaining) < best - margin:
                 status[j] = "pruned"
                 continue
             point = _point(runs[j])
@@ -534,9 +569,10 @@ def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiSta
         )
         for j, (r, kind, st) in enumerate(zip(runs, kinds, status, strict=True))
     ]
-    # the best interior maximum; a degenerate run above it is reported by
-    # `stopped_above_best`, and only when no run reached an interior maximum is the best
-    # degenerate run the estimate (on the boundary)
+    # the best interior maximum; a degenerate run above it (an empty class, coinciding
+    # classes, a variance at the floor: a spurious maximum of the unbounded likelihood) is
+    # reported by `stopped_above_best`, and only when no run reached an interior maximum
+    # is the best degenerate run the estimate (on the boundary)
     candidates = [
         r for r, rec in zip(runs, records, strict=True) if rec.status in ("converged", "maxiter")
     ] or list(runs)

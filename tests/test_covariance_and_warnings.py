@@ -7,7 +7,11 @@ import pytest
 from statsmodels.tools.numdiff import approx_fprime
 
 import smlcr
-from smlcr.exceptions import SingularInformationWarning, VarianceFloorWarning
+from smlcr.exceptions import (
+    DegenerateClassWarning,
+    SingularInformationWarning,
+    VarianceFloorWarning,
+)
 from smlcr.results import invert_information
 
 
@@ -54,7 +58,12 @@ def test_variance_floor_binds_with_a_warning_and_a_record():
     with pytest.warns(VarianceFloorWarning, match="floor"):
         # the collapsed variance also leaves the information matrix singular: named
         with pytest.warns(SingularInformationWarning, match=r"sigma2\[2\]"):
-            res = model.fit(start_params=start)
+            # and the estimate is on the boundary, not a converged interior maximum
+            with pytest.warns(DegenerateClassWarning, match="boundary"):
+                res = model.fit(start_params=start)
+    assert res.boundary == "the variance of class(es) [2] is at the floor"
+    assert not res.converged
+    assert "on the boundary" in res.summary().as_text()
     assert res.variance_floor_hit.tolist() == [False, True]
     assert np.isnan(res.bse[3])  # no standard error in the singular direction
     pooled = np.var(y)
