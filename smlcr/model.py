@@ -703,7 +703,7 @@ class LatentClassOLS(LikelihoodModel):
             Start values (order of ``data.param_names``); when given, EM runs
             from them alone instead of from random starts.
         n_starts : int, optional
-            Number of starts; default from the size of the problem, 20 to 100
+            Number of starts; default from the size of the problem, 10 to 100
             (:func:`smlcr.starts.default_n_starts`). Kinds cycle: least squares
             on small random subsets of individuals, k-means on per-individual
             OLS coefficients (when individuals have more rows than regressors),

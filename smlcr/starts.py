@@ -91,7 +91,7 @@ def default_n_starts(n_groups: int, k: int, p: int) -> int:
 
     The cost of a start is proportional to ``N K p^2``; small problems, where
     local maxima are most common and a start costs little, get up to 100
-    starts, large ones at least 20.
+    starts, large ones 10 (about ``4e6 / (N K p^2)`` in between).
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def default_n_starts(n_groups: int, k: int, p: int) -> int:
     if k == 1:
         return 1
     budget = 4e6 / (max(n_groups, 1) * k * max(p, 1) ** 2)
-    return int(np.clip(np.round(budget), 20, 100))
+    return int(np.clip(np.round(budget), 10, 100))
 
 
 def individual_ols(stats: CompressedData) -> tuple[np.ndarray, np.ndarray]:
