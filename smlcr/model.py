@@ -682,7 +682,7 @@ class LatentClassOLS(LikelihoodModel):
         start_params=None,
         n_starts: int | None = None,
         rng=None,
-        maxiter: int = 5000,
+        maxiter: int = 1000,
         tol: float = 1e-8,
         param_tol: float = 1e-5,
         n_full: int | None = None,
@@ -713,7 +713,10 @@ class LatentClassOLS(LikelihoodModel):
             Seed or generator for the starts; the same seed gives the same fit,
             whatever the labels of the individuals and the order of the rows.
         maxiter : int
-            Maximum EM iterations of a run.
+            Maximum EM iterations of a run. The best run is then finished by
+            Newton steps whatever this is, so it bounds the time spent on runs
+            that creep along flat ridges (common when K is above what the data
+            support).
         tol : float
             An EM run has converged when the relative change of the
             log-likelihood is below ``tol``...
