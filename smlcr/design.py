@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "aligned",
+    "check_keywords",
     "Cells",
     "SideDesign",
     "factorize",
@@ -35,6 +37,76 @@ def plain(value):
     object
     """
     return value.item() if isinstance(value, np.generic) else value
+
+
+def check_keywords(given, valid, where: str) -> None:
+    """A ``TypeError`` naming every keyword in ``given`` that is not in ``valid``.
+
+    Misspelled options must not be ignored (a different model would be fitted
+    without a word); the message suggests the closest valid name.
+
+    Parameters
+    ----------
+    given : iterable of str
+    valid : iterable of str
+    where : str
+        The function, for the message.
+
+    Returns
+    -------
+    None
+    """
+    import difflib
+
+    valid = sorted(valid)
+    unknown = [k for k in given if k not in valid]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(
+            f"{where} got unexpected keyword argument(s) {', '.join(hints)}; valid keywords "
+            f"are {valid}."
+        )
+
+
+def aligned(value, index, name: str):
+    """A pandas per-row input aligned with the data's row ``index``.
+
+    pandas inputs are matched to the data by their index, as statsmodels
+    matches ``endog`` and ``exog``: one with the same labels in another order
+    is reordered; one whose labels differ from the data's (or repeat) is an
+    error, never read by position. Other inputs are returned unchanged.
+
+    Parameters
+    ----------
+    value : object
+    index : pandas.Index or None
+        The data's row labels (None when the data carry none).
+    name : str
+        Argument name, for the message.
+
+    Returns
+    -------
+    object
+    """
+    if index is None or not isinstance(value, (pd.Series, pd.DataFrame)):
+        return value
+    if value.index.equals(index):
+        return value
+    if (
+        len(value.index) == len(index)
+        and value.index.is_unique
+        and index.is_unique
+        and value.index.isin(index).all()
+    ):
+        return value.reindex(index)
+    raise ValueError(
+        f"`{name}` is a pandas object whose index does not match the data's rows; pass it "
+        "with the same index labels as the data (it is aligned by label, never by position), "
+        "or as a numpy array in the order of the rows."
+    )
 
 
 def factorize(values, name: str) -> tuple[np.ndarray, pd.Index]:
@@ -99,6 +171,7 @@ def row_values(value, data: pd.DataFrame, full_index, subset, name: str):
             f"`{name}` has {len(value)} values but `data` has {len(full_index)} rows; "
             "pass a column name or one value per row of `data`."
         )
+    value = aligned(value, full_index, name)
     series = pd.Series(
         np.asarray(value), index=full_index, name=getattr(value, "name", None) or name
     )
@@ -314,6 +387,8 @@ def side_rows(value, data: pd.DataFrame, full_index, subset, name: str) -> pd.Da
             f"`{name}` has {len(frame)} rows but `data` has {len(full_index)}; pass one "
             "row per row of `data`, or a formula."
         )
+    if isinstance(value, (pd.Series, pd.DataFrame)):
+        frame = aligned(frame, full_index, name)
     frame = frame.set_axis(full_index)
     return frame if subset is None else frame.loc[data.index]
 

@@ -24,6 +24,8 @@ from smlcr.compress import (
 from smlcr.design import (
     Cells,
     SideDesign,
+    aligned,
+    check_keywords,
     factorize,
     per_individual,
     plain,
@@ -48,6 +50,14 @@ from smlcr.units import unit_map
 __all__ = ["LatentClassOLS"]
 
 _COV_TYPES = ("oim", "opg", "robust")
+
+_INIT_KEYWORDS = frozenset(
+    {"groups", "k_classes", "absorb", "variance", "membership", "common", "missing"}
+)
+#: keywords statsmodels' ``from_formula`` passes to the model
+_STATSMODELS_KEYWORDS = frozenset(
+    {"missing_idx", "formula", "model_spec", "design_info", "hasconst"}
+)
 
 #: Largest condition number of the standardised regressors accepted (see
 #: ``LatentClassOLS._check_rank``).
@@ -147,6 +157,7 @@ class LatentClassOLS(LikelihoodModel):
         missing: str = "none",
         **kwargs,
     ):
+        check_keywords(kwargs, _INIT_KEYWORDS | _STATSMODELS_KEYWORDS, "LatentClassOLS")
         self.k_classes = _check_k_classes(k_classes)
         if variance not in _VARIANCES:
             raise ValueError(
@@ -158,6 +169,16 @@ class LatentClassOLS(LikelihoodModel):
         # marks them among all rows of the data, which the per-row arguments still have
         missing_idx = kwargs.get("missing_idx")
         n_rows = len(endog) if missing_idx is None else len(missing_idx)
+        _check_endog_shape(endog)
+        # pandas per-row inputs are matched to the data by label, never by position
+        row_index = getattr(endog, "index", None) if missing_idx is None else None
+        groups = aligned(groups, row_index, "groups")
+        if isinstance(absorb, (list, tuple)):
+            absorb = [aligned(a, row_index, "absorb") for a in absorb]
+        else:
+            absorb = aligned(absorb, row_index, "absorb")
+        membership = aligned(membership, row_index, "membership")
+        common = aligned(common, row_index, "common")
         if groups is None:
             self._groups_name = "group"
             codes, labels = np.arange(n_rows, dtype=np.float64), pd.RangeIndex(n_rows)
@@ -440,8 +461,22 @@ class LatentClassOLS(LikelihoodModel):
         model.data.model_spec = getattr(self.data, "model_spec", None)
         return model
 
-    def _check_start_params(self, start_params) -> None:
+    def _check_start_params(self, start_params) -> np.ndarray:
+        """``start_params`` as an array in the order of the parameters, checked.
+
+        A pandas Series is matched by parameter name (its order does not
+        matter); names missing from it or unknown to the model are an error.
+        """
         names = list(self.data.param_names)
+        if isinstance(start_params, pd.Series):
+            missing = [n for n in names if n not in start_params.index]
+            unknown = [n for n in start_params.index if n not in names]
+            if missing or unknown or not start_params.index.is_unique:
+                raise ValueError(
+                    f"`start_params` is matched to the parameters by name: missing {missing}, "
+                    f"unknown {unknown}; the parameters are {names}."
+                )
+            start_params = start_params.reindex(names)
         values = np.asarray(start_params, dtype=np.float64)
         if values.shape != (self.k_params,):
             raise ValueError(
@@ -449,9 +484,14 @@ class LatentClassOLS(LikelihoodModel):
                 f"{self.k_params} parameters, in this order: {names}."
             )
         bad = [n for n, v in zip(names, values, strict=True) if not np.isfinite(v)]
-        bad += [n for n, v in zip(names, values, strict=True) if n.startswith("sigma2") and v <= 0]
+        layout = self.layout
+        variances = range(
+            layout.k * layout.p + layout.m, layout.k * layout.p + layout.m + layout.n_variances
+        )
+        bad += [names[j] for j in variances if not values[j] > 0]
         if bad:
             raise ValueError(f"`start_params` must be finite with positive variances; check {bad}.")
+        return values
 
     def _check_enough_data(self):
         usable = float(self.stats.dof.sum())
@@ -523,6 +563,7 @@ class LatentClassOLS(LikelihoodModel):
         -------
         LatentClassOLS
         """
+        check_keywords(kwargs, _INIT_KEYWORDS | {"eval_env"}, "LatentClassOLS.from_formula")
         full_index = data.index
         if subset is not None:
             data = data.loc[subset]
@@ -758,8 +799,7 @@ class LatentClassOLS(LikelihoodModel):
         """
         from smlcr.results import LatentClassOLSResults, LatentClassOLSResultsWrapper
 
-        if kwargs:
-            raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
+        check_keywords(kwargs, _FIT_KEYWORDS, "fit()")
         if cov_type not in _COV_TYPES:
             raise ValueError(f"`cov_type` must be one of {_COV_TYPES}, got {cov_type!r}.")
         if n_starts is not None and (
@@ -778,7 +818,7 @@ class LatentClassOLS(LikelihoodModel):
         if not 0 <= min_share < 1:
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:
-            self._check_start_params(start_params)
+            start_params = self._check_start_params(start_params)
         start = None if start_params is None else self._to_scaled(start_params)
         constraints = em.Constraints(
             var_floor=floor,
@@ -926,6 +966,19 @@ def _caller_namespace(eval_env):
         return {}
     frame = sys._getframe(2 + eval_env)  # 0: this function, 1: from_formula
     return {**frame.f_globals, **frame.f_locals}
+
+
+_FIT_KEYWORDS = frozenset()  # fit() takes no keywords beyond its signature
+
+
+def _check_endog_shape(endog) -> None:
+    """One response per row: a two-column ``endog`` is an error, never interleaved."""
+    shape = np.shape(endog)
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        raise ValueError(
+            f"`endog` must be one column (one response per row), got shape {shape}; fit one "
+            "model per response."
+        )
 
 
 def _check_k_classes(k_classes) -> int:

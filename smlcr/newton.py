@@ -14,7 +14,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from smlcr.compress import CompressedData
-from smlcr.em import Constraints, EMRun, Layout, Workspace, e_step, em_step, rounding_bound
+from smlcr.em import (
+    Constraints,
+    EMRun,
+    Layout,
+    Workspace,
+    degeneracy,
+    e_step,
+    em_step,
+    rounding_bound,
+)
 from smlcr.information import derivatives
 
 __all__ = ["NewtonOutcome", "newton_phase", "relative_gradient"]
@@ -138,10 +147,9 @@ def newton_phase(
     """
     work = Workspace.build(stats, Z) if work is None else work
     run = replace(run, llf_history=list(run.llf_history))
-    boundary = run.degenerate
-    if boundary is None and np.any(run.floor_hit):
-        classes = [int(s) + 1 for s in np.flatnonzero(run.floor_hit)]
-        boundary = f"the variance of class(es) {classes} is at the floor"
+    # judged at the final point too: a run can converge (nothing moves) with a class
+    # already empty, before the check in EM would have stopped it
+    boundary = run.degenerate or degeneracy(run.params, run.estep.tau, run.floor_hit)
     n_newton = 0
     polished = False
     gradient, decrement, definite = np.inf, np.nan, False

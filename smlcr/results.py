@@ -417,6 +417,26 @@ class LatentClassOLSResults(LikelihoodModelResults):
         joint.per_term = pd.DataFrame(per_term, index=pd.Index(names, name="term"))
         return joint
 
+    def wald_test_terms(self, *args, **kwargs):
+        """Not available: statsmodels' per-term tests do not know the class structure.
+
+        statsmodels builds one test per formula term from the columns of
+        ``exog``, which here would test class 1's coefficient alone. Use
+        :meth:`test_class_equality` (do the classes differ in a term?) or
+        :meth:`wald_test` with the parameter names (``"x[1] = 0, x[2] = 0"``:
+        is a term zero in every class?).
+
+        Raises
+        ------
+        NotImplementedError
+        """
+        raise NotImplementedError(
+            "wald_test_terms would test class 1's coefficients only; use "
+            "test_class_equality() to test whether the classes differ in a term, or "
+            "wald_test('x[1] = 0, x[2] = 0') with the parameter names (terms are named "
+            "'{term}[k]' for class k)."
+        )
+
     @property
     def params_table(self) -> pd.DataFrame:
         """Every estimate in a tidy table, for export.

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
+from smlcr.design import check_keywords
 from smlcr.exceptions import SmlcrWarning
 from smlcr.model import LatentClassOLS
 
@@ -158,6 +159,11 @@ def compare_classes(
     dict, optional
         The results, when ``return_results`` is true.
     """
+    check_keywords(
+        model_kwds,
+        {"absorb", "variance", "membership", "common", "missing", "subset", "drop_cols"},
+        "compare_classes",
+    )
     ks = sorted({int(k) for k in k_range})
     if not ks or ks[0] < 1:
         raise ValueError(f"`k_range` must hold positive integers, got {list(k_range)!r}.")

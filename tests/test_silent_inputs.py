@@ -1,0 +1,118 @@
+"""Inputs that once gave a different model or a wrong answer without a word."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import smlcr
+from smlcr.datasets import simulate_grouped
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_grouped(n_groups=60, rows_per_group=4, seed=5)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "suggestion"),
+    [
+        ("absrob", "absorb"),
+        ("membrship", "membership"),
+        ("varaince", "variance"),
+        ("k_class", "k_classes"),
+        ("K", None),
+        ("n_jobs", None),
+    ],
+)
+def test_misspelled_keywords_are_errors_naming_them(sim, keyword, suggestion):
+    df = sim.data
+    pattern = rf"'{keyword}'" + (rf".*did you mean '{suggestion}'" if suggestion else "")
+    with pytest.raises(TypeError, match=pattern):
+        smlcr.LatentClassOLS.from_formula(sim.formula, df, groups="id", **{keyword: 3})
+    with pytest.raises(TypeError, match=rf"'{keyword}'"):
+        smlcr.LatentClassOLS(df["y"], df[["x1", "x2"]], groups=df["id"], **{keyword: 3})
+    with pytest.raises(TypeError, match=rf"compare_classes.*'{keyword}'"):
+        smlcr.compare_classes(sim.formula, df, groups="id", k_range=[1], **{keyword: 3})
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, df, groups="id")
+    with pytest.raises(TypeError, match=rf"fit\(\).*'{keyword}'"):
+        model.fit(**{keyword: 3})
+
+
+def test_a_groups_series_is_aligned_by_index_not_position(sim):
+    df = sim.data
+    X = df[["x1", "x2"]].assign(const=1.0)
+    reference = smlcr.LatentClassOLS(df["y"], X, groups=df["id"], k_classes=2).fit(rng=0)
+    shuffled = df["id"].sample(frac=1.0, random_state=0)
+    res = smlcr.LatentClassOLS(df["y"], X, groups=shuffled, k_classes=2).fit(rng=0)
+    np.testing.assert_array_equal(np.asarray(res.params), np.asarray(reference.params))
+    # the same for formulas
+    res_f = smlcr.LatentClassOLS.from_formula(sim.formula, df, groups=shuffled, k_classes=2).fit(
+        rng=0
+    )
+    ref_f = smlcr.LatentClassOLS.from_formula(sim.formula, df, groups="id", k_classes=2).fit(rng=0)
+    np.testing.assert_array_equal(np.asarray(res_f.params), np.asarray(ref_f.params))
+    # labels that are not the data's rows: an error, never read by position
+    relabelled = df["id"].set_axis(df.index + 10_000)
+    with pytest.raises(ValueError, match="`groups`.*index"):
+        smlcr.LatentClassOLS(df["y"], X, groups=relabelled, k_classes=2)
+    with pytest.raises(ValueError, match="`groups`.*index"):
+        smlcr.LatentClassOLS.from_formula(sim.formula, df, groups=relabelled)
+
+
+def test_membership_and_common_frames_are_aligned_by_index():
+    rng = np.random.default_rng(1)
+    ids = np.repeat(np.arange(40), 3)
+    df = pd.DataFrame(
+        {"x": rng.normal(size=120), "id": ids, "w": np.repeat(rng.normal(size=40), 3)}
+    )
+    df["c"] = rng.normal(size=120)
+    df["y"] = np.where(ids % 2, 1 + df["x"], -1 - df["x"]) + 0.5 * df["c"] + rng.normal(size=120)
+    a = smlcr.LatentClassOLS.from_formula(
+        "y ~ x", df, groups="id", membership=df[["w"]], common=df[["c"]]
+    ).fit(rng=0)
+    shuffled = df.sample(frac=1.0, random_state=2)
+    b = smlcr.LatentClassOLS.from_formula(
+        "y ~ x", df, groups="id", membership=shuffled[["w"]], common=shuffled[["c"]]
+    ).fit(rng=0)
+    np.testing.assert_array_equal(np.asarray(a.params), np.asarray(b.params))
+
+
+def test_a_two_column_endog_is_an_error(sim):
+    df = sim.data
+    with pytest.raises(ValueError, match="`endog` must be one column"):
+        smlcr.LatentClassOLS(df[["y", "x1"]], df[["x2"]].assign(c=1.0), groups=df["id"])
+
+
+def test_named_start_params_are_matched_by_name(sim):
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3)
+    res = model.fit(rng=0)
+    reversed_names = res.params.iloc[::-1]
+    again = model.fit(start_params=reversed_names)
+    np.testing.assert_allclose(np.asarray(again.params), np.asarray(res.params), rtol=1e-8)
+    with pytest.raises(
+        ValueError, match=r"matched to the parameters by name.*missing \['x1\[1\]'\]"
+    ):
+        model.fit(start_params=res.params.drop("x1[1]"))
+
+
+def test_a_regressor_named_like_a_variance_is_not_taken_for_one(sim):
+    df = sim.data.assign(sigma2_shift=sim.data["x1"] - 10)
+    model = smlcr.LatentClassOLS.from_formula("y ~ sigma2_shift + x2", df, groups="id")
+    res = model.fit(rng=0)
+    start = res.params.copy()
+    assert start["sigma2_shift[1]"] != 0
+    start["sigma2_shift[1]"] = -abs(start["sigma2_shift[1]"])  # negative: fine for a slope
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a poor start; only the validation is tested here
+        model.fit(start_params=start)
+    start["sigma2[1]"] = -1.0
+    with pytest.raises(ValueError, match=r"positive variances.*\['sigma2\[1\]'\]"):
+        model.fit(start_params=start)
+
+
+def test_wald_test_terms_points_to_the_class_tests(sim):
+    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id").fit(rng=0)
+    with pytest.raises(NotImplementedError, match="test_class_equality"):
+        res.wald_test_terms()
