@@ -25,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "CompressedData",
+    "membership_standardization",
     "canonical_order_of_individuals",
     "power_of_two",
     "standardization",
@@ -451,4 +452,47 @@ def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):
         "y_scale": y_scale,
         "constant": int(constant[0]),
         "constant_value": float(exog[0, constant[0]]),
+    }
+
+
+def membership_standardization(Z: np.ndarray) -> dict:
+    """Units for the membership design, so that its coefficients are of order one.
+
+    With a constant column (an intercept), the other columns are centred (to
+    within a sixteenth of a standard deviation) and divided by the power of
+    two nearest their standard deviations, and the constant column by its
+    value; without one, columns are divided by the power of two nearest their
+    root mean square. A membership variable in timestamps or in units of
+    1e8 then fits exactly as one in units of one.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (N, q)
+        One row per individual.
+
+    Returns
+    -------
+    dict
+        ``z_shift``, ``z_scale`` (the scaled design is ``(Z - z_shift) / z_scale``),
+        ``z_constant`` (index of the constant column, or None) and
+        ``z_constant_value``.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    spread = np.ptp(Z, axis=0)
+    constant = np.flatnonzero((spread == 0) & (Z[0] != 0))
+    if constant.size == 0:
+        return {
+            "z_shift": np.zeros(Z.shape[1]),
+            "z_scale": column_scales(Z),
+            "z_constant": None,
+            "z_constant_value": None,
+        }
+    varies = spread > 0
+    sd = power_of_two(Z.std(axis=0))
+    z_scale = np.where(varies, sd, np.abs(Z[0]))
+    return {
+        "z_shift": np.where(varies, _coarse_shift(Z.mean(axis=0), sd), 0.0),
+        "z_scale": np.where(z_scale > 0, z_scale, 1.0),
+        "z_constant": int(constant[0]),
+        "z_constant_value": float(Z[0, constant[0]]),
     }

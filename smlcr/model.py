@@ -17,6 +17,7 @@ from smlcr.compress import (
     canonical_order_of_individuals,
     compress,
     constant_within,
+    membership_standardization,
     standardization,
     unnested_cell,
     within_transform,
@@ -314,11 +315,16 @@ class LatentClassOLS(LikelihoodModel):
             self.membership_names = list(self._membership.names)
         # individuals in an order defined by their data, so that neither their labels nor
         # the order of the rows changes the starts or any sum over individuals
-        order = canonical_order_of_individuals(self.stats, self.membership_exog)
+        # estimation works on a standardised membership design (units of any size)
+        z_units = membership_standardization(self.membership_exog)
+        scaled_z = (self.membership_exog - z_units["z_shift"]) / z_units["z_scale"]
+        order = canonical_order_of_individuals(self.stats, scaled_z)
         position = np.empty_like(order)
         position[order] = np.arange(order.size)
         self.stats = self.stats.take(order)
         self.membership_exog = self.membership_exog[order]
+        self._Z = np.ascontiguousarray(scaled_z[order])
+        self._units = {**self._units, **z_units}
         self.group_labels = self.group_labels[order]
         self._group_codes = position[codes]
         self.label_order = np.argsort(order)
@@ -658,7 +664,7 @@ class LatentClassOLS(LikelihoodModel):
         float
         """
         scaled = self._to_scaled(params)
-        return em.e_step(self.stats, self.membership_exog, scaled).llf + self._llf_offset
+        return em.e_step(self.stats, self._Z, scaled).llf + self._llf_offset
 
     def loglikeobs(self, params) -> np.ndarray:
         """Log-likelihood contribution of each individual (not each row).
@@ -673,10 +679,10 @@ class LatentClassOLS(LikelihoodModel):
         """
         scaled = self._to_scaled(params)
         offset = -self.stats.dof * np.log(self.stats.y_scale)
-        return em.e_step(self.stats, self.membership_exog, scaled).llf_obs + offset
+        return em.e_step(self.stats, self._Z, scaled).llf_obs + offset
 
     def _derivatives(self, params):
-        return derivatives(self.stats, self.membership_exog, self._to_scaled(params), self.layout)
+        return derivatives(self.stats, self._Z, self._to_scaled(params), self.layout)
 
     def score(self, params) -> np.ndarray:
         """Analytic gradient of :meth:`loglike`.
@@ -827,7 +833,7 @@ class LatentClassOLS(LikelihoodModel):
         )
         outcome = starts.multistart(
             self.stats,
-            self.membership_exog,
+            self._Z,
             self.k_classes,
             generator,
             n_starts=n_starts,
@@ -842,7 +848,7 @@ class LatentClassOLS(LikelihoodModel):
         )
         polished = newton_phase(
             self.stats,
-            self.membership_exog,
+            self._Z,
             outcome.best,
             self.layout,
             constraints,

@@ -60,7 +60,10 @@ def unit_map(layout: Layout, units: dict) -> UnitMap:
     layout : Layout
     units : dict
         ``x_shift``, ``x_scale`` (class-specific columns then common ones),
-        ``y_shift``, ``y_scale``, ``constant``, ``constant_value``.
+        ``y_shift``, ``y_scale``, ``constant``, ``constant_value``, and
+        optionally the membership design's ``z_shift``, ``z_scale``,
+        ``z_constant``, ``z_constant_value``
+        (:func:`smlcr.compress.membership_standardization`).
 
     Returns
     -------
@@ -91,4 +94,29 @@ def unit_map(layout: Layout, units: dict) -> UnitMap:
             for l in range(m):
                 matrix[row, k * p + l] = -x_shift[p + l] / value * coef_scale[p + l]
             offset[row] = units["y_shift"] / value
+    if "z_scale" in units:
+        _membership_block(matrix, layout, units)
     return UnitMap(matrix=matrix, offset=offset)
+
+
+def _membership_block(matrix: np.ndarray, layout: Layout, units: dict) -> None:
+    """The membership coefficients' rows of ``matrix`` (the design ``(Z - shift) / scale``).
+
+    ``z' eta = z_s' eta_s`` for every ``z`` gives ``eta_j = eta_s,j / scale_j`` for
+    the other columns and, for the constant column of value ``c``,
+    ``eta_c = (eta_s,c - sum_j shift_j eta_s,j / scale_j) / c``.
+    """
+    q = layout.q
+    z_shift = np.asarray(units["z_shift"], dtype=np.float64)
+    z_scale = np.asarray(units["z_scale"], dtype=np.float64)
+    j0 = units.get("z_constant")
+    base = layout.n_params - q * (layout.k - 1)
+    for r in range(layout.k - 1):
+        rows = base + r * q + np.arange(q)
+        matrix[rows, rows] = 1.0 / z_scale
+        if j0 is not None:
+            value = units["z_constant_value"]
+            matrix[rows[j0], rows[j0]] = 1.0 / value
+            for j in range(q):
+                if j != j0:
+                    matrix[rows[j0], rows[j]] = -z_shift[j] / z_scale[j] / value

@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import strategies as st
 
 import smlcr
 from smlcr.datasets import simulate_grouped
@@ -116,3 +118,74 @@ def test_wald_test_terms_points_to_the_class_tests(sim):
     res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id").fit(rng=0)
     with pytest.raises(NotImplementedError, match="test_class_equality"):
         res.wald_test_terms()
+
+
+def membership_panel(seed):
+    rng = np.random.default_rng(seed)
+    n_ind, rows = 150, 4
+    ids = np.repeat(np.arange(n_ind), rows)
+    z = rng.normal(size=n_ind)
+    cls = (rng.random(n_ind) < 1 / (1 + np.exp(-1.2 * z))).astype(int)
+    x = rng.normal(size=ids.size)
+    c = rng.normal(size=ids.size)
+    y = np.where(cls[ids] == 1, 1 + 2 * x, -1 - x) + 0.7 * c + rng.normal(size=ids.size)
+    return pd.DataFrame({"y": y, "x": x, "c": c, "z": z[ids], "id": ids})
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: each example is a fit
+)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    z_scale=st.sampled_from([1e-8, 1e-3, 1.0, 7.0, 1e8]),
+    z_shift=st.sampled_from([0.0, 1e4, 1.6e9, -3.0]),
+    c_scale=st.sampled_from([1e-6, 1.0, 1e6]),
+    c_shift=st.sampled_from([0.0, 1e7]),
+)
+def test_units_of_membership_and_common_variables_do_not_matter(
+    seed, z_scale, z_shift, c_scale, c_shift
+):
+    # a shift far beyond the scale leaves fewer digits of the variable than a double holds
+    # (1e7 + 1e-6 c keeps 3): only changes that keep 8 digits are a question of units
+    assume(abs(z_shift) <= 1e8 * z_scale and abs(c_shift) <= 1e8 * c_scale)
+    df = membership_panel(seed % 1000)
+    other = df.assign(z=z_shift + z_scale * df["z"], c=c_shift + c_scale * df["c"])
+
+    def fit(frame):
+        model = smlcr.LatentClassOLS.from_formula(
+            "y ~ x", frame, groups="id", k_classes=2, membership="~ z", common="~ c"
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(rng=0, n_starts=10)
+
+    a, b = fit(df), fit(other)
+    assert b.llf == pytest.approx(a.llf, rel=1e-9, abs=1e-7)
+    np.testing.assert_allclose(b.posteriors.to_numpy(), a.posteriors.to_numpy(), atol=1e-7)
+    eta_a, eta_b = a.membership_params[2], b.membership_params[2]
+    assert eta_b["z"] == pytest.approx(eta_a["z"] / z_scale, rel=1e-6)
+    assert eta_b["Intercept"] + z_shift * eta_b["z"] == pytest.approx(
+        eta_a["Intercept"], rel=1e-6, abs=1e-6
+    )
+    assert b.params["c"] == pytest.approx(a.params["c"] / c_scale, rel=1e-6)
+    # z statistics of everything but the intercepts (which a shift moves) are unit-free
+    slopes = [n for n in a.params.index if "Intercept" not in n]
+    np.testing.assert_allclose(b.tvalues[slopes], a.tvalues[slopes], rtol=1e-5, atol=1e-6)
+
+
+def test_a_timestamp_membership_variable_fits_as_one_in_units_of_one():
+    df = membership_panel(3)
+    stamped = df.assign(z=1.6e9 + 1e8 * df["z"])
+    fits = [
+        smlcr.LatentClassOLS.from_formula(
+            "y ~ x", frame, groups="id", k_classes=2, membership="~ z"
+        ).fit(rng=0)
+        for frame in (df, stamped)
+    ]
+    assert fits[1].llf == pytest.approx(fits[0].llf, rel=1e-10)
+    assert fits[1].membership_params[2]["z"] * 1e8 == pytest.approx(
+        fits[0].membership_params[2]["z"], rel=1e-6
+    )
