@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "check_count",
+    "check_tolerance",
     "aligned",
     "check_keywords",
     "Cells",
@@ -37,6 +39,50 @@ def plain(value):
     object
     """
     return value.item() if isinstance(value, np.generic) else value
+
+
+def check_count(value, name: str, minimum: int = 1, allow_none: bool = False):
+    """``value`` as an int, or an error naming the argument (booleans are not counts).
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    minimum : int
+    allow_none : bool
+
+    Returns
+    -------
+    int or None
+    """
+    import numbers
+
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer of at least {minimum}, got {value!r}.")
+    return int(value)
+
+
+def check_tolerance(value, name: str) -> float:
+    """``value`` as a finite non-negative float, or an error naming the argument.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+
+    Returns
+    -------
+    float
+    """
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"`{name}` must be a finite number of at least 0, got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number of at least 0, got {value!r}.")
+    return float(value)
 
 
 def check_keywords(given, valid, where: str) -> None:

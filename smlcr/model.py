@@ -26,7 +26,9 @@ from smlcr.design import (
     Cells,
     SideDesign,
     aligned,
+    check_count,
     check_keywords,
+    check_tolerance,
     factorize,
     per_individual,
     plain,
@@ -159,6 +161,7 @@ class LatentClassOLS(LikelihoodModel):
         **kwargs,
     ):
         check_keywords(kwargs, _INIT_KEYWORDS | _STATSMODELS_KEYWORDS, "LatentClassOLS")
+        _check_missing(missing)
         self.k_classes = _check_k_classes(k_classes)
         if variance not in _VARIANCES:
             raise ValueError(
@@ -570,6 +573,7 @@ class LatentClassOLS(LikelihoodModel):
         LatentClassOLS
         """
         check_keywords(kwargs, _INIT_KEYWORDS | {"eval_env"}, "LatentClassOLS.from_formula")
+        _check_missing(kwargs.get("missing", "drop"))
         full_index = data.index
         if subset is not None:
             data = data.loc[subset]
@@ -808,10 +812,13 @@ class LatentClassOLS(LikelihoodModel):
         check_keywords(kwargs, _FIT_KEYWORDS, "fit()")
         if cov_type not in _COV_TYPES:
             raise ValueError(f"`cov_type` must be one of {_COV_TYPES}, got {cov_type!r}.")
-        if n_starts is not None and (
-            isinstance(n_starts, bool) or not isinstance(n_starts, numbers.Integral) or n_starts < 1
-        ):
-            raise ValueError(f"`n_starts` must be a positive integer, got {n_starts!r}.")
+        n_starts = check_count(n_starts, "n_starts", 1, allow_none=True)
+        n_full = check_count(n_full, "n_full", 1, allow_none=True)
+        maxiter = check_count(maxiter, "maxiter", 0)
+        short_maxiter = check_count(short_maxiter, "short_maxiter", 1)
+        tol = check_tolerance(tol, "tol")
+        param_tol = check_tolerance(param_tol, "param_tol")
+        gtol = check_tolerance(gtol, "gtol")
         generator = np.random.default_rng(rng)
         if not np.isfinite(var_floor) or var_floor <= 0:
             raise ValueError(
@@ -819,8 +826,6 @@ class LatentClassOLS(LikelihoodModel):
                 f"{var_floor!r}: without a floor the likelihood is unbounded."
             )
         floor = var_floor * starts.pooled_variance(self.stats)
-        if not (isinstance(gtol, numbers.Real) and gtol >= 0):
-            raise ValueError(f"`gtol` must be a non-negative number, got {gtol!r}.")
         if not 0 <= min_share < 1:
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:
@@ -975,6 +980,11 @@ def _caller_namespace(eval_env):
 
 
 _FIT_KEYWORDS = frozenset()  # fit() takes no keywords beyond its signature
+
+
+def _check_missing(missing) -> None:
+    if missing not in ("none", "drop", "raise"):
+        raise ValueError(f"`missing` must be 'none', 'drop' or 'raise', got {missing!r}.")
 
 
 def _check_endog_shape(endog) -> None:

@@ -417,6 +417,41 @@ class LatentClassOLSResults(LikelihoodModelResults):
         joint.per_term = pd.DataFrame(per_term, index=pd.Index(names, name="term"))
         return joint
 
+    def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
+        """Covariance of the estimates, or of linear combinations ``r_matrix @ params``.
+
+        As statsmodels' ``cov_params``, except that parameters without a
+        variance (NaN: a singular direction) do not spoil combinations that
+        do not involve them; a combination that does involve one is a
+        ``ValueError`` naming them.
+
+        Parameters
+        ----------
+        r_matrix, column, scale, cov_p, other
+            As in :meth:`statsmodels.base.model.LikelihoodModelResults.cov_params`.
+
+        Returns
+        -------
+        ndarray or DataFrame
+        """
+        if r_matrix is not None and cov_p is None:
+            cov = np.asarray(self.cov_params_default)
+            if np.isnan(cov).any():
+                rows = np.atleast_2d(np.asarray(r_matrix, dtype=np.float64))
+                used = np.any(rows != 0, axis=0)
+                missing = used & np.isnan(np.diag(cov))
+                if missing.any():
+                    names = np.asarray(self.model.data.param_names)[missing].tolist()
+                    raise ValueError(
+                        f"the restriction involves parameters without a standard error {names} "
+                        "(a singular direction of the information matrix; see the "
+                        "SingularInformationWarning)."
+                    )
+                cov_p = np.where(np.isnan(cov), 0.0, cov)
+        return super().cov_params(
+            r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p, other=other
+        )
+
     def wald_test_terms(self, *args, **kwargs):
         """Not available: statsmodels' per-term tests do not know the class structure.
 

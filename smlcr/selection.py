@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from smlcr.design import check_keywords
-from smlcr.exceptions import SmlcrWarning
+from smlcr.design import check_count, check_keywords
+from smlcr.exceptions import SmlcrWarning, warn
 from smlcr.model import LatentClassOLS
 
 __all__ = ["compare_classes", "bootstrap_lrt"]
@@ -164,9 +164,11 @@ def compare_classes(
         {"absorb", "variance", "membership", "common", "missing", "subset", "drop_cols"},
         "compare_classes",
     )
-    ks = sorted({int(k) for k in k_range})
-    if not ks or ks[0] < 1:
-        raise ValueError(f"`k_range` must hold positive integers, got {list(k_range)!r}.")
+    values = list(k_range)
+    if not values or any(isinstance(k, bool) or not float(k).is_integer() or k < 1 for k in values):
+        raise ValueError(f"`k_range` must hold positive integers, got {values!r}.")
+    ks = sorted({int(k) for k in values})
+    n_boot = check_count(n_boot, "n_boot", 0)
     seeds = np.random.SeedSequence(
         rng
         if isinstance(rng, (int, np.integer)) or rng is None
@@ -186,6 +188,13 @@ def compare_classes(
         table["lr"] = np.nan
         table["boot_pvalue"] = np.nan
         boot_rng = np.random.default_rng(seeds.spawn(1)[0])
+        skipped = [k for k in ks[:-1] if k + 1 not in results]
+        if skipped:
+            warn(
+                f"no bootstrap test for K = {skipped}: K + 1 is not in `k_range`, and the test "
+                "compares consecutive numbers of classes (their rows hold NaN).",
+                SmlcrWarning,
+            )
         for k in ks:
             if k + 1 in results:
                 test = bootstrap_lrt(results[k], results[k + 1], n_boot, boot_rng, boot_fit_kwds)

@@ -48,8 +48,21 @@ class UnitMap:
         return np.linalg.solve(self.matrix.T, half.T).T
 
     def covariance_to_original(self, cov: np.ndarray) -> np.ndarray:
-        """Covariance of the data-unit parameters."""
-        return self.matrix @ cov @ self.matrix.T
+        """Covariance of the data-unit parameters.
+
+        Parameters without a variance (NaN rows: a singular direction) stay
+        NaN, and so do the data-unit parameters that depend on them through
+        the map; the others are not touched by the NaN.
+        """
+        unknown = np.isnan(np.diag(cov))
+        if not unknown.any():
+            return self.matrix @ cov @ self.matrix.T
+        known = np.where(np.isnan(cov), 0.0, cov)
+        out = self.matrix @ known @ self.matrix.T
+        affected = np.any(self.matrix[:, unknown] != 0, axis=1)
+        out[affected, :] = np.nan
+        out[:, affected] = np.nan
+        return out
 
 
 def unit_map(layout: Layout, units: dict) -> UnitMap:

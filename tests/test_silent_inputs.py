@@ -189,3 +189,62 @@ def test_a_timestamp_membership_variable_fits_as_one_in_units_of_one():
     assert fits[1].membership_params[2]["z"] * 1e8 == pytest.approx(
         fits[0].membership_params[2]["z"], rel=1e-6
     )
+
+
+def test_one_singular_direction_leaves_the_other_standard_errors():
+    # a membership variable that separates the classes: its coefficient runs off, its
+    # standard error is NaN, and the regression coefficients keep theirs
+    rng = np.random.default_rng(4)
+    ids = np.repeat(np.arange(80), 4)
+    cls = np.arange(80) % 2
+    x = rng.normal(size=ids.size)
+    y = np.where(cls[ids] == 1, 2 + 2 * x, -2 - x) + 0.3 * rng.normal(size=ids.size)
+    df = pd.DataFrame({"y": y, "x": x, "id": ids, "z": cls[ids].astype(float) + 5.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = smlcr.LatentClassOLS.from_formula(
+            "y ~ x", df, groups="id", k_classes=2, membership="~ z"
+        ).fit(rng=0, n_starts=5)
+    bse = res.bse
+    assert np.all(np.isfinite(bse[["x[1]", "x[2]", "Intercept[1]", "Intercept[2]"]]))
+    assert np.isnan(bse["membership:z[2]"])  # the separated direction, and only it and its kin
+    np.testing.assert_allclose(res.class_shares["share"], [0.5, 0.5], atol=1e-6)
+    assert res.test_class_equality().pvalue < 1e-6  # not spoiled by the NaN elsewhere
+    with pytest.raises(ValueError, match=r"without a standard error.*membership:z\[2\]"):
+        res.t_test("membership:z[2] = 0")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_starts": True}, "n_starts"),
+        ({"n_full": -3}, "n_full"),
+        ({"maxiter": -1}, "maxiter"),
+        ({"tol": float("nan")}, "tol"),
+        ({"param_tol": -1.0}, "param_tol"),
+        ({"gtol": float("inf")}, "gtol"),
+        ({"short_maxiter": 0}, "short_maxiter"),
+    ],
+)
+def test_bad_fit_arguments_name_themselves(sim, kwargs, name):
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id")
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        model.fit(**kwargs)
+
+
+def test_bad_model_and_selection_arguments(sim):
+    with pytest.raises(ValueError, match="`missing`.*'dropna'"):
+        smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", missing="dropna")
+    with pytest.raises(ValueError, match="`k_range`"):
+        smlcr.compare_classes(sim.formula, sim.data, groups="id", k_range=[1.7, 2.2])
+    with pytest.warns(smlcr.exceptions.SmlcrWarning, match="no bootstrap test for K = \\[1\\]"):
+        table = smlcr.compare_classes(
+            sim.formula,
+            sim.data,
+            groups="id",
+            k_range=[1, 3],
+            n_boot=1,
+            fit_kwds={"n_starts": 2},
+            boot_fit_kwds={"n_starts": 1},
+        )
+    assert np.isnan(table.loc[1, "boot_pvalue"])
