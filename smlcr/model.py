@@ -119,6 +119,8 @@ class LatentClassOLS(LikelihoodModel):
     ----------
     n_groups : int
         Number of individuals N.
+    has_groups : bool
+        Whether ``groups`` was given (otherwise every row is its own individual).
     class_exog_names : list of str
         Names of the class-specific regressors estimated (after dropping).
     dropped_exog : list of str
@@ -183,6 +185,7 @@ class LatentClassOLS(LikelihoodModel):
             absorb = aligned(absorb, row_index, "absorb")
         membership = aligned(membership, row_index, "membership")
         common = aligned(common, row_index, "common")
+        self.has_groups = groups is not None
         if groups is None:
             self._groups_name = "group"
             codes, labels = np.arange(n_rows, dtype=np.float64), pd.RangeIndex(n_rows)

@@ -346,13 +346,15 @@ class LatentClassOLSResults(LikelihoodModelResults):
         cov = np.asarray(self.cov_params())[eta_slice, eta_slice]
         bse = np.sqrt(np.maximum(np.einsum("sa,ab,sb->s", grad, cov, grad), 0.0))
         z = scipy_stats.norm.ppf(1 - alpha / 2)
+        # the interval is built on the logit scale (delta method there: se / (s (1 - s)))
+        # and mapped back, so it stays inside (0, 1) however small the share
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logit = np.log(share) - np.log1p(-share)
+            half = z * bse / (share * (1.0 - share))
+            lower = 1.0 / (1.0 + np.exp(-(logit - half)))
+            upper = 1.0 / (1.0 + np.exp(-(logit + half)))
         return pd.DataFrame(
-            {
-                "share": share,
-                "bse": bse,
-                "lower": share - z * bse,
-                "upper": share + z * bse,
-            },
+            {"share": share, "bse": bse, "lower": lower, "upper": upper},
             index=classes,
         )
 
@@ -451,6 +453,47 @@ class LatentClassOLSResults(LikelihoodModelResults):
         return super().cov_params(
             r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p, other=other
         )
+
+    def _named_constraints(self, method, r_matrix, *args, **kwargs):
+        """Run a statsmodels test; a constraint naming a term without its class says how."""
+        from patsy import PatsyError
+
+        try:
+            return method(r_matrix, *args, **kwargs)
+        except PatsyError as err:
+            names = list(self.model.data.param_names)
+            raise ValueError(
+                f"{err}\nParameters are named '{{term}}[k]' for class k (for example "
+                f"{names[0]!r}), 'sigma2[k]' and 'membership:{{term}}[k]'; all of them: {names}."
+            ) from err
+
+    def t_test(self, r_matrix, *args, **kwargs):
+        """statsmodels' ``t_test`` on the named parameters (``"x1[1] = x1[2]"``).
+
+        Parameters
+        ----------
+        r_matrix, *args, **kwargs
+            As in :meth:`statsmodels.base.model.LikelihoodModelResults.t_test`.
+
+        Returns
+        -------
+        ContrastResults
+        """
+        return self._named_constraints(super().t_test, r_matrix, *args, **kwargs)
+
+    def wald_test(self, r_matrix, *args, **kwargs):
+        """statsmodels' ``wald_test`` on the named parameters (``"x1[1] = 0, x1[2] = 0"``).
+
+        Parameters
+        ----------
+        r_matrix, *args, **kwargs
+            As in :meth:`statsmodels.base.model.LikelihoodModelResults.wald_test`.
+
+        Returns
+        -------
+        ContrastResults
+        """
+        return self._named_constraints(super().wald_test, r_matrix, *args, **kwargs)
 
     def wald_test_terms(self, *args, **kwargs):
         """Not available: statsmodels' per-term tests do not know the class structure.
@@ -917,6 +960,11 @@ class LatentClassOLSResults(LikelihoodModelResults):
 
         notes = [
             "Classes are ordered by descending share.",
+            *(
+                []
+                if m.has_groups
+                else ["No `groups`: every row is its own individual (a mixture of regressions)."]
+            ),
             _COV_DESCRIPTIONS[self.cov_type],
             "BIC uses the number of individuals as the sample size.",
         ]

@@ -248,3 +248,35 @@ def test_bad_model_and_selection_arguments(sim):
             boot_fit_kwds={"n_starts": 1},
         )
     assert np.isnan(table.loc[1, "boot_pvalue"])
+
+
+def test_a_term_without_its_class_says_how_parameters_are_named(sim):
+    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id").fit(rng=0)
+    with pytest.raises(ValueError, match=r"named '\{term\}\[k\]'.*'Intercept\[1\]'"):
+        res.t_test("x1 = 0")
+    with pytest.raises(ValueError, match=r"named '\{term\}\[k\]'"):
+        res.wald_test("x1 = 0", scalar=True)
+    assert res.t_test("x1[1] = x1[2]").pvalue < 1  # the named form works
+
+
+def test_share_intervals_stay_inside_zero_and_one():
+    rng = np.random.default_rng(8)
+    ids = np.repeat(np.arange(200), 3)
+    small = (np.arange(200) < 4)[ids]  # a 2% class
+    x = rng.normal(size=ids.size)
+    y = np.where(small, 6 - 3 * x, 1 + x) + 0.5 * rng.normal(size=ids.size)
+    df = pd.DataFrame({"y": y, "x": x, "id": ids})
+    res = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", k_classes=2).fit(rng=0)
+    shares = res.class_shares
+    assert shares["share"].min() < 0.05
+    assert (shares["lower"] > 0).all() and (shares["upper"] < 1).all()
+    assert (shares["lower"] < shares["share"]).all() and (shares["share"] < shares["upper"]).all()
+    # the share minus 1.96 standard errors would have gone below 0
+    assert (shares["share"] - 1.96 * shares["bse"]).min() < shares["lower"].min()
+
+
+def test_a_fit_without_groups_says_every_row_is_an_individual(sim):
+    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data).fit(rng=0, n_starts=3)
+    assert "every row is its own individual" in res.summary().as_text()
+    grouped = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id").fit(rng=0)
+    assert "every row is its own individual" not in grouped.summary().as_text()
