@@ -736,7 +736,7 @@ class LatentClassOLS(LikelihoodModel):
         start_params=None,
         n_starts: int | None = None,
         rng=None,
-        maxiter: int = 1000,
+        maxiter: int = 300,
         tol: float = 1e-8,
         param_tol: float = 1e-5,
         n_full: int | None = None,

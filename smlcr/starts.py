@@ -78,8 +78,16 @@ PERTURB_SHARE = 0.2
 #: Iterations of every run between two looks at the whole search.
 ROUND_ITERATIONS = 25
 
-#: Newton (or fallback EM) steps tried on a slowly converging run between two rounds.
+#: Newton steps tried on a slowly converging run between two rounds.
 NEWTON_STEPS = 8
+
+#: A run is given Newton steps when EM would need more than this many more iterations
+#: (a Hessian costs about as much as tens of EM iterations).
+NEWTON_WORTH = 50
+
+#: After a Newton attempt finds no negative definite Hessian, the run goes on with EM
+#: for this many rounds before Newton is tried again.
+NEWTON_COOLDOWN = 4
 
 #: Two maxima are the same point when their parameters (scaled units, classes in
 #: canonical order) differ by at most this much.
@@ -239,9 +247,16 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
 
 
 def _point(run: EMRun) -> np.ndarray:
-    """The parameters of a run in canonical class order, as one vector (scaled units)."""
-    params = canonical_order(run).params
-    return np.concatenate([params.beta.ravel(), np.log(params.sigma2), params.eta.ravel()])
+    """The parameters of a run in canonical class order, as one vector (scaled units).
+
+    The order is :func:`canonical_order`'s, computed from the shares without
+    reordering the per-individual arrays.
+    """
+    p = run.params
+    share = np.round(run.estep.tau.mean(axis=0), 12)
+    order = np.lexsort((p.sigma2, p.beta[:, 0], -share))
+    eta = p.eta[:, order] - p.eta[:, [order[0]]]
+    return np.concatenate([p.beta[order].ravel(), np.log(p.sigma2[order]), eta.ravel()])
 
 
 def _same_point(a: np.ndarray, b: np.ndarray, tol: float = SAME_POINT) -> bool:
@@ -376,10 +391,19 @@ def distinct_maxima(runs: list, reach_tol: float) -> pd.DataFrame:
     return frame
 
 
-def _slow(history: list) -> bool:
-    """Whether EM's last increments shrink by less than half per iteration."""
+def _slow(history: list, tol: float) -> bool:
+    """Whether EM still needs many iterations: more than :data:`NEWTON_WORTH` at the rate
+    its last increments shrink, before they fall below ``tol`` relative."""
     steps = np.diff(np.asarray(history[-3:]))
-    return bool(steps.size == 2 and steps[0] > 0 and steps[1] > 0.5 * steps[0])
+    if steps.size < 2 or not (steps[0] > 0 and steps[1] > 0):
+        return False
+    rate = steps[1] / steps[0]
+    if rate >= 1.0:
+        return True
+    target = tol * (1.0 + abs(history[-1]))
+    if steps[1] <= target:
+        return False
+    return bool(np.log(target / steps[1]) / np.log(rate) > NEWTON_WORTH)
 
 
 def _projected_gain(history: list, remaining: int) -> float:
@@ -518,16 +542,26 @@ def multistart(
     for j in range(len(runs)):
         if not status[j]:
             settle(j)
+    cooldown = [0] * len(runs)
     while True:
         active = [j for j in range(len(runs)) if not status[j]]
         if not active:
             break
         active.sort(key=lambda j: -runs[j].llf)
         for j in active:
-            if layout is not None and _slow(runs[j].llf_history) and not runs[j].floor_hit.any():
-                runs[j] = newton_phase(
+            cooldown[j] -= 1
+            if (
+                layout is not None
+                and cooldown[j] <= 0
+                and _slow(runs[j].llf_history, tol)
+                and not runs[j].floor_hit.any()
+            ):
+                tried = newton_phase(
                     stats, Z, runs[j], layout, constraints, work, tol, NEWTON_STEPS, False
-                ).run
+                )
+                runs[j] = tried.run
+                if not tried.negative_definite:
+                    cooldown[j] = NEWTON_COOLDOWN
                 settle(j)
                 if status[j]:
                     continue

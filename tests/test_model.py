@@ -63,9 +63,11 @@ def test_class_shares_delta_method(fitted3):
     jac = approx_fprime(eta, share_of, centered=True)
     cov = fitted3.cov_params().iloc[12:, 12:].to_numpy()
     np.testing.assert_allclose(shares["bse"], np.sqrt(np.diag(jac @ cov @ jac.T)), rtol=1e-6)
-    np.testing.assert_allclose(
-        shares["upper"] - shares["share"], 1.959964 * shares["bse"], rtol=1e-5
-    )
+    # the interval is the delta-method interval on the logit scale, mapped back
+    s, half = shares["share"], 1.959964 * shares["bse"] / (shares["share"] * (1 - shares["share"]))
+    logit = np.log(s / (1 - s))
+    np.testing.assert_allclose(shares["upper"], 1 / (1 + np.exp(-(logit + half))), rtol=1e-5)
+    np.testing.assert_allclose(shares["lower"], 1 / (1 + np.exp(-(logit - half))), rtol=1e-5)
 
 
 def test_information_criteria(fitted3):
