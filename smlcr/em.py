@@ -34,6 +34,7 @@ __all__ = [
     "EMDecreaseError",
     "EMRun",
     "degeneracy",
+    "unidentified",
     "e_step",
     "em_step",
     "m_step",
@@ -757,6 +758,51 @@ def degeneracy(
             if gap < COINCIDENT_CLASSES:
                 return f"classes {s + 1} and {t + 1} coincide"
     return None
+
+
+def unidentified(params: ClassParams, tau: np.ndarray, layout: Layout) -> np.ndarray:
+    """Parameters the likelihood does not identify at a degenerate estimate.
+
+    With an empty class (posterior weight below :data:`EMPTY_CLASS_WEIGHT`)
+    its coefficients and (class-specific) variance are not identified, and
+    with an empty class or two coinciding classes
+    (:data:`COINCIDENT_CLASSES`) neither are the membership coefficients
+    (how the share is split between coinciding classes is arbitrary). Their
+    information is zero in theory and rounding noise in practice, which
+    would give huge, meaningless standard errors.
+
+    Parameters
+    ----------
+    params : ClassParams
+    tau : ndarray, shape (N, K)
+    layout : Layout
+
+    Returns
+    -------
+    ndarray of bool, shape (layout.n_params,)
+    """
+    k, p = layout.k, layout.p
+    mask = np.zeros(layout.n_params, dtype=bool)
+    if k < 2:
+        return mask
+    empty = tau.sum(axis=0) < EMPTY_CLASS_WEIGHT
+    log_var = np.log(params.sigma2)
+    coincide = any(
+        max(
+            float(np.max(np.abs(params.beta[s] - params.beta[t]))),
+            abs(float(log_var[s] - log_var[t])),
+        )
+        < COINCIDENT_CLASSES
+        for s in range(k)
+        for t in range(s + 1, k)
+    )
+    for s in np.flatnonzero(empty):
+        mask[s * p : (s + 1) * p] = True
+        if not layout.common_variance:
+            mask[k * p + layout.m + s] = True
+    if empty.any() or coincide:
+        mask[layout.n_params - layout.q * (k - 1) :] = True
+    return mask
 
 
 @dataclass

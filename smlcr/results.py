@@ -15,7 +15,7 @@ from statsmodels.iolib.table import SimpleTable
 from smlcr.compress import within_transform
 from smlcr.design import side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
-from smlcr.em import log_prior
+from smlcr.em import log_prior, unidentified
 from smlcr.exceptions import DegenerateClassWarning, SingularInformationWarning, warn
 
 __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_information"]
@@ -195,12 +195,23 @@ class LatentClassOLSResults(LikelihoodModelResults):
             else:
                 bread = invert_information(information, names)
                 cov_scaled = bread @ opg @ bread
+        best = em_outcome.best
+        lost = unidentified(best.params, best.estep.tau, model.layout)
+        if lost.any():
+            cov_scaled = cov_scaled.copy()
+            cov_scaled[lost, :] = np.nan
+            cov_scaled[:, lost] = np.nan
+            warn(
+                f"the estimate is degenerate ({newton.boundary or 'an empty class'}): "
+                f"{np.asarray(names)[lost].tolist()} are not identified there, so they have "
+                "no standard errors. Fit fewer classes (`refit_fewer_classes()`).",
+                SingularInformationWarning,
+            )
         cov = model._unit_map.covariance_to_original(cov_scaled)
         super().__init__(model, params, normalized_cov_params=cov, scale=1.0)
         self.cov_params_default = cov
         self.cov_type = cov_type
         self.use_t = False
-        best = em_outcome.best
         self._llf = best.llf + llf_offset
         self.llf_history = np.asarray(best.llf_history) + llf_offset
         self.converged = bool(newton.converged)
@@ -348,7 +359,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         z = scipy_stats.norm.ppf(1 - alpha / 2)
         # the interval is built on the logit scale (delta method there: se / (s (1 - s)))
         # and mapped back, so it stays inside (0, 1) however small the share
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             logit = np.log(share) - np.log1p(-share)
             half = z * bse / (share * (1.0 - share))
             lower = 1.0 / (1.0 + np.exp(-(logit - half)))

@@ -280,3 +280,19 @@ def test_a_fit_without_groups_says_every_row_is_an_individual(sim):
     assert "every row is its own individual" in res.summary().as_text()
     grouped = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id").fit(rng=0)
     assert "every row is its own individual" not in grouped.summary().as_text()
+
+
+def test_identical_individuals_give_a_named_boundary_and_no_raw_warnings():
+    x = np.tile([0.0, 1.0, 2.0], 20)
+    ids = np.repeat(np.arange(20), 3)
+    df = pd.DataFrame({"y": np.tile([1.0, 2.5, 2.9], 20), "x": x, "id": ids})
+    model = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", k_classes=2)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        res = model.fit(rng=0)
+    categories = {w.category.__name__ for w in record}
+    assert "RuntimeWarning" not in categories  # numpy's own warnings never reach the user
+    assert {"DegenerateClassWarning", "SingularInformationWarning"} <= categories
+    assert res.boundary is not None and not res.converged
+    assert np.isnan(res.bse["membership:Intercept[2]"])
+    assert res.class_shares["bse"].isna().all()  # never a share standard error of 8e6
