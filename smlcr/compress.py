@@ -135,6 +135,21 @@ def group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.reshape(-1).astype(np.int64), labels
 
 
+def _spread(a: np.ndarray, centre: bool) -> np.ndarray:
+    """Column standard deviations (``centre``) or root mean squares, without overflow.
+
+    Columns are divided by their largest absolute value first, so data near
+    1e200 (whose squares overflow) still get a finite scale.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    top = np.max(np.abs(a), axis=0) if a.shape[0] else np.zeros(a.shape[1:])
+    top = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+    b = a / top
+    if centre:
+        return b.std(axis=0) * top
+    return np.sqrt(np.mean(b * b, axis=0)) * top
+
+
 def power_of_two(values) -> np.ndarray:
     """The powers of two nearest to positive ``values`` (1 where a value is not positive).
 
@@ -218,7 +233,7 @@ def column_scales(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]
-    return power_of_two(np.sqrt(np.mean(a * a, axis=0)))
+    return power_of_two(_spread(a, centre=False))
 
 
 def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int):
@@ -440,11 +455,11 @@ def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):
             "constant_value": None,
         }
     varies = spread > 0
-    sd = power_of_two(exog.std(axis=0))
+    sd = power_of_two(_spread(exog, centre=True))
     x_shift = np.where(varies, _coarse_shift(exog.mean(axis=0), sd), 0.0)
     x_scale = np.where(varies, sd, np.abs(exog[0]))
     x_scale = np.where(x_scale > 0, x_scale, 1.0)
-    y_scale = float(power_of_two(np.std(endog)))
+    y_scale = float(power_of_two(_spread(endog[:, None], centre=True))[0])
     return {
         "x_shift": x_shift,
         "x_scale": x_scale,
@@ -488,7 +503,7 @@ def membership_standardization(Z: np.ndarray) -> dict:
             "z_constant_value": None,
         }
     varies = spread > 0
-    sd = power_of_two(Z.std(axis=0))
+    sd = power_of_two(_spread(Z, centre=True))
     z_scale = np.where(varies, sd, np.abs(Z[0]))
     return {
         "z_shift": np.where(varies, _coarse_shift(Z.mean(axis=0), sd), 0.0),

@@ -186,6 +186,12 @@ class LatentClassOLS(LikelihoodModel):
         membership = aligned(membership, row_index, "membership")
         common = aligned(common, row_index, "common")
         self.has_groups = groups is not None
+        if groups is not None and np.ndim(groups) > 1 and np.shape(groups)[1] != 1:
+            raise ValueError(
+                f"`groups` must be one label per row, got shape {np.shape(groups)}; to make "
+                "individuals of combinations of several variables, combine them into one "
+                "label first (for example as strings joined by '_')."
+            )
         if groups is None:
             self._groups_name = "group"
             codes, labels = np.arange(n_rows, dtype=np.float64), pd.RangeIndex(n_rows)
@@ -298,6 +304,12 @@ class LatentClassOLS(LikelihoodModel):
         self.k_exog = len(self.class_exog_names)
         self.k_common = len(self.common_names)
         units = standardization(endog, design, int(self._exog_keep.sum()))
+        if not 1e-150 < units["y_scale"] < 1e150:
+            raise ValueError(
+                f"`endog` varies on a scale of {units['y_scale']:.3g}, whose square (the scale "
+                "of the residual variances) is outside the range of float64; divide it by a "
+                "constant (the estimates scale with it)."
+            )
         self.stats: CompressedData = compress(
             endog,
             design,
@@ -577,6 +589,12 @@ class LatentClassOLS(LikelihoodModel):
         """
         check_keywords(kwargs, _INIT_KEYWORDS | {"eval_env"}, "LatentClassOLS.from_formula")
         _check_missing(kwargs.get("missing", "drop"))
+        if not isinstance(formula, str) or "~" not in formula or not formula.split("~")[0].strip():
+            raise ValueError(
+                f"`formula` must have the response on the left of '~' (as 'y ~ x1 + x2'), "
+                f"got {formula!r}."
+            )
+        data = _masked_to_float(data)
         full_index = data.index
         if subset is not None:
             data = data.loc[subset]
@@ -937,7 +955,9 @@ class LatentClassOLS(LikelihoodModel):
 
 
 def _check_exog_values(exog, missing: str) -> None:
-    """Errors for exog values statsmodels would reject with a less specific message."""
+    """Errors for exog values statsmodels would reject with a less specific message, or
+    silently convert (strings that look like numbers)."""
+    _reject_strings(exog, "exog")
     try:
         values = np.asarray(exog, dtype=np.float64)
     except (TypeError, ValueError):
@@ -954,8 +974,24 @@ def _check_exog_values(exog, missing: str) -> None:
         )
 
 
+def _reject_strings(values, name: str) -> None:
+    """An error naming ``name`` when it holds strings or objects (even numeric-looking ones:
+    they are never converted silently)."""
+    kinds = (
+        {values[c].dtype.kind for c in values.columns}
+        if isinstance(values, pd.DataFrame)
+        else {np.asarray(values).dtype.kind}
+    )
+    if kinds & set("OUSV"):
+        raise ValueError(
+            f"`{name}` must be numeric, but it holds strings or objects; convert it "
+            "(pd.to_numeric) or, for categories, use a formula, which builds dummy columns."
+        )
+
+
 def _numeric(values, name: str) -> np.ndarray:
-    """``values`` as float64, or an error naming the argument."""
+    """``values`` as float64, or an error naming the argument (strings are not numbers)."""
+    _reject_strings(values, name)
     try:
         out = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -983,6 +1019,25 @@ def _caller_namespace(eval_env):
 
 
 _FIT_KEYWORDS = frozenset()  # fit() takes no keywords beyond its signature
+
+
+def _masked_to_float(data: pd.DataFrame) -> pd.DataFrame:
+    """pandas' nullable numeric columns (``Float64``, ``Int64``) as float64, ``pd.NA`` as NaN.
+
+    The formula engines cannot evaluate ``pd.NA``; as NaN it is a missing
+    value like any other (dropped with ``missing="drop"``, an error with
+    ``missing="none"``).
+    """
+    masked = [
+        c
+        for c in data.columns
+        if isinstance(data[c].dtype, pd.api.extensions.ExtensionDtype)
+        and pd.api.types.is_numeric_dtype(data[c].dtype)
+        and not pd.api.types.is_bool_dtype(data[c].dtype)
+    ]
+    if not masked:
+        return data
+    return data.assign(**{c: data[c].astype("float64") for c in masked})
 
 
 def _check_missing(missing) -> None:

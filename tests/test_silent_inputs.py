@@ -296,3 +296,35 @@ def test_identical_individuals_give_a_named_boundary_and_no_raw_warnings():
     assert res.boundary is not None and not res.converged
     assert np.isnan(res.bse["membership:Intercept[2]"])
     assert res.class_shares["bse"].isna().all()  # never a share standard error of 8e6
+
+
+def test_inputs_that_raised_internal_errors_now_name_the_argument(sim):
+    df = sim.data
+    X = df[["x1", "x2"]].assign(c=1.0)
+    with pytest.raises(ValueError, match="`groups` must be one label per row"):
+        smlcr.LatentClassOLS(df["y"], X, groups=np.column_stack([df["id"], df["id"]]))
+    with pytest.raises(ValueError, match="`formula` must have the response"):
+        smlcr.LatentClassOLS.from_formula("~ x1", df, groups="id")
+    with pytest.raises(ValueError, match="`exog` must be numeric, but it holds strings"):
+        smlcr.LatentClassOLS(df["y"], X.astype(str), groups=df["id"])
+    with pytest.raises(ValueError, match="`endog` varies on a scale of 3.*e\\+200"):
+        smlcr.LatentClassOLS(df["y"] * 1e200, X, groups=df["id"])
+    # 1e100 is still representable (variances near 1e200): the fit scales exactly
+    big = smlcr.LatentClassOLS(df["y"] * 1e100, X, groups=df["id"]).fit(rng=0)
+    small = smlcr.LatentClassOLS(df["y"], X, groups=df["id"]).fit(rng=0)
+    np.testing.assert_allclose(big.params.iloc[:3] / 1e100, small.params.iloc[:3], rtol=1e-8)
+
+
+def test_nullable_columns_with_pd_na_are_missing_values(sim):
+    df = sim.data.copy()
+    values = df["x1"].to_numpy().copy()
+    masked = pd.array(np.where(np.arange(len(df)) == 3, None, values), dtype="Float64")
+    with pytest.warns(smlcr.exceptions.MissingRowsWarning, match="1 row"):
+        model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df.assign(x1=masked), groups="id")
+    assert model.n_missing_dropped == 1
+    plain = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", df.drop(index=df.index[3]), groups="id"
+    )
+    np.testing.assert_allclose(
+        np.asarray(model.fit(rng=0).params), np.asarray(plain.fit(rng=0).params), rtol=1e-10
+    )
