@@ -393,8 +393,11 @@ def side_formula(formula: str, data: pd.DataFrame, eval_env, name: str, drop_int
 
     text = formula if formula.lstrip().startswith("~") else "~ " + formula
     manager = FormulaManager()
+    # evaluated on positions, so that duplicate index labels survive the rows the engine
+    # drops for missing values
+    positional = data.reset_index(drop=True)
     try:
-        design = manager.get_matrices(text, data, eval_env=eval_env, pandas=True)
+        design = manager.get_matrices(text, positional, eval_env=eval_env, pandas=True)
     except Exception as err:
         raise ValueError(f"`{name}` formula {formula!r} could not be evaluated: {err}") from err
     spec = manager.get_model_spec(design)
@@ -403,7 +406,7 @@ def side_formula(formula: str, data: pd.DataFrame, eval_env, name: str, drop_int
         design = design.drop(columns="Intercept")
     if design.shape[1] == 0:
         raise ValueError(f"`{name}` formula {formula!r} gives no columns.")
-    return design.reindex(data.index), spec
+    return design.reindex(positional.index).set_axis(data.index), spec
 
 
 def side_rows(value, data: pd.DataFrame, full_index, subset, name: str) -> pd.DataFrame:

@@ -462,6 +462,7 @@ class LatentClassOLS(LikelihoodModel):
         LatentClassOLS
             Warnings about the data already given by this model are not repeated.
         """
+        self.require_data("with_k_classes (and refit_fewer_classes)")
         kwargs = {
             "groups": pd.Series(self.groups, name=self._groups_name),
             "k_classes": k_classes,
@@ -482,8 +483,31 @@ class LatentClassOLS(LikelihoodModel):
         for name in ("formula", "_side_specs"):
             if hasattr(self, name):
                 setattr(model, name, getattr(self, name))
-        model.data.model_spec = getattr(self.data, "model_spec", None)
+        # the formula's spec goes with the formula and the frame it was evaluated on, which
+        # statsmodels needs together to rebuild the spec when a pickle is loaded
+        for name in ("model_spec", "formula", "frame"):
+            if getattr(self.data, name, None) is not None:
+                setattr(model.data, name, getattr(self.data, name))
         return model
+
+    def require_data(self, what: str) -> None:
+        """An error saying that ``what`` needs the rows, after ``remove_data()``.
+
+        Parameters
+        ----------
+        what : str
+            The method or attribute, for the message.
+
+        Returns
+        -------
+        None
+        """
+        if self.endog is None or self.exog is None:
+            raise ValueError(
+                f"{what} needs the model's rows, which were removed by remove_data(); keep "
+                "the data (or refit the model on it) to use it. Estimates, standard errors, "
+                "posteriors and predictions on new data are still available."
+            )
 
     def _check_start_params(self, start_params) -> np.ndarray:
         """``start_params`` as an array in the order of the parameters, checked.

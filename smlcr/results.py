@@ -694,6 +694,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         model = self.model
         index = None
         if exog is None:
+            model.require_data("predict() without new `exog`")
             design, common = model._rows_used()
             codes = model._group_codes
             membership = model.membership_exog[codes]
@@ -781,6 +782,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         degrees of freedom are NaN.
         """
         model = self.model
+        model.require_data("fittedvalues")
         keep = model._row_keep
         design, common = model._rows_used()
         endog = np.asarray(model.endog, dtype=np.float64)[keep]
@@ -805,6 +807,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
     @cached_property
     def resid(self) -> np.ndarray:
         """Posterior-weighted residuals, ``endog - fittedvalues``."""
+        self.model.require_data("resid")
         return np.asarray(self.model.endog, dtype=np.float64) - self.fittedvalues
 
     # ------------------------------------------------------------------ summary

@@ -328,3 +328,64 @@ def test_nullable_columns_with_pd_na_are_missing_values(sim):
     np.testing.assert_allclose(
         np.asarray(model.fit(rng=0).params), np.asarray(plain.fit(rng=0).params), rtol=1e-10
     )
+
+
+def test_after_remove_data_row_outputs_say_the_data_were_removed(sim):
+    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=2).fit(
+        rng=0
+    )
+    new_rows = sim.data.head()
+    expected = res.predict(new_rows)
+    res.remove_data()
+    for call in (
+        lambda: res.fittedvalues,
+        lambda: res.resid,
+        lambda: res.predict(),
+        lambda: res.refit_fewer_classes(),
+    ):
+        with pytest.raises(ValueError, match="removed by remove_data"):
+            call()
+    np.testing.assert_allclose(res.predict(new_rows), expected)  # new data still work
+    assert np.isfinite(res.bse).all()
+
+
+def test_duplicate_index_labels_with_a_missing_side_value_drop_the_row(sim):
+    df = sim.data.copy()
+    df.index = np.repeat(np.arange(len(df) // 2), 2)  # every label twice
+    df["w"] = np.repeat(np.random.default_rng(0).normal(size=df["id"].nunique()), 4)
+    df["c"] = np.random.default_rng(1).normal(size=len(df))
+    df.iloc[5, df.columns.get_loc("w")] = np.nan
+    df.iloc[9, df.columns.get_loc("c")] = np.nan
+    with pytest.warns(smlcr.exceptions.MissingRowsWarning, match="2 row"):
+        model = smlcr.LatentClassOLS.from_formula(
+            sim.formula, df, groups="id", membership="~ w", common="~ c"
+        )
+    assert model.nobs == len(df) - 2
+
+
+def test_refits_pickle_and_come_back_from_a_process_pool(sim):
+    import pickle
+
+    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3).fit(
+        rng=0, n_starts=3
+    )
+    smaller = res.refit_fewer_classes(rng=0, n_starts=3)
+    back = pickle.loads(pickle.dumps(smaller))
+    assert back.llf == smaller.llf and back.k_classes == 2
+    np.testing.assert_array_equal(np.asarray(back.params), np.asarray(smaller.params))
+    # unpickled by the pool's result thread, at a shallow stack
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool:
+        returned = pool.submit(_refit_in_a_worker, 5).result(timeout=120)
+    assert returned.k_classes == 2 and np.isfinite(returned.llf)
+
+
+def _refit_in_a_worker(seed):
+    data = simulate_grouped(n_groups=60, rows_per_group=4, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = smlcr.LatentClassOLS.from_formula(
+            data.formula, data.data, groups="id", k_classes=3
+        ).fit(rng=0, n_starts=3)
+        return res.refit_fewer_classes(rng=0, n_starts=3)
