@@ -833,9 +833,14 @@ class LatentClassOLS(LikelihoodModel):
             bounded when a class collapses on an individual it fits exactly;
             a binding floor is reported by a warning and in the results.
         min_share : float
-            A class whose share is below ``min_share`` is reported as
-            degenerate (a warning and ``results.degenerate``), never dropped;
-            ``results.refit_fewer_classes()`` refits with one class less.
+            A class whose share is below ``min_share`` is degenerate: the
+            search reports the best maximum without such a class when one was
+            reached (a higher one with a tiny class, typically one or two
+            individuals fitted almost exactly, is recorded in ``start_status``
+            and warned about), and otherwise keeps it, reported by a warning and
+            in ``results.degenerate``, never dropped;
+            ``results.refit_fewer_classes()`` refits with one class less. Set
+            it to 0 to accept classes of any size.
         cov_type : {"oim", "opg", "robust"}
             Covariance of the estimates: inverse observed information,
             inverse outer product of per-individual scores, or the sandwich
@@ -895,6 +900,7 @@ class LatentClassOLS(LikelihoodModel):
             constraints=constraints,
             start_params=start,
             layout=self.layout,
+            min_share=min_share,
         )
         polished = newton_phase(
             self.stats,
@@ -952,9 +958,10 @@ class LatentClassOLS(LikelihoodModel):
             warn(
                 f"{outcome.stopped_above_best} start(s) stopped before converging with a "
                 "log-likelihood above the reported maximum (see `results.start_status`): "
-                "runs stopped as degenerate (an empty class, two coinciding classes) mean "
-                "that the likelihood rises towards a model with fewer classes; runs screened "
-                "out by `n_full` may lead to a higher maximum.",
+                "runs that ended degenerate (an empty class, two coinciding classes, a "
+                "variance at the floor, a class below `min_share`) mean that the likelihood "
+                "rises towards spurious or fewer-class solutions, which are not reported as "
+                "the estimate; runs screened out by `n_full` may lead to a higher maximum.",
                 LocalMaximumWarning,
             )
         if polished.boundary is not None:

@@ -406,6 +406,24 @@ def _slow(history: list, tol: float) -> bool:
     return bool(np.log(target / steps[1]) / np.log(rate) > NEWTON_WORTH)
 
 
+def _degenerate_at_end(run: EMRun, min_share: float) -> str | None:
+    """Why a finished run is not an interior maximum of K classes, or None.
+
+    :func:`smlcr.em.degeneracy` (an empty class, coinciding classes, a variance
+    at the floor), or a class whose share is below ``min_share``: with K above
+    what the data support, the highest maxima often give a class to one or
+    two individuals it fits almost exactly (spurious maxima).
+    """
+    reason = degeneracy(run.params, run.estep.tau, run.floor_hit)
+    if reason:
+        return reason
+    share = run.estep.tau.mean(axis=0)
+    small = np.flatnonzero(share < min_share)
+    if small.size:
+        return f"class {int(small[0]) + 1} has a share of {share[small[0]]:.3g}, below min_share"
+    return None
+
+
 def _projected_gain(history: list, remaining: int) -> float:
     """An optimistic guess of how much more a run's log-likelihood can rise.
 
@@ -445,6 +463,7 @@ def multistart(
     start_params: ClassParams | None = None,
     prune_margin: float = 1.0,
     layout: Layout | None = None,
+    min_share: float = 0.0,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best maximum.
 
@@ -481,6 +500,12 @@ def multistart(
         finished by safeguarded Newton steps (:func:`smlcr.newton.newton_phase`)
         where its Hessian is negative definite, instead of by hundreds of EM
         iterations.
+    min_share : float
+        A run that ends with a class share below ``min_share`` is recorded as
+        degenerate (not an interior maximum), as is one that ends degenerate
+        in the sense of :func:`smlcr.em.degeneracy`. The best run is the best
+        interior one; degenerate runs are candidates only when no run is
+        interior.
 
     Returns
     -------
@@ -498,6 +523,7 @@ def multistart(
     if start_params is not None:
         only = run(start_params, maxiter, "user")
         return _finish([only], ["user"], maxiter, tol)
+    min_share = float(min_share)
 
     pooled = pooled_variance(stats)
     ols_coef, _ = individual_ols(stats)
@@ -530,14 +556,18 @@ def multistart(
 
     def settle(j):
         r = runs[j]
-        if r.converged:
-            status[j] = "converged"
+        if r.converged or r.n_iter >= maxiter:
+            # a run can converge (nothing moves) at a degenerate point, or with a class
+            # below min_share: such a solution is recorded, but is not an interior maximum
+            reason = r.degenerate or _degenerate_at_end(r, min_share)
+            if reason:
+                runs[j] = replace(r, degenerate=reason)
+                status[j] = "degenerate"
+                return
+            status[j] = "converged" if r.converged else "maxiter"
             found.append((_point(r), r.llf))
         elif r.degenerate:
             status[j] = "degenerate"
-        elif r.n_iter >= maxiter:
-            status[j] = "maxiter"
-            found.append((_point(r), r.llf))
 
     for j in range(len(runs)):
         if not status[j]:

@@ -279,3 +279,21 @@ def test_pickle_with_side_formulas_and_remove_data(tmp_path):
     assert small.model._membership.matrix is None and small.model._common_rows is None
     pd.testing.assert_frame_equal(small.posteriors, res.posteriors)
     assert small.summary().as_text().splitlines()[8:] == res.summary().as_text().splitlines()[8:]
+
+
+def test_membership_step_on_distinct_rows_equals_the_step_on_every_individual():
+    from smlcr import em
+
+    rng = np.random.default_rng(2)
+    levels = rng.integers(0, 7, size=500)
+    Z = np.column_stack([np.ones(500), np.eye(7)[levels][:, 1:]])
+    tau = rng.dirichlet(np.ones(4), size=500)
+    eta = np.zeros((Z.shape[1], 4))
+    patterns = em._patterns(Z)
+    assert patterns is not None and patterns[0].shape[0] == 7
+    full = em.membership_step(Z, tau, eta, max_newton=30)
+    grouped = em.membership_step(Z, tau, eta, max_newton=30, patterns=patterns)
+    np.testing.assert_allclose(grouped, full, rtol=1e-9, atol=1e-10)
+    one = em.membership_step(Z, tau, eta, max_newton=1, patterns=patterns)
+    objective = lambda e: np.sum(tau * em.log_prior(Z, e))  # noqa: E731
+    assert objective(one) > objective(eta)  # a single step raises it (a GEM step)
