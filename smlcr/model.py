@@ -121,6 +121,14 @@ class LatentClassOLS(LikelihoodModel):
         Number of individuals N.
     has_groups : bool
         Whether ``groups`` was given (otherwise every row is its own individual).
+    nobs : float
+        Number of rows used in estimation.
+    df_model : float
+        Number of estimated parameters (all of them: coefficients, variances,
+        membership coefficients).
+    df_resid : float
+        Individuals less parameters: the individuals are the independent units
+        of the likelihood (``n_groups - df_model``).
     class_exog_names : list of str
         Names of the class-specific regressors estimated (after dropping).
     dropped_exog : list of str
@@ -357,6 +365,8 @@ class LatentClassOLS(LikelihoodModel):
         self.data.param_names = self._param_names()
         self.k_params = len(self.data.param_names)
         self.df_model = float(self.k_params)
+        # the independent units are the individuals, not the rows
+        self.df_resid = float(self.n_groups - self.k_params)
         self._init_keys.extend(["k_classes", "variance"])
         # row-length arrays that `remove_data` must drop with endog and exog
         self._data_attr.extend(

@@ -389,3 +389,17 @@ def _refit_in_a_worker(seed):
             data.formula, data.data, groups="id", k_classes=3
         ).fit(rng=0, n_starts=3)
         return res.refit_fewer_classes(rng=0, n_starts=3)
+
+
+def test_counts_and_test_distributions_are_consistent(sim):
+    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id").fit(rng=0)
+    model = res.model
+    assert res.nobs == model.nobs == len(sim.data)
+    assert res.df_model == model.df_model == len(res.params)
+    assert res.df_resid == model.df_resid == model.n_groups - len(res.params)
+    f = res.f_test("x1[1] = x1[2], x2[1] = x2[2]")
+    chi2 = res.wald_test("x1[1] = x1[2], x2[1] = x2[2]", scalar=True)
+    assert f.distribution == "F" and f.df_denom == res.df_resid and f.df_num == 2
+    assert chi2.distribution == "chi2"
+    assert float(f.fvalue) == pytest.approx(float(chi2.statistic) / 2, rel=1e-10)
+    assert res.t_test("x1[1] = x1[2]").distribution == "norm"
