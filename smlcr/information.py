@@ -19,8 +19,17 @@ import numpy as np
 
 from smlcr.compress import CompressedData
 from smlcr.em import ClassParams, Layout, e_step, membership_information, ssr
+from smlcr.exceptions import SingularInformationWarning, warn
 
-__all__ = ["Derivatives", "derivatives"]
+__all__ = [
+    "COVARIANCES",
+    "Derivatives",
+    "derivatives",
+    "invert_information",
+    "oim_covariance",
+    "opg_covariance",
+    "sandwich_covariance",
+]
 
 
 @dataclass
@@ -137,3 +146,115 @@ def derivatives(
         score_obs = score_obs @ a
         hessian = a.T @ hessian @ a
     return Derivatives(score=score_obs.sum(axis=0), hessian=hessian, score_obs=score_obs)
+
+
+def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
+    """Inverse of a symmetric information matrix, with a rank check.
+
+    The matrix is first equilibrated (``D^-1/2 I D^-1/2`` with ``D`` its
+    diagonal), so that parameters on very different scales do not pass for a
+    singular direction. A positive definite matrix is inverted by Cholesky
+    solves; otherwise a warning names the parameters in its (near) null
+    space, whose variances and covariances are NaN (the rest is the
+    pseudo-inverse).
+
+    Parameters
+    ----------
+    information : ndarray, shape (P, P)
+    names : list of str
+        Parameter names, for the warning.
+
+    Returns
+    -------
+    ndarray, shape (P, P)
+    """
+    diagonal = np.diag(information).copy()
+    scale = np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
+    equilibrated = information / np.outer(scale, scale)
+    w, v = np.linalg.eigh(equilibrated)
+    cutoff = information.shape[0] * np.finfo(float).eps * max(np.max(np.abs(w)), 1e-300) * 1e2
+    weak = w <= cutoff
+    if np.any(weak) or np.any(diagonal <= 0):
+        involved = sorted(
+            {names[j] for col in v[:, weak].T for j in np.flatnonzero(np.abs(col) > 0.1)}
+            | {names[j] for j in np.flatnonzero(diagonal <= 0)}
+        )
+        warn(
+            "the information matrix is singular or not positive definite; standard "
+            f"errors are unreliable for {involved}. A class share near 0, a collapsed "
+            "variance or too many classes are the usual causes: try fewer classes.",
+            SingularInformationWarning,
+        )
+        inv_w = np.where(weak, 0.0, 1.0 / np.where(weak, 1.0, w))
+        cov = ((v * inv_w) @ v.T) / np.outer(scale, scale)
+        # no standard error for a parameter in a singular direction (never a spurious 0)
+        unidentified = [j for j, name in enumerate(names) if name in involved]
+        cov[unidentified, :] = np.nan
+        cov[:, unidentified] = np.nan
+        return cov
+    # positive definite: solve rather than invert
+    half = np.linalg.solve(np.linalg.cholesky(equilibrated), np.eye(information.shape[0]))
+    return (half.T @ half) / np.outer(scale, scale)
+
+
+def oim_covariance(derivs: Derivatives, names: list[str]) -> np.ndarray:
+    """Covariance from the inverse of the analytic observed information.
+
+    ``(-H)^-1`` with ``H`` the Hessian of the observed-data log-likelihood
+    (:func:`invert_information`: rank-checked, NaN in singular directions).
+
+    Parameters
+    ----------
+    derivs : Derivatives
+    names : list of str
+
+    Returns
+    -------
+    ndarray, shape (P, P)
+    """
+    return invert_information(-derivs.hessian, names)
+
+
+def opg_covariance(derivs: Derivatives, names: list[str]) -> np.ndarray:
+    """Covariance from the inverse outer product of per-individual scores (OPG).
+
+    ``(sum_i s_i s_i')^-1``, the BHHH estimator.
+
+    Parameters
+    ----------
+    derivs : Derivatives
+    names : list of str
+
+    Returns
+    -------
+    ndarray, shape (P, P)
+    """
+    return invert_information(derivs.opg, names)
+
+
+def sandwich_covariance(derivs: Derivatives, names: list[str]) -> np.ndarray:
+    """Sandwich covariance, robust and clustered by individual.
+
+    ``(-H)^-1 (sum_i s_i s_i') (-H)^-1``: valid under misspecification, with
+    the individuals as the independent units.
+
+    Parameters
+    ----------
+    derivs : Derivatives
+    names : list of str
+
+    Returns
+    -------
+    ndarray, shape (P, P)
+    """
+    bread = invert_information(-derivs.hessian, names)
+    return bread @ derivs.opg @ bread
+
+
+#: The covariance estimators by ``cov_type``; the first line of each docstring is the
+#: description the summary prints.
+COVARIANCES = {
+    "oim": oim_covariance,
+    "opg": opg_covariance,
+    "robust": sandwich_covariance,
+}

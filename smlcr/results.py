@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
@@ -12,6 +13,7 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from statsmodels.iolib.summary import Summary, summary_params
 from statsmodels.iolib.table import SimpleTable
 
+from smlcr import information
 from smlcr.compress import within_transform
 from smlcr.design import side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
@@ -20,60 +22,8 @@ from smlcr.exceptions import DegenerateClassWarning, SingularInformationWarning,
 
 __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_information"]
 
-_COV_DESCRIPTIONS = {
-    "oim": "Covariance from the inverse of the analytic observed information.",
-    "opg": "Covariance from the inverse outer product of per-individual scores (OPG).",
-    "robust": "Sandwich covariance, robust and clustered by individual.",
-}
-
-
-def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
-    """Inverse of a symmetric information matrix, with a rank check.
-
-    The matrix is first equilibrated (``D^-1/2 I D^-1/2`` with ``D`` its
-    diagonal), so that parameters on very different scales do not pass for a
-    singular direction. A positive definite matrix is inverted by Cholesky
-    solves; otherwise a warning names the parameters in its (near) null
-    space, whose variances and covariances are NaN (the rest is the
-    pseudo-inverse).
-
-    Parameters
-    ----------
-    information : ndarray, shape (P, P)
-    names : list of str
-        Parameter names, for the warning.
-
-    Returns
-    -------
-    ndarray, shape (P, P)
-    """
-    diagonal = np.diag(information).copy()
-    scale = np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
-    equilibrated = information / np.outer(scale, scale)
-    w, v = np.linalg.eigh(equilibrated)
-    cutoff = information.shape[0] * np.finfo(float).eps * max(np.max(np.abs(w)), 1e-300) * 1e2
-    weak = w <= cutoff
-    if np.any(weak) or np.any(diagonal <= 0):
-        involved = sorted(
-            {names[j] for col in v[:, weak].T for j in np.flatnonzero(np.abs(col) > 0.1)}
-            | {names[j] for j in np.flatnonzero(diagonal <= 0)}
-        )
-        warn(
-            "the information matrix is singular or not positive definite; standard "
-            f"errors are unreliable for {involved}. A class share near 0, a collapsed "
-            "variance or too many classes are the usual causes: try fewer classes.",
-            SingularInformationWarning,
-        )
-        inv_w = np.where(weak, 0.0, 1.0 / np.where(weak, 1.0, w))
-        cov = ((v * inv_w) @ v.T) / np.outer(scale, scale)
-        # no standard error for a parameter in a singular direction (never a spurious 0)
-        unidentified = [j for j, name in enumerate(names) if name in involved]
-        cov[unidentified, :] = np.nan
-        cov[:, unidentified] = np.nan
-        return cov
-    # positive definite: solve rather than invert
-    half = np.linalg.solve(np.linalg.cholesky(equilibrated), np.eye(information.shape[0]))
-    return (half.T @ half) / np.outer(scale, scale)
+# re-exported: the rank-checked inverse lives with the covariance estimators
+invert_information = information.invert_information
 
 
 def _label_corner(table: SimpleTable, label: str) -> None:
@@ -184,30 +134,30 @@ class LatentClassOLSResults(LikelihoodModelResults):
     ):
         derivs = model._derivatives(params)
         names = list(model.data.param_names)
-        hessian_scaled = derivs.hessian
-        information = -hessian_scaled
-        if cov_type == "oim":
-            cov_scaled = invert_information(information, names)
-        else:
-            opg = derivs.opg
-            if cov_type == "opg":
-                cov_scaled = invert_information(opg, names)
-            else:
-                bread = invert_information(information, names)
-                cov_scaled = bread @ opg @ bread
         best = em_outcome.best
         lost = unidentified(best.params, best.estep.tau, model.layout)
         if lost.any():
-            cov_scaled = cov_scaled.copy()
-            cov_scaled[lost, :] = np.nan
-            cov_scaled[:, lost] = np.nan
             warn(
                 f"the estimate is degenerate ({newton.boundary or 'an empty class'}): "
                 f"{np.asarray(names)[lost].tolist()} are not identified there, so they have "
                 "no standard errors. Fit fewer classes (`refit_fewer_classes()`).",
                 SingularInformationWarning,
             )
-        cov = model._unit_map.covariance_to_original(cov_scaled)
+        # all three estimators, in the data's units; only the chosen one may warn
+        covariances = {}
+        for kind, estimator in information.COVARIANCES.items():
+            with warnings.catch_warnings():
+                if kind != cov_type:
+                    warnings.simplefilter("ignore", SingularInformationWarning)
+                scaled = estimator(derivs, names)
+            scaled = scaled.copy()
+            scaled[lost, :] = np.nan
+            scaled[:, lost] = np.nan
+            covariances[kind] = model._unit_map.covariance_to_original(scaled)
+        self.cov_params_oim = covariances["oim"]
+        self.cov_params_opg = covariances["opg"]
+        self.cov_params_robust = covariances["robust"]
+        cov = covariances[cov_type]
         super().__init__(model, params, normalized_cov_params=cov, scale=1.0)
         self.cov_params_default = cov
         self.cov_type = cov_type
@@ -979,7 +929,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 if m.has_groups
                 else ["No `groups`: every row is its own individual (a mixture of regressions)."]
             ),
-            _COV_DESCRIPTIONS[self.cov_type],
+            information.COVARIANCES[self.cov_type].__doc__.splitlines()[0],
             "BIC uses the number of individuals as the sample size.",
         ]
         if len(self.degenerate):

@@ -126,3 +126,21 @@ def test_three_covariances_agree_in_a_large_correctly_specified_sample():
         other = model.fit(start_params=params, cov_type=cov_type)
         ratio = np.asarray(other.bse) / np.asarray(oim.bse)
         assert np.all(np.abs(ratio - 1) < 0.08), (cov_type, ratio)
+
+
+def test_all_three_covariances_are_exposed_and_the_default_is_the_chosen_one(small_fit):
+    from smlcr import information
+
+    model, _ = small_fit
+    fits = {kind: model.fit(rng=0, n_starts=3, cov_type=kind) for kind in ("oim", "opg", "robust")}
+    for kind, res in fits.items():
+        np.testing.assert_array_equal(
+            np.asarray(res.cov_params()), getattr(res, f"cov_params_{kind}")
+        )
+        for other in ("oim", "opg", "robust"):
+            np.testing.assert_allclose(
+                getattr(res, f"cov_params_{other}"), getattr(fits[other], f"cov_params_{other}")
+            )
+        first_line = information.COVARIANCES[kind].__doc__.splitlines()[0]
+        assert first_line in res.summary().as_text()
+    assert not np.allclose(fits["oim"].cov_params_oim, fits["oim"].cov_params_opg)
