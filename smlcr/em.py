@@ -224,14 +224,23 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
     -------
     ssr : ndarray, shape (N, K)
         ``rss_i + ||c_i - R_i beta_s||^2``.
-    resid : ndarray, shape (N, p, K)
-        ``c_i - R_i beta_s``, the rotated residual.
+    resid : ndarray, shape (N, p, K), or None
+        ``c_i - R_i beta_s``, the rotated residual; None when ``work`` is
+        given (the EM path needs only the sums and skips the large array).
     """
     n, p = stats.c.shape
     R_flat = stats.R.reshape(n * p, p) if work is None else work.R_flat
-    fitted = (R_flat @ beta.T).reshape(n, p, -1)
-    resid = stats.c[:, :, None] - fitted
-    return stats.rss[:, None] + np.einsum("npk,npk->nk", resid, resid), resid
+    if work is None:
+        fitted = (R_flat @ beta.T).reshape(n, p, -1)
+        resid = stats.c[:, :, None] - fitted
+        return stats.rss[:, None] + np.einsum("npk,npk->nk", resid, resid), resid
+    # the EM path needs only the sums: one contiguous residual per class, no (N, p, K) array
+    out = np.empty((n, beta.shape[0]))
+    for s, b in enumerate(beta):
+        r = stats.c - (R_flat @ b).reshape(n, p)
+        out[:, s] = np.einsum("np,np->n", r, r)
+    out += stats.rss[:, None]
+    return out, None
 
 
 def log_density(stats: CompressedData, sigma2: np.ndarray, ssr_: np.ndarray):
