@@ -56,9 +56,7 @@ def flexmix_time(endog, exog, ids, k):
     """(logLik, fit seconds, refit seconds) from flexmix, or None without R."""
     if shutil.which("Rscript") is None:
         return None
-    check = subprocess.run(
-        ["Rscript", "-e", "library(flexmix)"], capture_output=True, text=True
-    )
+    check = subprocess.run(["Rscript", "-e", "library(flexmix)"], capture_output=True, text=True)
     if check.returncode != 0:
         return None
     with tempfile.TemporaryDirectory() as tmp:
