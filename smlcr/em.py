@@ -633,38 +633,6 @@ def membership_step(
         if np.max(np.abs(t * step)) < 1e-10 or gain <= 1e-14 * (1.0 + abs(current)):
             break
     return eta
-    if q == 1 and np.all(Z == Z[0, 0]) and Z[0, 0] != 0:
-        # shares only: the maximiser is closed-form, log(share_s / share_1)
-        share = tau.mean(axis=0)
-        if np.all(share > 0):
-            return (np.log(share) - np.log(share[0]))[None, :] / Z[0, 0]
-
-    def objective(e):
-        return float(np.sum(tau * log_prior(Z, e)))
-
-    eta = eta.copy()
-    current = objective(eta)
-    for _ in range(max_newton):
-        pi = np.exp(log_prior(Z, eta))[:, 1:]
-        grad = (Z.T @ (tau[:, 1:] - pi)).T.ravel()  # (K-1) * q, class-major
-        step = _solve_psd(membership_information(Z, pi), grad)
-        if not np.all(np.isfinite(step)):
-            break
-        t = 1.0
-        while t > 1e-10:
-            trial = eta.copy()
-            trial[:, 1:] += t * step.reshape(k - 1, q).T
-            value = objective(trial)
-            if value >= current:
-                break
-            t *= 0.5
-        else:
-            break
-        gain = value - current
-        eta, current = trial, value
-        if np.max(np.abs(t * step)) < 1e-10 or gain <= 1e-14 * (1.0 + abs(current)):
-            break
-    return eta
 
 
 @dataclass
