@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from smlcr.compress import CompressedData
+from smlcr.params import ClassParams, Layout
 
 __all__ = [
     "ClassParams",
@@ -56,41 +57,6 @@ class EMDecreaseError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class ClassParams:
-    """Parameters of the mixture in scaled units.
-
-    Attributes
-    ----------
-    beta : ndarray, shape (K, p)
-    sigma2 : ndarray, shape (K,)
-    eta : ndarray, shape (q, K), column 0 zero
-    """
-
-    beta: np.ndarray
-    sigma2: np.ndarray
-    eta: np.ndarray
-
-    @property
-    def k_classes(self) -> int:
-        """Number of classes K."""
-        return self.beta.shape[0]
-
-    def flat(self) -> np.ndarray:
-        """Parameter vector ``[beta_1..beta_K, sigma2_1..sigma2_K, eta_2..eta_K]``."""
-        return np.concatenate([self.beta.ravel(), self.sigma2, self.eta[:, 1:].T.ravel()])
-
-    @classmethod
-    def from_flat(cls, theta: np.ndarray, k: int, p: int, q: int) -> ClassParams:
-        """Inverse of :meth:`flat`."""
-        theta = np.asarray(theta, dtype=np.float64)
-        beta = theta[: k * p].reshape(k, p)
-        sigma2 = theta[k * p : k * p + k]
-        eta = np.zeros((q, k))
-        eta[:, 1:] = theta[k * p + k :].reshape(k - 1, q).T
-        return cls(beta=beta.copy(), sigma2=sigma2.copy(), eta=eta)
-
-
-@dataclass(frozen=True)
 class Constraints:
     """Restrictions the M-step respects.
 
@@ -109,62 +75,6 @@ class Constraints:
     var_floor: float = 0.0
     common_variance: bool = False
     n_common: int = 0
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Order of the estimated parameter vector.
-
-    ``[beta_1..beta_K (p each), delta (m, shared), sigma2 (K values, or 1 when
-    common), eta_2..eta_K (q each)]``. The class-specific (unrestricted) layout
-    is :meth:`ClassParams.flat` with coefficient vectors ``[beta_s, delta_s]``
-    of length ``p + m``; :meth:`restriction` maps this layout into it.
-    """
-
-    k: int
-    p: int
-    q: int
-    common_variance: bool = False
-    m: int = 0
-
-    @property
-    def n_variances(self) -> int:
-        """Number of variance parameters (1 or K)."""
-        return 1 if self.common_variance else self.k
-
-    @property
-    def n_params(self) -> int:
-        """Length of the parameter vector."""
-        return self.k * self.p + self.m + self.n_variances + self.q * (self.k - 1)
-
-    def flat(self, params: ClassParams) -> np.ndarray:
-        """Parameter vector of ``params`` in this layout."""
-        beta = params.beta[:, : self.p].ravel()
-        common = params.beta[0, self.p :]
-        sigma2 = params.sigma2[:1] if self.common_variance else params.sigma2
-        return np.concatenate([beta, common, sigma2, params.eta[:, 1:].T.ravel()])
-
-    def unflat(self, theta: np.ndarray) -> ClassParams:
-        """:class:`ClassParams` from a vector in this layout."""
-        full = self.restriction() @ np.asarray(theta, dtype=np.float64)
-        return ClassParams.from_flat(full, self.k, self.p + self.m, self.q)
-
-    def restriction(self) -> np.ndarray:
-        """Matrix ``A`` with ``theta_class_specific = A @ theta`` (shape P_full x P)."""
-        k, p, m, q = self.k, self.p, self.m, self.q
-        width = p + m
-        a = np.zeros((k * width + k + q * (k - 1), self.n_params))
-        for s in range(k):
-            a[s * width + np.arange(p), s * p + np.arange(p)] = 1.0
-            a[s * width + p + np.arange(m), k * p + np.arange(m)] = 1.0
-        var_row, var_col = k * width, k * p + m
-        if self.common_variance:
-            a[var_row : var_row + k, var_col] = 1.0
-        else:
-            a[var_row : var_row + k, var_col : var_col + k] = np.eye(k)
-        eta_row, eta_col = var_row + k, var_col + self.n_variances
-        a[eta_row:, eta_col:] = np.eye(q * (k - 1))
-        return a
 
 
 @dataclass

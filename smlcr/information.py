@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from smlcr.compress import CompressedData
-from smlcr.em import ClassParams, Layout, e_step, membership_information, ssr
+from smlcr.em import e_step, membership_information, ssr
 from smlcr.exceptions import SingularInformationWarning, warn
+from smlcr.params import ClassParams, Layout
 
 __all__ = [
     "COVARIANCES",

@@ -48,6 +48,7 @@ from smlcr.exceptions import (
 )
 from smlcr.information import derivatives
 from smlcr.newton import newton_phase
+from smlcr.params import ClassParams, Layout
 from smlcr.units import unit_map
 
 __all__ = ["LatentClassOLS"]
@@ -354,7 +355,7 @@ class LatentClassOLS(LikelihoodModel):
         self.group_labels = self.group_labels[order]
         self._group_codes = position[codes]
         self.label_order = np.argsort(order)
-        self.layout = em.Layout(
+        self.layout = Layout(
             self.k_classes,
             self.k_exog,
             self.membership_exog.shape[1],
@@ -685,17 +686,9 @@ class LatentClassOLS(LikelihoodModel):
 
     # ------------------------------------------------------------------ names
     def _param_names(self) -> list[str]:
-        k = self.k_classes
-        names = [f"{x}[{s}]" for s in range(1, k + 1) for x in self.class_exog_names]
-        names += list(self.common_names)
-        if self.variance == "common":
-            names.append("sigma2")
-        else:
-            names += [f"sigma2[{s}]" for s in range(1, k + 1)]
-        names += [f"membership:{z}[{s}]" for s in range(2, k + 1) for z in self.membership_names]
-        return names
+        return self.layout.names(self.class_exog_names, self.common_names, self.membership_names)
 
-    def _to_scaled(self, params) -> em.ClassParams:
+    def _to_scaled(self, params) -> ClassParams:
         params = np.asarray(params, dtype=np.float64)
         if params.shape != (self.k_params,):
             raise ValueError(
@@ -1019,7 +1012,7 @@ def _reject_strings(values, name: str) -> None:
     """An error naming ``name`` when it holds strings or objects (even numeric-looking ones:
     they are never converted silently)."""
     kinds = (
-        {values[c].dtype.kind for c in values.columns}
+        {dtype.kind for dtype in values.dtypes}
         if isinstance(values, pd.DataFrame)
         else {np.asarray(values).dtype.kind}
     )

@@ -17,7 +17,6 @@ from smlcr.compress import CompressedData
 from smlcr.em import (
     Constraints,
     EMRun,
-    Layout,
     Workspace,
     degeneracy,
     e_step,
@@ -25,6 +24,7 @@ from smlcr.em import (
     rounding_bound,
 )
 from smlcr.information import derivatives
+from smlcr.params import Layout
 
 __all__ = ["NewtonOutcome", "newton_phase", "relative_gradient"]
 

@@ -277,18 +277,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         return self._llf
 
     def _slices(self) -> dict:
-        """Positions of the parameter blocks: ``beta`` (one slice per class),
-        ``common``, ``sigma2`` and ``eta``."""
-        layout = self.model.layout
-        k, p, m = layout.k, layout.p, layout.m
-        common = slice(k * p, k * p + m)
-        sigma2 = slice(common.stop, common.stop + layout.n_variances)
-        return {
-            "beta": [slice(s * p, (s + 1) * p) for s in range(k)],
-            "common": common,
-            "sigma2": sigma2,
-            "eta": slice(sigma2.stop, layout.n_params),
-        }
+        """Positions of the parameter blocks (:attr:`smlcr.params.Layout.slices`)."""
+        return self.model.layout.slices
 
     def _class_shares(self, classes, alpha: float = 0.05) -> pd.DataFrame:
         """Average class probabilities with delta-method standard errors."""
@@ -488,25 +478,11 @@ class LatentClassOLSResults(LikelihoodModelResults):
             parameter shared by all classes), ``term``, ``coef``, ``bse``, ``z``,
             ``pvalue``, ``lower`` and ``upper`` (95% interval).
         """
-        names = list(self.model.data.param_names)
         model = self.model
-        k = self.k_classes
-        block, klass, term = [], [], []
-        for s in range(1, k + 1):
-            block += ["coefficient"] * model.k_exog
-            klass += [s] * model.k_exog
-            term += list(model.class_exog_names)
-        block += ["common"] * model.k_common
-        klass += [0] * model.k_common
-        term += list(model.common_names)
-        variance_classes = [0] if model.layout.common_variance else list(range(1, k + 1))
-        block += ["variance"] * len(variance_classes)
-        klass += variance_classes
-        term += ["sigma2"] * len(variance_classes)
-        for s in range(2, k + 1):
-            block += ["membership"] * len(model.membership_names)
-            klass += [s] * len(model.membership_names)
-            term += list(model.membership_names)
+        rows = model.layout.describe(
+            model.class_exog_names, model.common_names, model.membership_names
+        )
+        names, block, klass, term = (list(column) for column in zip(*rows, strict=True))
         ci = np.asarray(self.conf_int())
         return pd.DataFrame(
             {

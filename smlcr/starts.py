@@ -43,10 +43,8 @@ import pandas as pd
 
 from smlcr.compress import CompressedData
 from smlcr.em import (
-    ClassParams,
     Constraints,
     EMRun,
-    Layout,
     Workspace,
     _stacked_lstsq,
     degeneracy,
@@ -56,6 +54,7 @@ from smlcr.em import (
     ssr,
 )
 from smlcr.newton import newton_phase
+from smlcr.params import ClassParams, Layout
 
 __all__ = [
     "START_KINDS",

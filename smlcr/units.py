@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smlcr.em import Layout
+from smlcr.params import Layout
 
 __all__ = ["UnitMap", "unit_map"]
 

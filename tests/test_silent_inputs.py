@@ -403,3 +403,30 @@ def test_counts_and_test_distributions_are_consistent(sim):
     assert chi2.distribution == "chi2"
     assert float(f.fvalue) == pytest.approx(float(chi2.statistic) / 2, rel=1e-10)
     assert res.t_test("x1[1] = x1[2]").distribution == "norm"
+
+
+def test_colliding_parameter_names_are_an_error_naming_them(sim):
+    df = sim.data.assign(sigma2=sim.data["x1"] * 2)
+    with pytest.raises(ValueError, match=r"\['sigma2\[1\]', 'sigma2\[2\]'\] occur twice"):
+        smlcr.LatentClassOLS.from_formula("y ~ sigma2 + x2", df, groups="id")
+    X = pd.DataFrame(
+        np.column_stack([np.ones(len(df)), df["x1"], df["x2"]]), columns=["c", "x", "x"]
+    )
+    with pytest.raises(ValueError, match=r"\['x\[1\]', 'x\[2\]'\] occur twice"):
+        smlcr.LatentClassOLS(df["y"], X, groups=df["id"])
+
+
+def test_the_layout_owns_names_blocks_and_table(sim):
+    df = sim.data.assign(w=np.repeat(np.arange(60) % 3, 4).astype(float), c=sim.data["x2"] ** 2)
+    res = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1", df, groups="id", k_classes=3, membership="~ w", common="~ c", variance="common"
+    ).fit(rng=0, n_starts=3)
+    layout = res.model.layout
+    names = list(res.params.index)
+    assert names == layout.names(["Intercept", "x1"], ["c"], ["Intercept", "w"])
+    table = res.params_table
+    for block, positions in (("common", layout.slices["common"]), ("eta", layout.slices["eta"])):
+        expected = "membership" if block == "eta" else block
+        assert set(table["block"].iloc[positions]) == {expected}
+    assert list(table.index) == names
+    assert table.loc["sigma2", "class"] == 0 and table.loc["x1[3]", "class"] == 3
