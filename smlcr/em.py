@@ -751,7 +751,7 @@ def unidentified(params: ClassParams, tau: np.ndarray, layout: Layout) -> np.nda
     -------
     ndarray of bool, shape (layout.n_params,)
     """
-    k, p = layout.k, layout.p
+    k = layout.k
     mask = np.zeros(layout.n_params, dtype=bool)
     if k < 2:
         return mask
@@ -766,12 +766,13 @@ def unidentified(params: ClassParams, tau: np.ndarray, layout: Layout) -> np.nda
         for s in range(k)
         for t in range(s + 1, k)
     )
+    blocks = layout.slices
     for s in np.flatnonzero(empty):
-        mask[s * p : (s + 1) * p] = True
+        mask[blocks["beta"][s]] = True
         if not layout.common_variance:
-            mask[k * p + layout.m + s] = True
+            mask[blocks["sigma2"].start + s] = True
     if empty.any() or coincide:
-        mask[layout.n_params - layout.q * (k - 1) :] = True
+        mask[blocks["eta"]] = True
     return mask
 
 

@@ -543,11 +543,8 @@ class LatentClassOLS(LikelihoodModel):
                 f"{self.k_params} parameters, in this order: {names}."
             )
         bad = [n for n, v in zip(names, values, strict=True) if not np.isfinite(v)]
-        layout = self.layout
-        variances = range(
-            layout.k * layout.p + layout.m, layout.k * layout.p + layout.m + layout.n_variances
-        )
-        bad += [names[j] for j in variances if not values[j] > 0]
+        variances = self.layout.slices["sigma2"]
+        bad += [n for n, v in zip(names[variances], values[variances], strict=True) if not v > 0]
         if bad:
             raise ValueError(f"`start_params` must be finite with positive variances; check {bad}.")
         return values
