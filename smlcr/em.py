@@ -715,9 +715,24 @@ def degeneracy(
     if k < 2:
         return None
     weight = tau.sum(axis=0)
-    empty = np.flatnonzero(weight < EMPTY_CLASS_WEIGHT)
+    empty = np.flatnonzero(_empty_classes(tau))
     if empty.size:
         return f"class {int(empty[0]) + 1} is empty (posterior weight {weight[empty[0]]:.2g})"
+    pair = _coinciding_pair(params)
+    if pair is not None:
+        return f"classes {pair[0] + 1} and {pair[1] + 1} coincide"
+    return None
+
+
+def _empty_classes(tau: np.ndarray) -> np.ndarray:
+    """Classes with a posterior weight below :data:`EMPTY_CLASS_WEIGHT` individuals."""
+    return tau.sum(axis=0) < EMPTY_CLASS_WEIGHT
+
+
+def _coinciding_pair(params: ClassParams) -> tuple[int, int] | None:
+    """The first two classes whose coefficients and log variances differ by less than
+    :data:`COINCIDENT_CLASSES`, or None."""
+    k = params.k_classes
     log_var = np.log(params.sigma2)
     for s in range(k):
         for t in range(s + 1, k):
@@ -726,7 +741,7 @@ def degeneracy(
                 abs(float(log_var[s] - log_var[t])),
             )
             if gap < COINCIDENT_CLASSES:
-                return f"classes {s + 1} and {t + 1} coincide"
+                return s, t
     return None
 
 
@@ -755,17 +770,8 @@ def unidentified(params: ClassParams, tau: np.ndarray, layout: Layout) -> np.nda
     mask = np.zeros(layout.n_params, dtype=bool)
     if k < 2:
         return mask
-    empty = tau.sum(axis=0) < EMPTY_CLASS_WEIGHT
-    log_var = np.log(params.sigma2)
-    coincide = any(
-        max(
-            float(np.max(np.abs(params.beta[s] - params.beta[t]))),
-            abs(float(log_var[s] - log_var[t])),
-        )
-        < COINCIDENT_CLASSES
-        for s in range(k)
-        for t in range(s + 1, k)
-    )
+    empty = _empty_classes(tau)
+    coincide = _coinciding_pair(params) is not None
     blocks = layout.slices
     for s in np.flatnonzero(empty):
         mask[blocks["beta"][s]] = True

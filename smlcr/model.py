@@ -886,6 +886,7 @@ class LatentClassOLS(LikelihoodModel):
             common_variance=self.variance == "common",
             n_common=self.k_common,
         )
+        work = em.Workspace.build(self.stats, self._Z)  # shared by the search and Newton
         outcome = starts.multistart(
             self.stats,
             self._Z,
@@ -901,6 +902,7 @@ class LatentClassOLS(LikelihoodModel):
             start_params=start,
             layout=self.layout,
             min_share=min_share,
+            work=work,
         )
         polished = newton_phase(
             self.stats,
@@ -908,6 +910,7 @@ class LatentClassOLS(LikelihoodModel):
             outcome.best,
             self.layout,
             constraints,
+            work,
             gtol=gtol,
             max_steps=min(50, maxiter),
         )

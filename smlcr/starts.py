@@ -229,8 +229,7 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
     """
     tau = run.estep.tau
     if order is None:
-        share = np.round(tau.mean(axis=0), 12)
-        order = np.lexsort((run.params.sigma2, run.params.beta[:, 0], -share))
+        order = _class_order(run)
     p = run.params
     eta = p.eta[:, order] - p.eta[:, [order[0]]]
     params = ClassParams(beta=p.beta[order], sigma2=p.sigma2[order], eta=eta)
@@ -245,15 +244,20 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
     return replace(run, params=params, estep=estep, floor_hit=floor_hit, degenerate=degenerate)
 
 
+def _class_order(run: EMRun) -> np.ndarray:
+    """Descending share, ties broken by the first coefficient, then the variance."""
+    share = np.round(run.estep.tau.mean(axis=0), 12)
+    return np.lexsort((run.params.sigma2, run.params.beta[:, 0], -share))
+
+
 def _point(run: EMRun) -> np.ndarray:
     """The parameters of a run in canonical class order, as one vector (scaled units).
 
-    The order is :func:`canonical_order`'s, computed from the shares without
-    reordering the per-individual arrays.
+    The order is :func:`canonical_order`'s, without reordering the
+    per-individual arrays.
     """
     p = run.params
-    share = np.round(run.estep.tau.mean(axis=0), 12)
-    order = np.lexsort((p.sigma2, p.beta[:, 0], -share))
+    order = _class_order(run)
     eta = p.eta[:, order] - p.eta[:, [order[0]]]
     return np.concatenate([p.beta[order].ravel(), np.log(p.sigma2[order]), eta.ravel()])
 
@@ -463,6 +467,7 @@ def multistart(
     prune_margin: float = 1.0,
     layout: Layout | None = None,
     min_share: float = 0.0,
+    work: Workspace | None = None,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best maximum.
 
@@ -505,12 +510,14 @@ def multistart(
         in the sense of :func:`smlcr.em.degeneracy`. The best run is the best
         interior one; degenerate runs are candidates only when no run is
         interior.
+    work : Workspace, optional
+        Arrays precomputed from ``stats`` and ``Z`` (built when not given).
 
     Returns
     -------
     MultiStartResult
     """
-    work = Workspace.build(stats, Z)
+    work = Workspace.build(stats, Z) if work is None else work
     constraints = Constraints() if constraints is None else constraints
     p = stats.k_exog
     if n_starts is None:
