@@ -52,13 +52,29 @@ def simulate(n_groups: int, rows: int, p: int, k: int, seed: int = 0):
     return endog, exog, ids
 
 
-def flexmix_time(endog, exog, ids, k):
-    """(logLik, fit seconds, refit seconds) from flexmix, or None without R."""
+def flexmix_time(endog, exog, ids, k, timeout=None):
+    """Fit flexmix ``stepFlexmix(..., nrep = 3)`` and ``refit()`` through Rscript.
+
+    Parameters
+    ----------
+    endog, exog, ids : ndarray
+        Data (``exog`` has the constant first, then ``x1``, ``x2``).
+    k : int
+        Number of classes.
+    timeout : float, optional
+        Seconds before R is stopped.
+
+    Returns
+    -------
+    tuple of float or str
+        ``(logLik, fit seconds, refit seconds)``, or why there is none ("no Rscript",
+        "no flexmix", "> {timeout} s").
+    """
     if shutil.which("Rscript") is None:
-        return None
+        return "no Rscript"
     check = subprocess.run(["Rscript", "-e", "library(flexmix)"], capture_output=True, text=True)
     if check.returncode != 0:
-        return None
+        return "no flexmix"
     with tempfile.TemporaryDirectory() as tmp:
         csv = os.path.join(tmp, "d.csv")
         frame = pd.DataFrame({"y": endog, "x1": exog[:, 1], "x2": exog[:, 2], "id": ids})
@@ -66,9 +82,16 @@ def flexmix_time(endog, exog, ids, k):
         script = os.path.join(tmp, "fit.R")
         with open(script, "w") as fh:
             fh.write(FLEXMIX_SCRIPT)
-        out = subprocess.run(
-            ["Rscript", script, csv, str(k)], capture_output=True, text=True, check=True
-        )
+        try:
+            out = subprocess.run(
+                ["Rscript", script, csv, str(k)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return f"> {timeout} s"
     llf, fit_s, refit_s = (float(v) for v in out.stdout.split())
     return llf, fit_s, refit_s
 
@@ -109,7 +132,7 @@ def bench(n_groups, rows, p, k, n_starts, with_flexmix=False):
     }
     if with_flexmix:
         fm = flexmix_time(endog, exog, ids, k)
-        if fm is None:
+        if not isinstance(fm, tuple):
             row.update({"flexmix_s": np.nan, "flexmix/smlcr": np.nan, "flexmix_llf": np.nan})
         else:
             llf, fit_s, refit_s = fm

@@ -33,17 +33,15 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import statsmodels.api as sm
+from bench_fit import flexmix_time  # the same flexmix call as the speed table
 
 import smlcr
 import smlcr.datasets
@@ -62,19 +60,6 @@ LARGE_COEF = np.array(
 #: class coefficients (intercept, x1, x2) of the ``flexmix`` part: with 60 rows per
 #: individual these differences of 0.4 leave an average largest posterior near 0.9
 FLEXMIX_COEF = np.array([[1.0, 0.5, -0.5], [1.4, 0.5, -0.5], [1.0, 0.9, -0.5], [1.0, 0.5, -0.1]])
-
-FLEXMIX_SCRIPT = r"""
-suppressPackageStartupMessages(library(flexmix))
-args <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(args[1])
-set.seed(1)
-t <- system.time(
-  fit <- stepFlexmix(y ~ x1 + x2 | id, data = d, k = as.integer(args[2]), nrep = 3,
-                     verbose = FALSE)
-)
-t2 <- system.time(rf <- refit(fit))
-cat(sprintf("%.17g %.6f %.6f\n", as.numeric(logLik(fit)), t[["elapsed"]], t2[["elapsed"]]))
-"""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -474,47 +459,6 @@ def part_large(quick: bool) -> str:
     return "\n".join(lines)
 
 
-def flexmix_fit(endog, exog, ids, k):
-    """Fit flexmix ``stepFlexmix(..., nrep = 3)`` and ``refit()`` through Rscript.
-
-    Parameters
-    ----------
-    endog, exog, ids : ndarray
-        Data (``exog`` has the constant first, then ``x1``, ``x2``).
-    k : int
-        Number of classes.
-
-    Returns
-    -------
-    tuple of float or str
-        ``(logLik, fit seconds, refit seconds)``, or why there is none.
-    """
-    if shutil.which("Rscript") is None:
-        return "no Rscript"
-    check = subprocess.run(["Rscript", "-e", "library(flexmix)"], capture_output=True, text=True)
-    if check.returncode != 0:
-        return "no flexmix"
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = os.path.join(tmp, "d.csv")
-        frame = pd.DataFrame({"y": endog, "x1": exog[:, 1], "x2": exog[:, 2], "id": ids})
-        frame.to_csv(csv, index=False, float_format="%.17g")
-        script = os.path.join(tmp, "fit.R")
-        with open(script, "w") as fh:
-            fh.write(FLEXMIX_SCRIPT)
-        try:
-            out = subprocess.run(
-                ["Rscript", script, csv, str(k)],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=FLEXMIX_CAP_S,
-            )
-        except subprocess.TimeoutExpired:
-            return f"> {FLEXMIX_CAP_S} s"
-    llf, fit_s, refit_s = (float(v) for v in out.stdout.split())
-    return llf, fit_s, refit_s
-
-
 def part_flexmix() -> str:
     """300,000 overlapping rows: smlcr's default fit against flexmix.
 
@@ -534,7 +478,7 @@ def part_flexmix() -> str:
         t_smlcr = time.perf_counter() - t0
     summary = fit_summary(res)
     progress(f"flexmix: smlcr {t_smlcr:.1f} s; running flexmix")
-    fm = flexmix_fit(endog, exog, ids, k)
+    fm = flexmix_time(endog, exog, ids, k, timeout=FLEXMIX_CAP_S)
     row = {
         "rows": int(endog.size),
         "individuals": 5_000,
