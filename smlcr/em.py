@@ -34,6 +34,7 @@ __all__ = [
     "Layout",
     "EMDecreaseError",
     "EMRun",
+    "EStep",
     "degeneracy",
     "unidentified",
     "e_step",
@@ -94,20 +95,34 @@ class Workspace:
     R_norm: np.ndarray  # (N,)
     z_constant: bool = False  # every individual has the same membership row
     z_patterns: tuple | None = None  # distinct membership rows, when far fewer than N
+    c_square: np.ndarray | None = None  # (N,) rss_i + ||c_i||^2, for the expansion
+    expansion_sums: tuple = (0.0, 0.0, 0.0)  # sums of c_square, ||R_i'c_i||, ||R_i||_F^2
+    total_dof: float = 0.0  # sum d_i
+    expand: bool = True  # whether the E- and M-steps may use :func:`expanded_ssr`
 
     @classmethod
     def build(cls, stats: CompressedData, Z: np.ndarray) -> Workspace:
         """Precompute the arrays for ``stats`` and membership design ``Z``."""
         n, p = stats.c.shape
+        moment = stats.moment
+        c_square = stats.rss + np.einsum("np,np->n", stats.c, stats.c)
+        R_norm = np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R))
         return cls(
             R_flat=stats.R.reshape(n * p, p),
             gram_flat=stats.gram.reshape(n, p * p),
-            moment=stats.moment,
+            moment=moment,
             Z=np.asarray(Z, dtype=np.float64),
             c_norm=np.sqrt(np.einsum("np,np->n", stats.c, stats.c)),
-            R_norm=np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R)),
+            R_norm=R_norm,
             z_constant=bool(np.all(Z == Z[:1])),
             z_patterns=_patterns(np.asarray(Z, dtype=np.float64)),
+            c_square=c_square,
+            expansion_sums=(
+                float(np.sum(c_square)),
+                float(np.sum(np.linalg.norm(moment, axis=1))),
+                float(np.sum(R_norm**2)),
+            ),
+            total_dof=float(np.sum(stats.dof)),
         )
 
 
@@ -153,6 +168,84 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
     return out, None
 
 
+#: Bound on the change of the log-likelihood, per degree of freedom of the data, that
+#: computing a class's residual sums of squares by expansion may cause; classes above it
+#: (a small variance: a class that fits closely) are computed from their residuals.
+EXPANSION_TOLERANCE = 1e-11
+
+
+def expansion_error(stats: CompressedData, work: Workspace, beta: np.ndarray, sigma2):
+    """Bound on the log-likelihood error of :func:`expanded_ssr`, per class.
+
+    ``rss_i + ||c_i||^2 - 2 beta' R_i'c_i + beta' R_i'R_i beta`` cancels where
+    the fit is close: its rounding error is about ``(p + 2)^2 eps`` times the
+    sum of the magnitudes of its terms, bounded over all individuals by
+    ``sum ||c_i||^2 + 2 ||beta|| sum ||R_i'c_i|| + ||beta||^2 sum ||R_i||_F^2``;
+    it enters the log-likelihood divided by ``2 sigma2``.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    work : Workspace
+    beta : ndarray, shape (K, p)
+    sigma2 : ndarray, shape (K,)
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    c_sum, m_sum, r_sum = work.expansion_sums
+    size = np.sqrt(np.einsum("kp,kp->k", beta, beta))
+    magnitude = c_sum + 2.0 * size * m_sum + size**2 * r_sum
+    eps = np.finfo(np.float64).eps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = (stats.k_exog + 2) ** 2 * eps * magnitude / (2.0 * np.asarray(sigma2))
+    return np.where(np.isfinite(error), error, np.inf)
+
+
+def expanded_ssr(
+    stats: CompressedData, beta: np.ndarray, sigma2: np.ndarray, work: Workspace
+) -> tuple[np.ndarray, float]:
+    """:func:`ssr` by two matrix products where that is accurate enough, else exactly.
+
+    ``SSR_is = rss_i + ||c_i||^2 - 2 beta_s' R_i'c_i + beta_s' R_i'R_i beta_s``
+    for the classes whose :func:`expansion_error` is below
+    ``EXPANSION_TOLERANCE * sum d_i`` (reading each individual's statistics
+    once for all classes), and from the residuals ``c_i - R_i beta_s`` for
+    the others.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    beta : ndarray, shape (K, p)
+    sigma2 : ndarray, shape (K,)
+        The variances the log-likelihood will divide these sums by.
+    work : Workspace
+
+    Returns
+    -------
+    ssr : ndarray, shape (N, K)
+    error : ndarray, shape (K,)
+        Bound on the resulting error of the log-likelihood, per class (0 for
+        a class computed from its residuals).
+    """
+    error = expansion_error(stats, work, beta, sigma2)
+    fast = work.expand & (error <= EXPANSION_TOLERANCE * max(work.total_dof, 1.0))
+    if not fast.any():
+        return ssr(stats, beta, work)[0], np.zeros(beta.shape[0])
+    b = beta[fast]
+    outer = np.einsum("kp,kq->pqk", b, b).reshape(-1, b.shape[0])
+    out = np.empty((stats.n_groups, beta.shape[0]))
+    part = work.gram_flat @ outer
+    part -= 2.0 * (work.moment @ b.T)
+    part += work.c_square[:, None]
+    # never below the individual's own residual sum (rounding can push it there)
+    out[:, fast] = np.maximum(part, stats.rss[:, None])
+    if not fast.all():
+        out[:, ~fast] = ssr(stats, beta[~fast], work)[0]
+    return out, np.where(fast, error, 0.0)
+
+
 def log_density(stats: CompressedData, sigma2: np.ndarray, ssr_: np.ndarray):
     """``log f_is``: Gaussian log-density of individual i's rows under class s.
 
@@ -181,9 +274,21 @@ def log_sum_exp(a: np.ndarray) -> np.ndarray:
     -------
     ndarray
     """
-    top = np.max(a, axis=-1, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return np.log(np.sum(np.exp(a - top), axis=-1)) + top[..., 0]
+    if a.ndim != 2 or a.shape[1] > 16:
+        top = np.max(a, axis=-1, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        return np.log(np.sum(np.exp(a - top), axis=-1)) + top[..., 0]
+    # few classes: elementwise over columns (a reduction along a short last axis is
+    # several times slower); the same operations in the same order for every row
+    top = a[:, 0].copy()
+    for s in range(1, a.shape[1]):
+        np.maximum(top, a[:, s], out=top)
+    top[~np.isfinite(top)] = 0.0
+    terms = np.exp(a - top[:, None])
+    total = terms[:, 0].copy()
+    for s in range(1, a.shape[1]):
+        total += terms[:, s]
+    return np.log(total) + top
 
 
 def log_prior(Z: np.ndarray, eta: np.ndarray) -> np.ndarray:
@@ -216,6 +321,9 @@ class EStep:
     log_prior : ndarray, shape (N, K)
     log_joint : ndarray, shape (N, K)
         ``log pi_is + log f_is``.
+    ssr_error : float
+        Bound on the error of the log-likelihood from sums of squares computed
+        by expansion (:func:`expanded_ssr`); 0 when computed from residuals.
     """
 
     tau: np.ndarray
@@ -223,6 +331,7 @@ class EStep:
     ssr: np.ndarray
     log_prior: np.ndarray
     log_joint: np.ndarray
+    ssr_error: float = 0.0
 
     @property
     def llf(self) -> float:
@@ -274,7 +383,11 @@ def rounding_bound(
         )
     error = np.where(np.isfinite(error), error, 0.0)
     per_individual = np.einsum("nk,nk->n", estep.tau, error) + 4 * eps * np.abs(llf_obs)
-    return float(4.0 * np.sum(per_individual) + 4 * eps * llf_obs.size * np.max(np.abs(llf_obs)))
+    return float(
+        4.0 * np.sum(per_individual)
+        + 4 * eps * llf_obs.size * np.max(np.abs(llf_obs))
+        + estep.ssr_error
+    )
 
 
 def e_step(
@@ -283,6 +396,7 @@ def e_step(
     params: ClassParams,
     work: Workspace | None = None,
     ssr_: np.ndarray | None = None,
+    ssr_error: float = 0.0,
 ) -> EStep:
     """Posterior probabilities and log-likelihood, normalised in log space.
 
@@ -297,18 +411,27 @@ def e_step(
     ssr_ : ndarray, shape (N, K), optional
         The residual sums of squares at ``params.beta`` when already computed
         (by the M-step that produced ``params``).
+    ssr_error : float
+        The bound on the log-likelihood error of ``ssr_`` (see
+        :func:`expanded_ssr`).
 
     Returns
     -------
     EStep
     """
     if ssr_ is None:
-        ssr_, _ = ssr(stats, params.beta, work)
+        if work is None:
+            ssr_, ssr_error = ssr(stats, params.beta)[0], 0.0
+        else:
+            ssr_, errors = expanded_ssr(stats, params.beta, params.sigma2, work)
+            ssr_error = float(errors.sum())
     lp = _log_prior(Z, params.eta, work)
     log_joint = lp + log_density(stats, params.sigma2, ssr_)
     llf_obs = log_sum_exp(log_joint)
     tau = np.exp(log_joint - llf_obs[:, None])
-    return EStep(tau=tau, llf_obs=llf_obs, ssr=ssr_, log_prior=lp, log_joint=log_joint)
+    return EStep(
+        tau=tau, llf_obs=llf_obs, ssr=ssr_, log_prior=lp, log_joint=log_joint, ssr_error=ssr_error
+    )
 
 
 def _log_prior(Z, eta, work):
@@ -551,6 +674,7 @@ class MStepInfo:
 
     floor_hit: np.ndarray  # (K,) bool: variance set to the floor
     ssr: np.ndarray | None = None  # (N, K) at the new coefficients, for the next E-step
+    ssr_error: float = 0.0  # its bound on the log-likelihood error (expanded_ssr)
 
 
 def m_step(
@@ -609,22 +733,35 @@ def m_step(
     if constraints.n_common:
         beta[:, p - constraints.n_common :] = beta[~empty][0, p - constraints.n_common :]
 
-    ssr_, _ = ssr(stats, beta, work)
-    weighted_ssr = np.einsum("nk,nk->k", tau, ssr_)
-    if constraints.common_variance:
-        sigma2 = np.full(k, weighted_ssr.sum() / stats.dof.sum())
-    else:
+    ssr_, errors = expanded_ssr(stats, beta, previous.sigma2, work)
+
+    def variances(ssr_):
+        weighted_ssr = np.einsum("nk,nk->k", tau, ssr_)
+        if constraints.common_variance:
+            return np.full(k, weighted_ssr.sum() / stats.dof.sum())
         dof_weight = tau.T @ stats.dof
         with np.errstate(divide="ignore", invalid="ignore"):
             sigma2 = weighted_ssr / dof_weight
-        sigma2 = np.where(empty | ~(dof_weight > 0), previous.sigma2, sigma2)
+        return np.where(empty | ~(dof_weight > 0), previous.sigma2, sigma2)
+
+    sigma2 = variances(ssr_)
+    if errors.any():
+        # the expansion was judged on the previous variances; where a variance fell far
+        # enough for it to be too coarse, that class's sums come from the residuals
+        errors = np.where(errors > 0, expansion_error(stats, work, beta, sigma2), 0.0)
+        coarse = ~(errors <= EXPANSION_TOLERANCE * max(work.total_dof, 1.0))
+        if coarse.any():
+            ssr_[:, coarse] = ssr(stats, beta[coarse], work)[0]
+            errors[coarse] = 0.0
+            sigma2 = variances(ssr_)
+    ssr_error = float(errors.sum())
     floor_hit = sigma2 < constraints.var_floor
     sigma2 = np.maximum(sigma2, constraints.var_floor)
 
     eta = membership_step(
         Z, tau, previous.eta, max_newton=MEMBERSHIP_NEWTON, patterns=work.z_patterns
     )
-    info = MStepInfo(floor_hit=floor_hit, ssr=ssr_)
+    info = MStepInfo(floor_hit=floor_hit, ssr=ssr_, ssr_error=ssr_error)
     return ClassParams(beta=beta, sigma2=sigma2, eta=eta), info
 
 
@@ -841,7 +978,7 @@ def em_step(
     old_rounding = None
     for exact in (False, True):
         new_params, info = m_step(stats, Z, estep.tau, params, constraints, work, exact=exact)
-        new_estep = e_step(stats, Z, new_params, work, info.ssr)
+        new_estep = e_step(stats, Z, new_params, work, info.ssr, info.ssr_error)
         new_llf = new_estep.llf
         if np.isfinite(new_llf) and new_llf >= old_llf:
             return new_params, new_estep, info
@@ -898,7 +1035,7 @@ def _squarem_step(stats, Z, run, constraints, work):
             p3, i3 = m_step(stats, Z, e_jump.tau, jump, constraints, work)
         except np.linalg.LinAlgError:
             return states
-        e3 = e_step(stats, Z, p3, work, i3.ssr)
+        e3 = e_step(stats, Z, p3, work, i3.ssr, i3.ssr_error)
     if np.isfinite(e3.llf) and e3.llf >= e2.llf:
         states.append((p3, e3, i3))
     return states

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smlcr.compress import CompressedData
-from smlcr.em import e_step, membership_information, ssr
+from smlcr.em import EStep, e_step, membership_information
 from smlcr.exceptions import SingularInformationWarning, warn
 from smlcr.params import ClassParams, Layout
 
@@ -55,62 +55,76 @@ class Derivatives:
         return self.score_obs.T @ self.score_obs
 
 
-def _class_gradients(stats, Z, params, tau, ssr_, resid, pi):
-    """``D_is`` for every individual and class, shape (N, K, P)."""
-    n, p = stats.c.shape
-    k = params.k_classes
-    q = Z.shape[1]
-    n_params = k * p + k + q * (k - 1)
-    grad = np.zeros((n, k, n_params))
-    sigma2 = params.sigma2
-    # d a_is / d beta_s = R_i'(c_i - R_i beta_s) / sigma2_s
-    g_beta = np.einsum("njp,njk->nkp", stats.R, resid) / sigma2[None, :, None]
-    for s in range(k):
-        grad[:, s, s * p : (s + 1) * p] = g_beta[:, s]
-    # d a_is / d sigma2_s = -d_i / (2 sigma2_s) + SSR_is / (2 sigma2_s^2)
-    g_sigma = -0.5 * stats.dof[:, None] / sigma2 + 0.5 * ssr_ / sigma2**2
-    grad[:, np.arange(k), k * p + np.arange(k)] = g_sigma
-    # d log pi_is / d eta_r = z_i (1[s = r] - pi_ir), r = 2..K
-    base = k * p + k
-    for r in range(1, k):
-        cols = slice(base + (r - 1) * q, base + r * q)
-        indicator = (np.arange(k) == r).astype(float)
-        grad[:, :, cols] = (indicator[None, :] - pi[:, [r]])[:, :, None] * Z[:, None, :]
-    return grad
+#: Individuals per block of the derivative sums: the temporaries hold about
+#: ``DERIVATIVE_CHUNK * (p + 1 + (K - 1) q)`` floats whatever the number of individuals
+#: (only the per-individual scores, N x P, grow with N).
+DERIVATIVE_CHUNK = 4096
 
 
-def _expected_second_derivative(stats, Z, params, tau, ssr_, resid, pi):
-    """``sum_i sum_s tau_is grad^2 a_is``, shape (P, P)."""
-    n, p = stats.c.shape
-    k = params.k_classes
-    q = Z.shape[1]
-    n_params = k * p + k + q * (k - 1)
-    out = np.zeros((n_params, n_params))
-    sigma2 = params.sigma2
-    gram = stats.gram.reshape(n, p * p)
-    weighted_gram = (tau.T @ gram).reshape(k, p, p)
-    g_beta_raw = np.einsum("njp,njk->nkp", stats.R, resid)  # R_i'(c_i - R_i beta_s)
-    for s in range(k):
-        b = slice(s * p, (s + 1) * p)
-        j = k * p + s
-        out[b, b] = -weighted_gram[s] / sigma2[s]
-        cross = -(tau[:, s] @ g_beta_raw[:, s]) / sigma2[s] ** 2
-        out[b, j] = cross
-        out[j, b] = cross
-        out[j, j] = np.sum(
-            tau[:, s] * (0.5 * stats.dof / sigma2[s] ** 2 - ssr_[:, s] / sigma2[s] ** 3)
-        )
-    # membership block: -sum_i (diag(pi_i) - pi_i pi_i') kron z_i z_i' (same for every s)
+def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
+    """Add one block of individuals' ``sum_s tau_is (D_is D_is' + grad^2 a_is)`` to ``hessian``.
+
+    ``D_is = grad a_is`` is zero outside class ``s``'s coefficients and
+    variance and the membership block, so the sum is assembled block by block
+    (weighted cross products per class) without an (N, K, P) array. The
+    block's rows of ``score_obs`` (``sum_s tau_is D_is``) are filled on the way.
+    """
+    k, p = params.beta.shape
+    blocks = Layout(k, p, Z.shape[1]).slices
+    eta = blocks["eta"]
+    R, c, z = stats.R[rows], stats.c[rows], Z[rows]
+    tau, ssr_, pi = estep.tau[rows], estep.ssr[rows], pi[rows]
+    dof = stats.dof[rows]
+    m = c.shape[0]
     if k > 1:
-        base = k * p + k
-        out[base:, base:] = -membership_information(Z, pi[:, 1:])
-    return out
+        # sum_s tau_is (1[s = r] - pi_ir) z_i = (tau_ir - pi_ir) z_i, r = 2..K
+        score_obs[rows, eta] = ((tau[:, 1:] - pi[:, 1:])[:, :, None] * z[:, None, :]).reshape(m, -1)
+    # R_i'(c_i - R_i beta_s) for every class: one product for the fits, one for R_i'
+    fitted = (R.reshape(m * p, p) @ params.beta.T).reshape(m, p, k)
+    raws = np.matmul(c[:, None, :] - fitted.transpose(0, 2, 1), R)  # (m, K, p)
+    for s in range(k):
+        sigma2 = params.sigma2[s]
+        beta, var = blocks["beta"][s], blocks["sigma2"].start + s
+        cols = np.r_[beta, var]
+        # d a_is / d beta_s = R_i'(c_i - R_i beta_s) / sigma2_s
+        raw = raws[:, s]
+        # d a_is / d sigma2_s = -d_i / (2 sigma2_s) + SSR_is / (2 sigma2_s^2)
+        u = np.column_stack([raw / sigma2, -0.5 * dof / sigma2 + 0.5 * ssr_[:, s] / sigma2**2])
+        weighted = tau[:, s : s + 1] * u
+        score_obs[rows, beta] = weighted[:, :p]
+        score_obs[rows, var] = weighted[:, p]
+        hessian[np.ix_(cols, cols)] += weighted.T @ u
+        # sum_i tau_is grad^2 a_is within class s
+        # sum_i tau_is R_i'R_i as one product of the stacked weighted R_i
+        weighted_r = (np.sqrt(tau[:, s])[:, None, None] * R).reshape(m * p, p)
+        hessian[beta, beta] -= weighted_r.T @ weighted_r / sigma2
+        cross = -(tau[:, s] @ raw) / sigma2**2
+        hessian[beta, var] += cross
+        hessian[var, beta] += cross
+        hessian[var, var] += np.sum(tau[:, s] * (0.5 * dof / sigma2**2 - ssr_[:, s] / sigma2**3))
+        if k > 1:
+            # the membership part of D_is: (1[s = r] - pi_ir) z_i, r = 2..K
+            indicator = (np.arange(1, k) == s).astype(float)
+            mz = ((indicator - pi[:, 1:])[:, :, None] * z[:, None, :]).reshape(m, -1)
+            cross_m = weighted.T @ mz
+            hessian[cols, eta] += cross_m
+            hessian[eta, cols] += cross_m.T
+            hessian[eta, eta] += (tau[:, s : s + 1] * mz).T @ mz
 
 
 def derivatives(
-    stats: CompressedData, Z: np.ndarray, params: ClassParams, layout: Layout | None = None
+    stats: CompressedData,
+    Z: np.ndarray,
+    params: ClassParams,
+    layout: Layout | None = None,
+    estep: EStep | None = None,
+    chunk: int = DERIVATIVE_CHUNK,
 ) -> Derivatives:
     """Analytic score and Hessian of the observed log-likelihood (scaled units).
+
+    The sums run over blocks of ``chunk`` individuals, so memory beyond the
+    per-individual scores is bounded by the block size; the result does not
+    depend on it beyond rounding.
 
     Parameters
     ----------
@@ -123,24 +137,29 @@ def derivatives(
         variances. A restricted layout (a common variance) is the linear map
         ``theta_full = A theta``, so its derivatives are ``A' score`` and
         ``A' H A``.
+    estep : EStep, optional
+        The E-step at ``params`` when already computed.
+    chunk : int
+        Individuals per block.
 
     Returns
     -------
     Derivatives
     """
-    estep = e_step(stats, Z, params)
-    tau = estep.tau
-    ssr_, resid = ssr(stats, params.beta)
+    estep = e_step(stats, Z, params) if estep is None else estep
     pi = np.exp(estep.log_prior)
-    grad = _class_gradients(stats, Z, params, tau, ssr_, resid, pi)
-    score_obs = np.einsum("nk,nkp->np", tau, grad)
-    n, k, n_params = grad.shape
-    weighted = (np.sqrt(tau)[:, :, None] * grad).reshape(n * k, n_params)
-    hessian = (
-        weighted.T @ weighted
-        - score_obs.T @ score_obs
-        + _expected_second_derivative(stats, Z, params, tau, ssr_, resid, pi)
-    )
+    n = stats.n_groups
+    full = Layout(params.k_classes, stats.k_exog, Z.shape[1])
+    score_obs = np.empty((n, full.n_params))
+    hessian = np.zeros((full.n_params, full.n_params))
+    for start in range(0, n, chunk):
+        rows = slice(start, min(start + chunk, n))
+        _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi)
+    if params.k_classes > 1:
+        # -sum_i (diag(pi_i) - pi_i pi_i') kron z_i z_i': the same for every class
+        eta = full.slices["eta"]
+        hessian[eta, eta] -= membership_information(Z, pi[:, 1:])
+    hessian -= score_obs.T @ score_obs
     hessian = 0.5 * (hessian + hessian.T)
     if layout is not None:
         a = layout.restriction()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import sys
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -910,7 +911,8 @@ class LatentClassOLS(LikelihoodModel):
             outcome.best,
             self.layout,
             constraints,
-            work,
+            # the estimate is judged on sums of squares formed from the residuals
+            replace(work, expand=False),
             gtol=gtol,
             max_steps=min(50, maxiter),
         )

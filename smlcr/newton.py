@@ -26,7 +26,11 @@ from smlcr.em import (
 from smlcr.information import derivatives
 from smlcr.params import Layout
 
-__all__ = ["NewtonOutcome", "newton_phase", "relative_gradient"]
+__all__ = ["NewtonOutcome", "newton_phase", "relative_gradient", "trust_region_step"]
+
+#: Trust-region steps tried (the radius shrinking fourfold after each failure) before
+#: the phase falls back to an EM step.
+TRUST_TRIES = 6
 
 
 def relative_gradient(score: np.ndarray, theta: np.ndarray, llf: float) -> float:
@@ -54,6 +58,77 @@ def _negative_definite(hessian: np.ndarray) -> bool:
     scale = np.sqrt(diagonal)
     w = np.linalg.eigvalsh(-hessian / np.outer(scale, scale))
     return bool(w[0] > hessian.shape[0] * np.finfo(float).eps * max(w[-1], 1.0) * 100)
+
+
+def _equilibration(hessian: np.ndarray) -> np.ndarray:
+    """Scales ``D`` (square roots of ``|diag H|``, floored) that make ``-H / (D D')`` O(1)."""
+    diagonal = np.abs(np.diag(hessian))
+    floor = np.finfo(float).eps * max(float(diagonal.max(initial=0.0)), 1e-300)
+    return np.sqrt(np.maximum(diagonal, floor))
+
+
+def trust_region_step(score: np.ndarray, hessian: np.ndarray, radius: float):
+    """The step that maximises the quadratic model within a trust region.
+
+    Maximises ``g'd + d'Hd / 2`` over ``||D d|| <= radius`` (``D`` from the
+    equilibrated Hessian, so the radius is in units of about one standard
+    error of each parameter), whatever the signs of ``H``'s eigenvalues: the
+    solution is ``d = (-H + lambda D^2)^-1 g`` with ``lambda >= 0`` large
+    enough for a positive definite system and a step inside the region
+    (Moré and Sorensen's characterisation, solved on the eigendecomposition).
+    Where the gradient has no component along a direction of positive
+    curvature (the "hard case" at a saddle), the step is completed along that
+    direction to the boundary.
+
+    Parameters
+    ----------
+    score, hessian : ndarray
+        Gradient ``g`` (P,) and Hessian ``H`` (P, P) of the log-likelihood.
+    radius : float
+
+    Returns
+    -------
+    step : ndarray, shape (P,)
+    predicted : float
+        The gain the quadratic model predicts, ``g'd + d'Hd / 2``.
+    """
+    scale = _equilibration(hessian)
+    g = score / scale
+    w, v = np.linalg.eigh(-hessian / np.outer(scale, scale))
+    gv = v.T @ g
+
+    def length(lam):
+        return float(np.linalg.norm(gv / (w + lam)))
+
+    low = max(0.0, -float(w[0]))
+    tiny = 1e-12 * max(1.0, float(np.abs(w).max()))
+    if w[0] > tiny and length(0.0) <= radius:
+        lam = 0.0
+    elif length(low + tiny) <= radius:
+        # the hard case: the gradient is (nearly) orthogonal to the most negative
+        # curvature; go to the boundary along that direction
+        lam = low + tiny
+        inner = gv / (w + lam)
+        extra = np.sqrt(max(radius**2 - float(inner @ inner), 0.0))
+        sign = 1.0 if gv[0] >= 0 else -1.0
+        d = v @ inner + sign * extra * v[:, 0]
+        return d / scale, float(g @ d - 0.5 * d @ ((v * w) @ (v.T @ d)))
+    else:
+        high = low + max(tiny, float(np.linalg.norm(g)) / radius)
+        while length(high) > radius:
+            high = low + 2.0 * (high - low)
+        lo = low + tiny
+        for _ in range(100):
+            lam = 0.5 * (lo + high)
+            if length(lam) > radius:
+                lo = lam
+            else:
+                high = lam
+            if high - lo <= 1e-10 * high:
+                break
+        lam = high
+    d = v @ (gv / (w + lam))
+    return d / scale, float(g @ d - 0.5 * d @ ((v * w) @ (v.T @ d)))
 
 
 @dataclass
@@ -147,15 +222,18 @@ def newton_phase(
     """
     work = Workspace.build(stats, Z) if work is None else work
     run = replace(run, llf_history=list(run.llf_history))
+    if not work.expand and run.estep.ssr_error > 0:
+        run.estep = e_step(stats, Z, run.params, work)  # from the residuals
     # judged at the final point too: a run can converge (nothing moves) with a class
     # already empty, before the check in EM would have stopped it
     boundary = run.degenerate or degeneracy(run.params, run.estep.tau, run.floor_hit)
     n_newton = 0
+    radius = 1.0  # of the trust region, in units of about one standard error
     polished = False
     gradient, decrement, definite = np.inf, np.nan, False
     for _ in range(max_steps + 1):
         theta = layout.flat(run.params)
-        derivs = derivatives(stats, Z, run.params, layout)
+        derivs = derivatives(stats, Z, run.params, layout, estep=run.estep)
         definite = _negative_definite(derivs.hessian)
         gradient = relative_gradient(derivs.score, theta, run.llf)
         decrement = np.nan
@@ -177,19 +255,41 @@ def newton_phase(
                 n_newton += 1
                 polished = True
                 continue
-            t = 1.0
-            while t >= 1.0 / 64:
-                params = layout.unflat(theta + t * direction)
+        if not stepped:
+            # a trust-region step: the Newton step where the Hessian is negative definite
+            # and the step is inside the region; otherwise (a ridge or a saddle, typical
+            # with more classes than the data support, or a quadratic model that does not
+            # hold that far) the best step of the model within the region
+            # in log variances, where the log-likelihood is closer to quadratic
+            var = layout.slices["sigma2"]
+            jac = np.ones_like(theta)
+            jac[var] = theta[var]
+            score_log = derivs.score * jac
+            hessian_log = derivs.hessian * np.outer(jac, jac)
+            hessian_log[var, var] += np.diag(derivs.score[var] * theta[var])
+            for _ in range(TRUST_TRIES):
+                step, predicted = trust_region_step(score_log, hessian_log, radius)
+                if not predicted > rounding:
+                    break
+                trial = theta + step * jac
+                trial[var] = theta[var] * np.exp(step[var])
+                params = layout.unflat(trial)
                 if np.all(params.sigma2 > constraints.var_floor) and np.all(
                     np.isfinite(params.beta)
                 ):
                     estep = e_step(stats, Z, params, work)
-                    if estep.llf >= run.llf:
+                    gain = estep.llf - run.llf
+                    if gain > 0:
                         run.params, run.estep = params, estep
                         stepped = True
                         n_newton += 1
+                        length = float(np.linalg.norm(step * _equilibration(hessian_log)))
+                        if gain > 0.75 * predicted and length > 0.99 * radius:
+                            radius *= 2.0
+                        elif gain < 0.25 * predicted:
+                            radius = length / 4.0
                         break
-                t /= 2
+                radius /= 4.0
         if not stepped:
             if not fallback_em:
                 break

@@ -78,7 +78,7 @@ PERTURB_SHARE = 0.2
 ROUND_ITERATIONS = 25
 
 #: Newton steps tried on a slowly converging run between two rounds.
-NEWTON_STEPS = 8
+NEWTON_STEPS = 12
 
 #: A run is given Newton steps when EM would need more than this many more iterations
 #: (a Hessian costs about as much as tens of EM iterations).
@@ -596,7 +596,7 @@ def multistart(
                     stats, Z, runs[j], layout, constraints, work, tol, NEWTON_STEPS, False
                 )
                 runs[j] = tried.run
-                if not tried.negative_definite:
+                if tried.n_newton == 0:
                     cooldown[j] = NEWTON_COOLDOWN
                 settle(j)
                 if status[j]:

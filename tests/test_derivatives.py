@@ -41,3 +41,33 @@ def test_score_vanishes_at_estimate(fitted3):
     score = np.asarray(fitted3.model.score(np.asarray(fitted3.params)))
     scaled = score * np.asarray(fitted3.bse)  # score in units of one standard error
     assert np.max(np.abs(scaled)) < 1e-3
+
+
+@pytest.mark.parametrize("membership", [False, True])
+def test_chunked_derivatives_equal_one_block(membership):
+    """The sums over blocks of individuals do not depend on the block size."""
+    from smlcr.information import derivatives
+
+    rng = np.random.default_rng(7)
+    endog, exog, ids = random_grouped(rng, n_groups=257, p=3, k=3)
+    z = rng.normal(size=257)[ids]
+    model = smlcr.LatentClassOLS(
+        endog, exog, groups=ids, k_classes=3, membership=z[:, None] if membership else None
+    )
+    params = model._to_scaled(
+        np.concatenate(
+            [
+                rng.normal(size=model.k_params - 3 - 2 * model._Z.shape[1]),
+                rng.uniform(0.5, 3.0, size=3),
+                rng.normal(size=2 * model._Z.shape[1]),
+            ]
+        )
+    )
+    whole = derivatives(model.stats, model._Z, params, model.layout, chunk=10**6)
+    hessian_scale = np.max(np.abs(whole.hessian))
+    for chunk in (1, 16, 100, 256):
+        part = derivatives(model.stats, model._Z, params, model.layout, chunk=chunk)
+        assert np.max(np.abs(part.hessian - whole.hessian)) <= 1e-12 * hessian_scale
+        np.testing.assert_allclose(
+            part.score_obs, whole.score_obs, rtol=0, atol=1e-12 * np.max(np.abs(whole.score_obs))
+        )
