@@ -139,3 +139,58 @@ def test_a_start_stopped_above_the_best_warns(sim3):
     assert outcome.stopped_above_best == 1
     with pytest.warns(LocalMaximumWarning, match="1 start"):
         model._warn_about_search(outcome, polished, 100, 1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_expanded_ssr_is_within_its_bound_and_exact_for_close_fits(scale):
+    """The sums of squares by expansion differ from those formed from the residuals
+    by less than their stated bound; a class that fits closely is computed exactly."""
+    rng = np.random.default_rng(3)
+    endog, exog, ids = random_grouped(rng, n_groups=400, max_rows=8, p=3, k=2, scale=scale)
+    model = smlcr.LatentClassOLS(endog, exog, groups=ids, k_classes=3)
+    stats, work = model.stats, em.Workspace.build(model.stats, model.membership_exog)
+    beta = rng.normal(size=(3, stats.k_exog))
+    exact, _ = em.ssr(stats, beta, work)  # from the residuals
+    sigma2 = np.array([1.0, 0.5, 1e-12])  # the last class "fits" far too closely
+    fast, error = em.expanded_ssr(stats, beta, sigma2, work)
+    assert error[2] == 0.0 and np.array_equal(fast[:, 2], exact[:, 2])
+    assert error[0] > 0 and error[1] > 0  # these two were expanded
+    llf_change = np.abs(fast[:, :2] - exact[:, :2]).sum(axis=0) / (2 * sigma2[:2])
+    assert np.all(llf_change <= error[:2])
+    # with expansion switched off, every class is exact
+    off, none = em.expanded_ssr(stats, beta, sigma2, em.replace(work, expand=False))
+    assert np.array_equal(off, exact) and not none.any()
+
+
+def test_trust_region_step_solves_its_subproblem():
+    """The step maximises the quadratic model over the (scaled) ball, also where the
+    Hessian is indefinite, and is the Newton step when that lies inside."""
+    from scipy.optimize import minimize
+
+    from smlcr.newton import _equilibration, trust_region_step
+
+    rng = np.random.default_rng(0)
+    for definite in (True, False):
+        a = rng.normal(size=(5, 5))
+        hessian = -(a @ a.T + 0.1 * np.eye(5)) if definite else (a + a.T) / 2
+        score = rng.normal(size=5)
+        scale = _equilibration(hessian)
+        for radius in (0.05, 0.5, 100.0):
+            step, predicted = trust_region_step(score, hessian, radius)
+            model = score @ step + 0.5 * step @ hessian @ step
+            assert np.isclose(predicted, model, rtol=1e-10, atol=1e-14)
+            assert np.linalg.norm(scale * step) <= radius * (1 + 1e-8)
+            constraint = {"type": "ineq", "fun": lambda d: radius**2 - np.sum((scale * d) ** 2)}
+            best = -np.inf
+            for _ in range(5):
+                trial = minimize(
+                    lambda d: -(score @ d + 0.5 * d @ hessian @ d),
+                    rng.normal(size=5) * radius / scale / 5,
+                    constraints=[constraint],
+                    method="SLSQP",
+                    options={"ftol": 1e-12, "maxiter": 500},
+                )
+                best = max(best, -trial.fun)
+            assert model >= best - 1e-6 * max(1.0, abs(best))
+            if definite and radius == 100.0:
+                np.testing.assert_allclose(step, np.linalg.solve(-hessian, score), rtol=1e-8)
