@@ -28,6 +28,7 @@ __all__ = [
     "membership_standardization",
     "canonical_order_of_individuals",
     "power_of_two",
+    "block_height",
     "standardization",
     "compress",
     "column_scales",
@@ -135,19 +136,29 @@ def group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.reshape(-1).astype(np.int64), labels
 
 
-def _spread(a: np.ndarray, centre: bool) -> np.ndarray:
+def _spread(a: np.ndarray, centre: bool, mean: np.ndarray | None = None) -> np.ndarray:
     """Column standard deviations (``centre``) or root mean squares, without overflow.
 
-    Columns are divided by their largest absolute value first, so data near
-    1e200 (whose squares overflow) still get a finite scale.
+    One pass for the largest magnitudes and one for the sums of squares (BLAS
+    dot products, no squared copy). Columns whose squares could overflow or
+    underflow (magnitudes beyond 1e150 or below 1e-150) are divided by their
+    largest absolute value first, so data near 1e200 still get a finite scale.
     """
     a = np.asarray(a, dtype=np.float64)
-    top = np.max(np.abs(a), axis=0) if a.shape[0] else np.zeros(a.shape[1:])
-    top = np.where(np.isfinite(top) & (top > 0), top, 1.0)
-    b = a / top
+    if not a.shape[0]:
+        return np.zeros(a.shape[1:])
+    top = np.maximum(np.abs(a.max(axis=0)), np.abs(a.min(axis=0)))
+    safe = np.all((top < 1e150) & ((top > 1e-150) | (top == 0)))
+    if not safe:
+        top = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+        b = a / top
+        if centre:
+            return b.std(axis=0) * top
+        return np.sqrt(np.mean(b * b, axis=0)) * top
     if centre:
-        return b.std(axis=0) * top
-    return np.sqrt(np.mean(b * b, axis=0)) * top
+        mean = a.mean(axis=0) if mean is None else mean
+        a = a - mean
+    return np.sqrt(np.einsum("ij,ij->j", a, a) / a.shape[0])
 
 
 def power_of_two(values) -> np.ndarray:
@@ -210,7 +221,24 @@ def canonical_order_of_individuals(stats: CompressedData, Z: np.ndarray) -> np.n
     keys += [stats.R[:, i, j] for i, j in zip(*upper, strict=True)][::-1]
     keys += [stats.c[:, j] for j in range(p)][::-1]
     keys += [stats.rss, stats.dof]
-    return np.lexsort(keys)
+    # the two leading keys nearly always decide; only individuals tied on them are
+    # sorted on the rest (the same order as sorting everyone on every key)
+    order = np.lexsort(keys[-2:])
+    dof, rss = stats.dof[order], stats.rss[order]
+    same = (dof[1:] == dof[:-1]) & (
+        (rss[1:] == rss[:-1]) | (np.isnan(rss[1:]) & np.isnan(rss[:-1]))
+    )
+    if not same.any():
+        return order
+    run = np.concatenate(([0], np.cumsum(~same)))  # run of equal leading keys
+    tied = np.zeros(n, dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    positions = np.flatnonzero(tied)
+    members = order[positions]
+    within = np.lexsort([key[members] for key in keys[:-2]] + [run[positions]])
+    order[positions] = members[within]
+    return order
 
 
 def column_scales(a: np.ndarray) -> np.ndarray:
@@ -256,10 +284,33 @@ def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int)
     return r, block_group, blocks_per_group
 
 
-def _tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+def block_height(m: int, longest: int) -> int:
+    """Rows per block of the first QR level: fitted to the panel's longest individual.
+
+    ``max(m, min(4 m, longest))``: a panel of short individuals is not padded
+    with zero rows to a fixed height (the cost and memory of the pass follow
+    the data), and long individuals are cut into blocks of ``4 m`` rows whose
+    factors are merged by further levels.
+
+    Parameters
+    ----------
+    m : int
+        Columns (regressors and the response).
+    longest : int
+        Rows of the longest individual.
+
+    Returns
+    -------
+    int
+    """
+    return max(m, min(4 * m, int(longest)))
+
+
+def _tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int | None = None):
     """R factor (m x m) of each individual's rows, by repeated block QR."""
     m = rows.shape[1]
-    height = max(4 * m, 32)
+    if height is None:
+        height = block_height(m, np.bincount(codes, minlength=n_groups).max())
     r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, height)
     while np.any(blocks_per_group > 1):
         rows = r.reshape(-1, m)
@@ -455,15 +506,17 @@ def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):
             "constant_value": None,
         }
     varies = spread > 0
-    sd = power_of_two(_spread(exog, centre=True))
-    x_shift = np.where(varies, _coarse_shift(exog.mean(axis=0), sd), 0.0)
+    mean = exog.mean(axis=0)
+    sd = power_of_two(_spread(exog, centre=True, mean=mean))
+    x_shift = np.where(varies, _coarse_shift(mean, sd), 0.0)
     x_scale = np.where(varies, sd, np.abs(exog[0]))
     x_scale = np.where(x_scale > 0, x_scale, 1.0)
-    y_scale = float(power_of_two(_spread(endog[:, None], centre=True))[0])
+    y_mean = np.mean(endog)
+    y_scale = float(power_of_two(_spread(endog[:, None], centre=True, mean=y_mean))[0])
     return {
         "x_shift": x_shift,
         "x_scale": x_scale,
-        "y_shift": float(_coarse_shift(np.mean(endog), y_scale)),
+        "y_shift": float(_coarse_shift(y_mean, y_scale)),
         "y_scale": y_scale,
         "constant": int(constant[0]),
         "constant_value": float(exog[0, constant[0]]),

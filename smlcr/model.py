@@ -244,6 +244,18 @@ class LatentClassOLS(LikelihoodModel):
             )
         self._setup(labels)
 
+    def _exog_names(self, exog: np.ndarray) -> list[str]:
+        """The regressors' names: the data's own, or statsmodels' defaults (``const``,
+        ``x1``, ...) found without statsmodels' variance pass over the rows."""
+        names = self.data._get_names(self.data.orig_exog)
+        if not names:
+            constant = np.flatnonzero(exog.max(axis=0) == exog.min(axis=0)) if exog.size else []
+            names = [f"x{j}" for j in range(1, exog.shape[1] + 1 - (len(constant) > 0))]
+            if len(constant):
+                names.insert(int(constant[0]), "const")
+            self.data.xnames = names  # statsmodels' cache, so it does not compute them again
+        return list(names)
+
     def _setup(self, labels):
         endog = _numeric(self.endog, "endog")
         exog = _numeric(self.exog, "exog")
@@ -278,7 +290,7 @@ class LatentClassOLS(LikelihoodModel):
         used, codes = np.unique(codes.astype(np.int64), return_inverse=True)
         labels = np.asarray(labels)[used]
         self.groups = labels[codes]
-        class_names = list(self.exog_names or [f"x{j}" for j in range(exog.shape[1])])
+        class_names = self._exog_names(exog)
         common_names = [] if self._common is None else list(self._common.names)
         # class-specific and common regressors are compressed together: [X | W]
         design = exog if common is None else np.column_stack([exog, common])
