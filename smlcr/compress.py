@@ -313,9 +313,10 @@ def _tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int | None
         height = block_height(m, np.bincount(codes, minlength=n_groups).max())
     r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, height)
     while np.any(blocks_per_group > 1):
+        # merge the factors four at a time (a block of m rows would not shrink)
         rows = r.reshape(-1, m)
         codes = np.repeat(block_group, m)
-        r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, height)
+        r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, 4 * m)
     return r
 
 

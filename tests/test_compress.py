@@ -52,3 +52,27 @@ def test_near_perfect_fit_keeps_precision():
 def test_column_scales_handle_zero_and_constant_columns():
     a = np.column_stack([np.ones(4), np.zeros(4), [3.0, -3.0, 3.0, -3.0]])
     np.testing.assert_array_equal(column_scales(a), [1.0, 1.0, 4.0])  # powers of two
+
+
+def test_any_block_height_gives_the_same_statistics():
+    """The first QR level's block height (fitted to the panel by default) changes
+    nothing but rounding: the same R_i'R_i, R_i'c_i and residual sums of squares."""
+    from smlcr.compress import _tsqr, block_height
+
+    rng = np.random.default_rng(1)
+    counts = rng.integers(1, 40, size=50)
+    codes = np.repeat(np.arange(50), counts)
+    rows = rng.normal(size=(codes.size, 4)) * [1.0, 1e3, 1e-2, 1.0]
+    assert block_height(4, counts.max()) == 16 and block_height(4, 6) == 6
+    assert block_height(4, 2) == 4
+    reference = None
+    for height in (None, 4, 5, 9, 64):
+        r = _tsqr(rows, codes, 50, height)
+        gram = np.einsum("nji,njk->nik", r, r)  # [X | y]' [X | y] of each individual
+        if reference is None:
+            reference = gram
+            direct = np.zeros_like(gram)
+            np.add.at(direct, codes, np.einsum("ni,nk->nik", rows, rows))
+            np.testing.assert_allclose(gram, direct, rtol=1e-10, atol=1e-8)
+        else:
+            np.testing.assert_allclose(gram, reference, rtol=1e-12, atol=1e-9)
