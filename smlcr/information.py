@@ -49,16 +49,34 @@ class Derivatives:
     hessian: np.ndarray
     score_obs: np.ndarray
 
+    def transformed(self, a: np.ndarray) -> Derivatives:
+        """The derivatives in the parameters ``A theta`` (``A`` invertible).
+
+        Parameters
+        ----------
+        a : ndarray, shape (P, P)
+
+        Returns
+        -------
+        Derivatives
+        """
+        inverse = np.linalg.inv(a)
+        return Derivatives(
+            score=inverse.T @ self.score,
+            hessian=inverse.T @ self.hessian @ inverse,
+            score_obs=self.score_obs @ inverse,
+        )
+
     @property
     def opg(self) -> np.ndarray:
         """Outer product of per-individual scores, ``sum_i score_i score_i'``."""
         return self.score_obs.T @ self.score_obs
 
 
-#: Individuals per block of the derivative sums: the temporaries hold about
-#: ``DERIVATIVE_CHUNK * (p + 1 + (K - 1) q)`` floats whatever the number of individuals
-#: (only the per-individual scores, N x P, grow with N).
-DERIVATIVE_CHUNK = 4096
+#: Floats of temporaries per block of individuals in the derivative sums (32 MB): a
+#: block holds about ``K (p + 1 + (K - 1) q) + p^2`` floats per individual, so memory
+#: beyond the per-individual scores (N x P) does not grow with N.
+DERIVATIVE_BLOCK_FLOATS = 2**22
 
 
 def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
@@ -82,6 +100,9 @@ def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
     # R_i'(c_i - R_i beta_s) for every class: one product for the fits, one for R_i'
     fitted = (R.reshape(m * p, p) @ params.beta.T).reshape(m, p, k)
     raws = np.matmul(c[:, None, :] - fitted.transpose(0, 2, 1), R)  # (m, K, p)
+    # sum_i tau_is R_i'R_i for every class: the block's R_i'R_i once, one product
+    gram = np.matmul(np.ascontiguousarray(R.transpose(0, 2, 1)), R).reshape(m, p * p)
+    weighted_gram = (tau.T @ gram).reshape(k, p, p)
     for s in range(k):
         sigma2 = params.sigma2[s]
         beta, var = blocks["beta"][s], blocks["sigma2"].start + s
@@ -95,9 +116,7 @@ def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
         score_obs[rows, var] = weighted[:, p]
         hessian[np.ix_(cols, cols)] += weighted.T @ u
         # sum_i tau_is grad^2 a_is within class s
-        # sum_i tau_is R_i'R_i as one product of the stacked weighted R_i
-        weighted_r = (np.sqrt(tau[:, s])[:, None, None] * R).reshape(m * p, p)
-        hessian[beta, beta] -= weighted_r.T @ weighted_r / sigma2
+        hessian[beta, beta] -= weighted_gram[s] / sigma2
         cross = -(tau[:, s] @ raw) / sigma2**2
         hessian[beta, var] += cross
         hessian[var, beta] += cross
@@ -118,7 +137,7 @@ def derivatives(
     params: ClassParams,
     layout: Layout | None = None,
     estep: EStep | None = None,
-    chunk: int = DERIVATIVE_CHUNK,
+    chunk: int | None = None,
 ) -> Derivatives:
     """Analytic score and Hessian of the observed log-likelihood (scaled units).
 
@@ -139,8 +158,8 @@ def derivatives(
         ``A' H A``.
     estep : EStep, optional
         The E-step at ``params`` when already computed.
-    chunk : int
-        Individuals per block.
+    chunk : int, optional
+        Individuals per block (default: as many as :data:`DERIVATIVE_BLOCK_FLOATS` allows).
 
     Returns
     -------
@@ -152,6 +171,9 @@ def derivatives(
     full = Layout(params.k_classes, stats.k_exog, Z.shape[1])
     score_obs = np.empty((n, full.n_params))
     hessian = np.zeros((full.n_params, full.n_params))
+    if chunk is None:
+        k, p, q = params.k_classes, stats.k_exog, Z.shape[1]
+        chunk = max(256, DERIVATIVE_BLOCK_FLOATS // (k * (p + 1 + (k - 1) * q) + p * p))
     for start in range(0, n, chunk):
         rows = slice(start, min(start + chunk, n))
         _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi)

@@ -710,7 +710,12 @@ class LatentClassOLS(LikelihoodModel):
     @property
     def _llf_offset(self) -> float:
         """Log-likelihood in original units minus that in scaled units."""
-        return -float(np.sum(self.stats.dof)) * np.log(self.stats.y_scale)
+        return self._llf_offset_of(None)
+
+    def _llf_offset_of(self, individuals: np.ndarray | None) -> float:
+        """:attr:`_llf_offset` of the log-likelihood of some individuals (all: None)."""
+        dof = self.stats.dof if individuals is None else self.stats.dof[individuals]
+        return -float(np.sum(dof)) * np.log(self.stats.y_scale)
 
     # ------------------------------------------------------------- likelihood
     def loglike(self, params) -> float:
@@ -800,6 +805,7 @@ class LatentClassOLS(LikelihoodModel):
         min_share: float = 0.01,
         cov_type: str = "oim",
         gtol: float = 1e-9,
+        search_sample: int | None = starts.SEARCH_SAMPLE,
         disp: bool = False,
         **kwargs,
     ):
@@ -863,6 +869,14 @@ class LatentClassOLS(LikelihoodModel):
             Newton step would add less than ``gtol`` to the log-likelihood
             (half the Newton decrement ``g'(-H)^-1 g``), or less than the
             log-likelihood's rounding error (:func:`smlcr.em.rounding_bound`).
+        search_sample : int or None
+            With more than twice this many individuals, the starts run on a
+            random sample of this many (drawn from ``rng``, independent of the
+            labels), and the best distinct maxima found there are continued on
+            all individuals by Newton steps; ``results.search_sample`` and
+            ``results.continued_maxima`` report it. None runs every start on
+            all individuals (as many times slower as the data are larger than
+            the sample).
         disp : bool
             Print each start's outcome.
 
@@ -882,6 +896,7 @@ class LatentClassOLS(LikelihoodModel):
         tol = check_tolerance(tol, "tol")
         param_tol = check_tolerance(param_tol, "param_tol")
         gtol = check_tolerance(gtol, "gtol")
+        search_sample = check_count(search_sample, "search_sample", 1, allow_none=True)
         generator = np.random.default_rng(rng)
         if not np.isfinite(var_floor) or var_floor <= 0:
             raise ValueError(
@@ -916,20 +931,31 @@ class LatentClassOLS(LikelihoodModel):
             layout=self.layout,
             min_share=min_share,
             work=work,
-        )
-        polished = newton_phase(
-            self.stats,
-            self._Z,
-            outcome.best,
-            self.layout,
-            constraints,
-            # the estimate is judged on sums of squares formed from the residuals
-            replace(work, expand=False),
+            sample=search_sample,
             gtol=gtol,
-            max_steps=min(50, maxiter),
+            max_newton=min(50, maxiter),
         )
-        outcome.best = starts.canonical_order(polished.run)
-        offset = self._llf_offset
+        polished = outcome.polished  # the Newton phase on all individuals after a sample
+        if polished is None:
+            # in canonical class order already, so that the derivatives at the end serve
+            # the standard errors unless the polish reorders the classes
+            polished = newton_phase(
+                self.stats,
+                self._Z,
+                starts.canonical_order(outcome.best),
+                self.layout,
+                constraints,
+                # the estimate is judged on sums of squares formed from the residuals
+                replace(work, expand=False),
+                gtol=gtol,
+                max_steps=min(50, maxiter),
+            )
+        order = starts.class_order(polished.run)
+        outcome.best = starts.canonical_order(polished.run, order)
+        final_derivatives = polished.derivatives  # the standard errors need them
+        if final_derivatives is not None and not np.array_equal(order, np.arange(len(order))):
+            final_derivatives = final_derivatives.transformed(self.layout.relabelling(order))
+        offset = self._llf_offset_of(outcome.sample)
         if disp:
             for j, record in enumerate(outcome.records):
                 print(
@@ -954,7 +980,8 @@ class LatentClassOLS(LikelihoodModel):
             cov_type=cov_type,
             em_outcome=outcome,
             newton=polished,
-            llf_offset=offset,
+            derivatives=final_derivatives,
+            llf_offset=self._llf_offset,
             var_floor=var_floor,
             min_share=min_share,
         )

@@ -23,7 +23,7 @@ from smlcr.em import (
     em_step,
     rounding_bound,
 )
-from smlcr.information import derivatives
+from smlcr.information import Derivatives, derivatives
 from smlcr.params import Layout
 
 __all__ = ["NewtonOutcome", "newton_phase", "relative_gradient", "trust_region_step"]
@@ -160,6 +160,9 @@ class NewtonOutcome:
         Inside the parameter space, a negative definite Hessian, and a
         decrement below ``gtol`` or below the rounding error of the
         log-likelihood (no step could then be judged to raise it).
+    derivatives : Derivatives or None
+        The score and Hessian at the final parameters (None when the phase
+        ended with a step, after its last derivatives).
     """
 
     run: EMRun
@@ -170,6 +173,7 @@ class NewtonOutcome:
     n_newton: int
     boundary: str | None
     converged: bool
+    derivatives: Derivatives | None = None
 
 
 def newton_phase(
@@ -228,12 +232,12 @@ def newton_phase(
     # already empty, before the check in EM would have stopped it
     boundary = run.degenerate or degeneracy(run.params, run.estep.tau, run.floor_hit)
     n_newton = 0
-    radius = 1.0  # of the trust region, in units of about one standard error
+    radius = None  # of the trust region, in units of about one standard error
     polished = False
     gradient, decrement, definite = np.inf, np.nan, False
     for _ in range(max_steps + 1):
         theta = layout.flat(run.params)
-        derivs = derivatives(stats, Z, run.params, layout, estep=run.estep)
+        derivs = final = derivatives(stats, Z, run.params, layout, estep=run.estep)
         definite = _negative_definite(derivs.hessian)
         gradient = relative_gradient(derivs.score, theta, run.llf)
         decrement = np.nan
@@ -259,14 +263,22 @@ def newton_phase(
             # a trust-region step: the Newton step where the Hessian is negative definite
             # and the step is inside the region; otherwise (a ridge or a saddle, typical
             # with more classes than the data support, or a quadratic model that does not
-            # hold that far) the best step of the model within the region
-            # in log variances, where the log-likelihood is closer to quadratic
+            # hold that far) the best step of the model within the region; in log
+            # variances, where the log-likelihood is closer to quadratic
             var = layout.slices["sigma2"]
             jac = np.ones_like(theta)
             jac[var] = theta[var]
             score_log = derivs.score * jac
             hessian_log = derivs.hessian * np.outer(jac, jac)
             hessian_log[var, var] += np.diag(derivs.score[var] * theta[var])
+            if radius is None:
+                # the first step: the whole Newton step where there is one, else one unit
+                radius = 1.0
+                if _negative_definite(hessian_log):
+                    newton_log = np.linalg.solve(-hessian_log, score_log)
+                    radius = max(
+                        1.0, float(np.linalg.norm(newton_log * _equilibration(hessian_log)))
+                    )
             for _ in range(TRUST_TRIES):
                 step, predicted = trust_region_step(score_log, hessian_log, radius)
                 if not predicted > rounding:
@@ -297,6 +309,7 @@ def newton_phase(
             run.params, run.estep, run.floor_hit = params, estep, info.floor_hit
         run.n_iter += 1
         run.llf_history.append(run.llf)
+        final = None  # the parameters moved after the last derivatives
     rounding = rounding_bound(stats, run.params, run.estep, work)
     converged = boundary is None and definite and decrement <= max(gtol, rounding, 0.0)
     run.converged = converged
@@ -309,4 +322,5 @@ def newton_phase(
         n_newton=n_newton,
         boundary=boundary,
         converged=converged,
+        derivatives=final,
     )

@@ -42,6 +42,24 @@ class ClassParams:
         """Parameter vector ``[beta_1..beta_K, sigma2_1..sigma2_K, eta_2..eta_K]``."""
         return np.concatenate([self.beta.ravel(), self.sigma2, self.eta[:, 1:].T.ravel()])
 
+    def relabel(self, order: np.ndarray) -> ClassParams:
+        """The same mixture with class ``order[s]`` as class ``s``.
+
+        The membership coefficients are re-expressed against the new first
+        class (``eta[:, order] - eta[:, order[0]]``), which leaves every
+        class probability unchanged.
+
+        Parameters
+        ----------
+        order : ndarray of int, shape (K,)
+
+        Returns
+        -------
+        ClassParams
+        """
+        eta = self.eta[:, order] - self.eta[:, [order[0]]]
+        return ClassParams(beta=self.beta[order], sigma2=self.sigma2[order], eta=eta)
+
     @classmethod
     def from_flat(cls, theta: np.ndarray, k: int, p: int, q: int) -> ClassParams:
         """Inverse of :meth:`flat`."""
@@ -164,6 +182,28 @@ class Layout:
         list of str
         """
         return [row[0] for row in self.describe(class_names, common_names, membership_names)]
+
+    def relabelling(self, order: np.ndarray) -> np.ndarray:
+        """Matrix ``A`` with ``flat(params.relabel(order)) = A @ flat(params)``.
+
+        Relabelling is linear in the parameter vector (a permutation of the
+        class blocks and, for the membership block, differences against the
+        new first class), so derivatives carry over: the score becomes
+        ``A^-T g`` and the Hessian ``A^-T H A^-1``.
+
+        Parameters
+        ----------
+        order : ndarray of int, shape (K,)
+
+        Returns
+        -------
+        ndarray, shape (P, P)
+        """
+        columns = [
+            self.flat(self.unflat(unit).relabel(np.asarray(order)))
+            for unit in np.eye(self.n_params)
+        ]
+        return np.column_stack(columns) if columns else np.zeros((0, 0))
 
     def restriction(self) -> np.ndarray:
         """Matrix ``A`` with ``theta_class_specific = A @ theta`` (shape P_full x P)."""

@@ -130,9 +130,20 @@ class LatentClassOLSResults(LikelihoodModelResults):
     """
 
     def __init__(
-        self, model, params, cov_type, em_outcome, newton, llf_offset, var_floor, min_share
+        self,
+        model,
+        params,
+        cov_type,
+        em_outcome,
+        newton,
+        llf_offset,
+        var_floor,
+        min_share,
+        derivatives=None,
     ):
-        derivs = model._derivatives(params)
+        # the derivatives at the estimate (scaled units), from the Newton phase when it
+        # ended there
+        derivs = model._derivatives(params) if derivatives is None else derivatives
         names = list(model.data.param_names)
         best = em_outcome.best
         lost = unidentified(best.params, best.estep.tau, model.layout)
@@ -172,7 +183,18 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.llf_rounding = float(newton.rounding)
         self.hessian_negative_definite = bool(newton.negative_definite)
         self.boundary = newton.boundary
-        self.start_llfs = em_outcome.start_llfs + llf_offset
+        # the starts ran on the search sample (all individuals unless sampled)
+        search_offset = model._llf_offset_of(em_outcome.sample)
+        self.search_sample = (
+            model.n_groups if em_outcome.sample is None else int(em_outcome.sample.size)
+        )
+        self.continued_maxima = None
+        if em_outcome.continued is not None:
+            self.continued_maxima = em_outcome.continued.assign(
+                sample_llf=em_outcome.continued["sample_llf"] + search_offset,
+                llf=em_outcome.continued["llf"] + llf_offset,
+            )
+        self.start_llfs = em_outcome.start_llfs + search_offset
         self.start_kinds = list(em_outcome.start_kinds)
         self.n_reached_best = int(em_outcome.n_reached_best)
         self.n_completed_starts = int(em_outcome.completed.sum())
@@ -186,7 +208,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
             },
             index=pd.RangeIndex(1, len(em_outcome.records) + 1, name="start"),
         )
-        self.local_maxima = em_outcome.maxima.assign(llf=em_outcome.maxima["llf"] + llf_offset)
+        self.local_maxima = em_outcome.maxima.assign(llf=em_outcome.maxima["llf"] + search_offset)
         self.var_floor = var_floor
         self.variance_floor_hit = np.asarray(best.floor_hit, dtype=bool)
         self.score_at_estimate = model._unit_map.gradient_to_original(derivs.score)
@@ -932,8 +954,15 @@ class LatentClassOLSResults(LikelihoodModelResults):
             second = self.local_maxima.iloc[1]
             notes.append(
                 f"{len(self.local_maxima)} distinct maxima were reached; the next best is "
-                f"{self.llf - second['llf']:.4g} below (reached by {int(second['n_starts'])} "
-                "start(s)): see `local_maxima`."
+                f"{self.local_maxima['llf'].iloc[0] - second['llf']:.4g} below (reached by "
+                f"{int(second['n_starts'])} start(s)): see `local_maxima`."
+            )
+        if self.continued_maxima is not None:
+            notes.append(
+                f"The starts ran on a random sample of {self.search_sample} of the "
+                f"{self.n_groups} individuals (`search_sample`); its best "
+                f"{len(self.continued_maxima)} maxima were continued on all of them: see "
+                "`continued_maxima` (`start_status` and `local_maxima` refer to the sample)."
             )
         if len(self.start_llfs) > 1 and self.n_reached_best < 2:
             notes.append("Only one start reached the best log-likelihood: use more starts.")

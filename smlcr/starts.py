@@ -36,7 +36,7 @@ completed runs reached are tabulated (:func:`distinct_maxima`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -53,13 +53,15 @@ from smlcr.em import (
     run_em,
     ssr,
 )
-from smlcr.newton import newton_phase
+from smlcr.newton import NewtonOutcome, newton_phase
 from smlcr.params import ClassParams, Layout
 
 __all__ = [
+    "SEARCH_SAMPLE",
     "START_KINDS",
     "MultiStartResult",
     "canonical_order",
+    "class_order",
     "default_n_starts",
     "distinct_maxima",
     "individual_ols",
@@ -91,6 +93,20 @@ NEWTON_COOLDOWN = 4
 #: Two maxima are the same point when their parameters (scaled units, classes in
 #: canonical order) differ by at most this much.
 SAME_POINT = 1e-4
+
+#: Individuals the multi-start search runs on by default when there are more than twice
+#: as many (see :func:`multistart`'s ``sample``): enough that every class of a share
+#: above 1% holds about 200 of them.
+SEARCH_SAMPLE = 20_000
+
+#: The distinct maxima of a search on a sample that are continued on all individuals:
+#: at most this many, best first ...
+SAMPLE_CANDIDATES = 3
+
+#: ... and only those within this many log-likelihood units (on the sample) of its best:
+#: a maximum that far below on the sample is expected about ``N / n`` times as far below
+#: on all N individuals.
+SAMPLE_MARGIN = 10.0
 
 
 def default_n_starts(n_groups: int, k: int, p: int) -> int:
@@ -229,10 +245,8 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
     """
     tau = run.estep.tau
     if order is None:
-        order = _class_order(run)
-    p = run.params
-    eta = p.eta[:, order] - p.eta[:, [order[0]]]
-    params = ClassParams(beta=p.beta[order], sigma2=p.sigma2[order], eta=eta)
+        order = class_order(run)
+    params = run.params.relabel(order)
     estep = replace(
         run.estep,
         tau=tau[:, order],
@@ -244,7 +258,7 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
     return replace(run, params=params, estep=estep, floor_hit=floor_hit, degenerate=degenerate)
 
 
-def _class_order(run: EMRun) -> np.ndarray:
+def class_order(run: EMRun) -> np.ndarray:
     """Descending share, ties broken by the first coefficient, then the variance."""
     share = np.round(run.estep.tau.mean(axis=0), 12)
     return np.lexsort((run.params.sigma2, run.params.beta[:, 0], -share))
@@ -256,10 +270,8 @@ def _point(run: EMRun) -> np.ndarray:
     The order is :func:`canonical_order`'s, without reordering the
     per-individual arrays.
     """
-    p = run.params
-    order = _class_order(run)
-    eta = p.eta[:, order] - p.eta[:, [order[0]]]
-    return np.concatenate([p.beta[order].ravel(), np.log(p.sigma2[order]), eta.ravel()])
+    p = run.params.relabel(class_order(run))
+    return np.concatenate([p.beta.ravel(), np.log(p.sigma2), p.eta.ravel()])
 
 
 def _same_point(a: np.ndarray, b: np.ndarray, tol: float = SAME_POINT) -> bool:
@@ -313,12 +325,29 @@ class MultiStartResult:
         (:func:`distinct_maxima`), best first, scaled units.
     reach_tol : float
         Log-likelihoods within this of the best count as reaching it.
+    leaders : list of EMRun
+        The highest run at each distinct maximum, in the order of ``maxima``.
+    sample : ndarray of int or None
+        When the search ran on a sample of the individuals (see
+        :func:`multistart`), their positions; ``records``, ``maxima`` and
+        ``reach_tol`` then refer to that sample.
+    continued : pandas.DataFrame or None
+        With a sample: the sample's maxima continued on all individuals
+        (``sample_llf``, ``llf``, ``n_iter``, ``status``, ``reason``), best
+        sample maximum first; ``best`` is the best of them.
+    polished : NewtonOutcome or None
+        With a sample: the Newton phase that finished ``best`` on all
+        individuals (None when EM had to take over).
     """
 
     best: EMRun
     records: list
     maxima: pd.DataFrame
     reach_tol: float
+    leaders: list = field(default_factory=list)
+    sample: np.ndarray | None = None
+    continued: pd.DataFrame | None = None
+    polished: NewtonOutcome | None = None
 
     @property
     def start_llfs(self) -> np.ndarray:
@@ -336,16 +365,40 @@ class MultiStartResult:
         return np.array([r.completed for r in self.records])
 
     @property
+    def _best_llf(self) -> float:
+        """The best maximum's log-likelihood on the individuals the starts ran on."""
+        if self.sample is None:
+            return self.best.llf
+        return float(self.maxima["llf"].iloc[0]) if len(self.maxima) else -np.inf
+
+    @property
     def n_reached_best(self) -> int:
         """Completed starts at the best maximum's log-likelihood."""
         llfs = self.start_llfs
-        return int(np.sum(self.completed & (llfs >= self.best.llf - self.reach_tol)))
+        return int(np.sum(self.completed & (llfs >= self._best_llf - self.reach_tol)))
 
     @property
     def stopped_above_best(self) -> int:
         """Starts stopped before completing whose log-likelihood was already above the best."""
         llfs = self.start_llfs
-        return int(np.sum(~self.completed & (llfs > self.best.llf + self.reach_tol)))
+        return int(np.sum(~self.completed & (llfs > self._best_llf + self.reach_tol)))
+
+
+def _group_maxima(runs: list, reach_tol: float) -> list[list]:
+    """``[llf, point, n_runs, run]`` for each distinct maximum of ``runs``, best first
+    (``run`` is the highest run that reached it)."""
+    groups: list[list] = []
+    for run in sorted(runs, key=lambda r: -r.llf):
+        point = _point(run)
+        for group in groups:
+            if abs(group[0] - run.llf) <= max(reach_tol, 1e-6 * (1 + abs(run.llf))) and (
+                _same_point(group[1], point)
+            ):
+                group[2] += 1
+                break
+        else:
+            groups.append([run.llf, point, 1, run])
+    return groups
 
 
 def distinct_maxima(runs: list, reach_tol: float) -> pd.DataFrame:
@@ -367,18 +420,7 @@ def distinct_maxima(runs: list, reach_tol: float) -> pd.DataFrame:
         One row per maximum, best first: ``llf``, ``n_starts``,
         ``same_llf_as_best`` and ``same_point_as_best``.
     """
-    ordered = sorted(runs, key=lambda r: -r.llf)
-    groups: list[list] = []
-    for run in ordered:
-        point = _point(run)
-        for group in groups:
-            if abs(group[0] - run.llf) <= max(reach_tol, 1e-6 * (1 + abs(run.llf))) and (
-                _same_point(group[1], point)
-            ):
-                group[2] += 1
-                break
-        else:
-            groups.append([run.llf, point, 1])
+    groups = _group_maxima(runs, reach_tol)
     if not groups:
         return pd.DataFrame(columns=["llf", "n_starts", "same_llf_as_best", "same_point_as_best"])
     best_llf, best_point = groups[0][0], groups[0][1]
@@ -468,6 +510,9 @@ def multistart(
     layout: Layout | None = None,
     min_share: float = 0.0,
     work: Workspace | None = None,
+    sample: int | None = None,
+    gtol: float = 1e-9,
+    max_newton: int = 50,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best maximum.
 
@@ -512,6 +557,19 @@ def multistart(
         interior.
     work : Workspace, optional
         Arrays precomputed from ``stats`` and ``Z`` (built when not given).
+    sample : int, optional
+        With more than twice this many individuals, the starts run on a
+        random sample of ``sample`` individuals (drawn with ``rng`` over the
+        individuals' canonical order, so it does not depend on their labels),
+        and the best distinct maxima found there (:data:`SAMPLE_CANDIDATES`,
+        within :data:`SAMPLE_MARGIN`) are continued on all individuals by
+        Newton steps (EM where they do not converge); the best of those is
+        the estimate. The search then costs about as much as on ``sample``
+        individuals, and all individuals only the few iterations from a
+        point already near their maximum.
+    gtol, max_newton : float, int
+        Convergence criterion and steps of the Newton phase that continues
+        the maxima of a sample on all individuals.
 
     Returns
     -------
@@ -519,6 +577,39 @@ def multistart(
     """
     work = Workspace.build(stats, Z) if work is None else work
     constraints = Constraints() if constraints is None else constraints
+    if start_params is None and sample is not None and stats.n_groups > 2 * sample:
+        pick = np.sort(rng.choice(stats.n_groups, size=int(sample), replace=False))
+        found = multistart(
+            stats.take(pick),
+            Z[pick],
+            k,
+            rng,
+            n_starts=n_starts,
+            n_full=n_full,
+            short_maxiter=short_maxiter,
+            maxiter=maxiter,
+            tol=tol,
+            param_tol=param_tol,
+            constraints=constraints,
+            prune_margin=prune_margin,
+            layout=layout,
+            min_share=min_share,
+        )
+        return _continue_on_all(
+            stats,
+            Z,
+            found,
+            pick,
+            maxiter,
+            tol,
+            param_tol,
+            constraints,
+            layout,
+            min_share,
+            work,
+            gtol,
+            max_newton,
+        )
     p = stats.k_exog
     if n_starts is None:
         n_starts = default_n_starts(stats.n_groups, k, p)
@@ -621,6 +712,71 @@ def multistart(
     return _finish(runs, kinds, maxiter, tol, status, joined_llf)
 
 
+def _continue_on_all(
+    stats,
+    Z,
+    found,
+    pick,
+    maxiter,
+    tol,
+    param_tol,
+    constraints,
+    layout,
+    min_share,
+    work,
+    gtol,
+    max_newton,
+) -> MultiStartResult:
+    """Continue the best maxima of a search on a sample on all individuals: the Newton
+    phase of the fit (:func:`smlcr.newton.newton_phase` to ``gtol``), EM where it
+    does not converge."""
+    leaders = found.leaders or [found.best]
+    top = leaders[0].llf
+    candidates = [r for r in leaders if r.llf >= top - SAMPLE_MARGIN][:SAMPLE_CANDIDATES]
+    exact = replace(work, expand=False)  # Newton judges on sums from the residuals
+    runs, rows, outcomes = [], [], []
+    for leader in candidates:
+        estep = e_step(stats, Z, leader.params, exact)
+        run = canonical_order(
+            EMRun(
+                params=leader.params,
+                estep=estep,
+                llf_history=[estep.llf],
+                floor_hit=leader.floor_hit,
+            )
+        )
+        outcome = None
+        if layout is not None and not run.floor_hit.any():
+            outcome = newton_phase(stats, Z, run, layout, constraints, exact, gtol, max_newton)
+            run = outcome.run
+        if not run.converged and run.n_iter < maxiter:
+            outcome = None
+            run = run_em(stats, Z, run, maxiter - run.n_iter, tol, param_tol, constraints, work)
+        reason = run.degenerate or _degenerate_at_end(run, min_share)
+        status = "degenerate" if reason else "converged" if run.converged else "maxiter"
+        runs.append(replace(run, degenerate=reason or None))
+        outcomes.append(outcome)
+        rows.append(
+            {
+                "sample_llf": leader.llf,
+                "llf": run.llf,
+                "n_iter": run.n_iter,
+                "status": status,
+                "reason": reason or "",
+            }
+        )
+    continued = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="maximum"))
+    interior = [j for j, row in enumerate(rows) if row["status"] != "degenerate"]
+    chosen = max(interior or range(len(runs)), key=lambda j: runs[j].llf)
+    return replace(
+        found,
+        best=canonical_order(runs[chosen]),
+        sample=pick,
+        continued=continued,
+        polished=outcomes[chosen],
+    )
+
+
 def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiStartResult:
     """The best completed run, the records and the table of maxima."""
     if status is None:
@@ -656,7 +812,10 @@ def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiSta
     for llf in joined_llf.values():
         row = int(np.argmin(np.abs(maxima["llf"].to_numpy() - llf)))
         maxima.iloc[row, maxima.columns.get_loc("n_starts")] += 1
-    return MultiStartResult(best=best, records=records, maxima=maxima, reach_tol=reach_tol)
+    leaders = [group[3] for group in _group_maxima(completed, reach_tol)]
+    return MultiStartResult(
+        best=best, records=records, maxima=maxima, reach_tol=reach_tol, leaders=leaders
+    )
 
 
 def pooled_variance(stats: CompressedData) -> float:

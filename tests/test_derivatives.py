@@ -71,3 +71,37 @@ def test_chunked_derivatives_equal_one_block(membership):
         np.testing.assert_allclose(
             part.score_obs, whole.score_obs, rtol=0, atol=1e-12 * np.max(np.abs(whole.score_obs))
         )
+
+
+@pytest.mark.parametrize("options", [{}, {"membership": True}, {"variance": "common"}])
+def test_derivatives_carry_over_to_relabelled_classes(options):
+    """Relabelling classes is a linear map of the parameter vector
+    (``Layout.relabelling``); the derivatives carried over by it equal the
+    derivatives computed at the relabelled parameters."""
+    from smlcr.information import derivatives
+
+    rng = np.random.default_rng(11)
+    endog, exog, ids = random_grouped(rng, n_groups=120, p=2, k=3)
+    z = rng.normal(size=120)[ids][:, None] if options.get("membership") else None
+    model = smlcr.LatentClassOLS(
+        endog,
+        exog,
+        groups=ids,
+        k_classes=3,
+        membership=z,
+        variance=options.get("variance", "class"),
+    )
+    theta = model.layout.flat(model.layout.unflat(rng.normal(size=model.k_params)))
+    theta[model.layout.slices["sigma2"]] = rng.uniform(0.5, 2.0, size=model.layout.n_variances)
+    params = model.layout.unflat(theta)
+    for order in ([2, 0, 1], [1, 0, 2]):
+        order = np.array(order)
+        here = derivatives(model.stats, model._Z, params, model.layout)
+        there = derivatives(model.stats, model._Z, params.relabel(order), model.layout)
+        carried = here.transformed(model.layout.relabelling(order))
+        np.testing.assert_allclose(
+            carried.hessian, there.hessian, rtol=1e-9, atol=1e-9 * np.abs(there.hessian).max()
+        )
+        np.testing.assert_allclose(
+            carried.score_obs, there.score_obs, rtol=1e-9, atol=1e-9 * np.abs(there.score_obs).max()
+        )

@@ -180,11 +180,14 @@ def test_trust_region_step_solves_its_subproblem():
             model = score @ step + 0.5 * step @ hessian @ step
             assert np.isclose(predicted, model, rtol=1e-10, atol=1e-14)
             assert np.linalg.norm(scale * step) <= radius * (1 + 1e-8)
-            constraint = {"type": "ineq", "fun": lambda d: radius**2 - np.sum((scale * d) ** 2)}
+            constraint = {
+                "type": "ineq",
+                "fun": lambda d, r=radius, s=scale: r**2 - np.sum((s * d) ** 2),
+            }
             best = -np.inf
             for _ in range(5):
                 trial = minimize(
-                    lambda d: -(score @ d + 0.5 * d @ hessian @ d),
+                    lambda d, g=score, h=hessian: -(g @ d + 0.5 * d @ h @ d),
                     rng.normal(size=5) * radius / scale / 5,
                     constraints=[constraint],
                     method="SLSQP",
