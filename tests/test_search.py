@@ -223,3 +223,49 @@ def test_local_maxima_are_tabulated_with_their_points():
         "pruned",
         "degenerate",
     }
+
+
+def test_search_on_a_sample_reaches_the_maximum_of_the_full_search():
+    """With many individuals the starts run on a sample and the sample's best maxima
+    are continued on all of them: the same maximum as starts on all individuals,
+    converged, with the sample and the continued maxima reported."""
+    data = simulate_grouped(n_groups=1500, rows_per_group=4, seed=8)
+    model = smlcr.LatentClassOLS.from_formula(data.formula, data.data, groups="id", k_classes=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = model.fit(rng=1, search_sample=None)
+        sampled = model.fit(rng=1, search_sample=300)
+    assert full.search_sample == 1500 and full.continued_maxima is None
+    assert sampled.search_sample == 300
+    assert sampled.llf == pytest.approx(full.llf, abs=1e-7 * abs(full.llf))
+    np.testing.assert_allclose(np.asarray(sampled.params), np.asarray(full.params), atol=1e-5)
+    assert sampled.converged and sampled.gradient_norm < 1e-6
+    table = sampled.continued_maxima
+    assert list(table.columns) == ["sample_llf", "llf", "n_iter", "status", "reason"]
+    assert table["llf"].max() == pytest.approx(sampled.llf, rel=1e-12)
+    # the starts' log-likelihoods are those of the sample: about 300 / 1500 of the total
+    assert sampled.local_maxima["llf"].iloc[0] == pytest.approx(table["sample_llf"].iloc[0])
+    assert 0.1 < sampled.local_maxima["llf"].iloc[0] / sampled.llf < 0.3
+    assert "random sample of 300 of the 1500" in sampled.summary().as_text()
+    # standard errors from the continued Newton phase equal those computed afresh
+    fresh = np.sqrt(np.diag(np.linalg.inv(-model.hessian(np.asarray(sampled.params)))))
+    np.testing.assert_allclose(np.asarray(sampled.bse), fresh, rtol=1e-6)
+
+
+def test_the_search_sample_does_not_depend_on_labels():
+    """The sample is drawn over the individuals' data-defined order."""
+    data = simulate_grouped(n_groups=400, rows_per_group=3, seed=9)
+    df = data.data.drop(columns="true_class")
+    other = df.assign(id="x" + (1000 - df["id"]).astype(str)).sample(frac=1.0, random_state=2)
+    fits = []
+    for frame in (df, other):
+        model = smlcr.LatentClassOLS.from_formula(data.formula, frame, groups="id", k_classes=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits.append(model.fit(rng=5, search_sample=100))
+    # the same sample, so the same starts (their log-likelihoods to the rounding of the
+    # rows summed in another order)
+    np.testing.assert_allclose(np.sort(fits[0].start_llfs), np.sort(fits[1].start_llfs), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(fits[0].params), np.asarray(fits[1].params), rtol=1e-9, atol=1e-11
+    )
