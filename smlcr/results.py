@@ -76,7 +76,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
     n_iter : int
         EM and Newton steps of the final run; ``n_newton`` of them Newton.
     start_llfs : ndarray
-        Log-likelihood where every start stopped.
+        Log-likelihood where every start stopped (on the individuals the
+        starts ran on, see ``search_sample``).
     start_kinds : list of str
     start_status : DataFrame
         One row per start: ``kind``, ``llf``, ``n_iter``, ``status``
@@ -92,6 +93,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
     n_completed_starts : int
         Starts that reached a maximum (converged, or joined one already
         found), as opposed to stopped early.
+    search_sample : int
+        Individuals the starts ran on: all of them, or a random sample when
+        there are more than twice ``fit(search_sample=)`` (``start_llfs``,
+        ``start_status`` and ``local_maxima`` then refer to the sample).
+    continued_maxima : DataFrame or None
+        With a sample: its best maxima continued on all individuals
+        (``sample_llf``, ``llf``, ``n_iter``, ``status``, ``reason``).
     nobs : float
         Number of rows.
     n_groups : int
