@@ -159,11 +159,13 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
         fitted = (R_flat @ beta.T).reshape(n, p, -1)
         resid = stats.c[:, :, None] - fitted
         return stats.rss[:, None] + np.einsum("npk,npk->nk", resid, resid), resid
-    # the EM path needs only the sums: one contiguous residual per class, no (N, p, K) array
-    out = np.empty((n, beta.shape[0]))
-    for s, b in enumerate(beta):
-        r = stats.c - (R_flat @ b).reshape(n, p)
-        out[:, s] = np.einsum("np,np->n", r, r)
+    # the EM path needs only the sums: the residuals class-major (K, N p), contiguous, and
+    # their squares summed over each individual's p entries by a product with ones
+    k = beta.shape[0]
+    resid = beta @ R_flat.T
+    np.subtract(stats.c.reshape(-1), resid, out=resid)
+    np.square(resid, out=resid)
+    out = np.ascontiguousarray((resid.reshape(k * n, p) @ np.ones(p)).reshape(k, n).T)
     out += stats.rss[:, None]
     return out, None
 

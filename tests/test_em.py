@@ -153,13 +153,15 @@ def test_expanded_ssr_is_within_its_bound_and_exact_for_close_fits(scale):
     exact, _ = em.ssr(stats, beta, work)  # from the residuals
     sigma2 = np.array([1.0, 0.5, 1e-12])  # the last class "fits" far too closely
     fast, error = em.expanded_ssr(stats, beta, sigma2, work)
-    assert error[2] == 0.0 and np.array_equal(fast[:, 2], exact[:, 2])
+    assert error[2] == 0.0
+    np.testing.assert_allclose(fast[:, 2], exact[:, 2], rtol=1e-13)  # from its residuals
     assert error[0] > 0 and error[1] > 0  # these two were expanded
     llf_change = np.abs(fast[:, :2] - exact[:, :2]).sum(axis=0) / (2 * sigma2[:2])
     assert np.all(llf_change <= error[:2])
     # with expansion switched off, every class is exact
     off, none = em.expanded_ssr(stats, beta, sigma2, em.replace(work, expand=False))
-    assert np.array_equal(off, exact) and not none.any()
+    np.testing.assert_allclose(off, exact, rtol=1e-13)
+    assert not none.any()
 
 
 def test_trust_region_step_solves_its_subproblem():
