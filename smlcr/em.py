@@ -88,35 +88,53 @@ class Workspace:
     """
 
     R_flat: np.ndarray  # (N * p, p)
-    gram_flat: np.ndarray  # (N, p * p)
-    moment: np.ndarray  # (N, p)
+    moments: np.ndarray  # (N, p * p + p + 1): [R_i'R_i (flat) | R_i'c_i | rss_i + ||c_i||^2]
     Z: np.ndarray  # (N, q)
     c_norm: np.ndarray  # (N,)
     R_norm: np.ndarray  # (N,)
     z_constant: bool = False  # every individual has the same membership row
     z_patterns: tuple | None = None  # distinct membership rows, when far fewer than N
-    c_square: np.ndarray | None = None  # (N,) rss_i + ||c_i||^2, for the expansion
     expansion_sums: tuple = (0.0, 0.0, 0.0)  # sums of c_square, ||R_i'c_i||, ||R_i||_F^2
     total_dof: float = 0.0  # sum d_i
     expand: bool = True  # whether the E- and M-steps may use :func:`expanded_ssr`
+
+    @property
+    def gram_flat(self) -> np.ndarray:
+        """``R_i'R_i`` of every individual, flattened, shape (N, p * p) (a view)."""
+        p = self.R_flat.shape[1]
+        return self.moments[:, : p * p]
+
+    @property
+    def moment(self) -> np.ndarray:
+        """``R_i'c_i`` of every individual, shape (N, p) (a view)."""
+        p = self.R_flat.shape[1]
+        return self.moments[:, p * p : p * p + p]
+
+    @property
+    def c_square(self) -> np.ndarray:
+        """``rss_i + ||c_i||^2`` of every individual, shape (N,) (a view)."""
+        return self.moments[:, -1]
 
     @classmethod
     def build(cls, stats: CompressedData, Z: np.ndarray) -> Workspace:
         """Precompute the arrays for ``stats`` and membership design ``Z``."""
         n, p = stats.c.shape
-        moment = stats.moment
-        c_square = stats.rss + np.einsum("np,np->n", stats.c, stats.c)
+        # side by side, so that one product with the posteriors (M-step) or with the
+        # classes' coefficients (expanded sums of squares) reads them once
+        moments = np.empty((n, p * p + p + 1))
+        moments[:, : p * p] = stats.gram.reshape(n, p * p)
+        moments[:, p * p : p * p + p] = stats.moment
+        moments[:, -1] = stats.rss + np.einsum("np,np->n", stats.c, stats.c)
+        moment, c_square = moments[:, p * p : p * p + p], moments[:, -1]
         R_norm = np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R))
         return cls(
             R_flat=stats.R.reshape(n * p, p),
-            gram_flat=stats.gram.reshape(n, p * p),
-            moment=moment,
+            moments=moments,
             Z=np.asarray(Z, dtype=np.float64),
             c_norm=np.sqrt(np.einsum("np,np->n", stats.c, stats.c)),
             R_norm=R_norm,
             z_constant=bool(np.all(Z == Z[:1])),
             z_patterns=_patterns(np.asarray(Z, dtype=np.float64)),
-            c_square=c_square,
             expansion_sums=(
                 float(np.sum(c_square)),
                 float(np.sum(np.linalg.norm(moment, axis=1))),
@@ -236,15 +254,18 @@ def expanded_ssr(
     if not fast.any():
         return ssr(stats, beta, work)[0], np.zeros(beta.shape[0])
     b = beta[fast]
-    outer = np.einsum("kp,kq->pqk", b, b).reshape(-1, b.shape[0])
-    out = np.empty((stats.n_groups, beta.shape[0]))
-    part = work.gram_flat @ outer
-    part -= 2.0 * (work.moment @ b.T)
-    part += work.c_square[:, None]
+    # one product of [R_i'R_i | R_i'c_i | rss_i + ||c_i||^2] with [beta beta' ; -2 beta ; 1]
+    coef = np.concatenate(
+        [np.einsum("kp,kq->pqk", b, b).reshape(-1, b.shape[0]), -2.0 * b.T, np.ones((1, len(b)))]
+    )
+    part = work.moments @ coef
     # never below the individual's own residual sum (rounding can push it there)
-    out[:, fast] = np.maximum(part, stats.rss[:, None])
-    if not fast.all():
-        out[:, ~fast] = ssr(stats, beta[~fast], work)[0]
+    np.maximum(part, stats.rss[:, None], out=part)
+    if fast.all():
+        return part, error
+    out = np.empty((stats.n_groups, beta.shape[0]))
+    out[:, fast] = part
+    out[:, ~fast] = ssr(stats, beta[~fast], work)[0]
     return out, np.where(fast, error, 0.0)
 
 
@@ -725,8 +746,9 @@ def m_step(
     weight = tau.sum(axis=0)
     empty = weight <= 1e-12 * n
 
-    a = (tau.T @ work.gram_flat).reshape(k, p, p)
-    b = tau.T @ work.moment
+    weighted = tau.T @ work.moments  # one pass over the statistics for a and b
+    a = weighted[:, : p * p].reshape(k, p, p)
+    b = weighted[:, p * p : p * p + p]
     if constraints.n_common:
         beta = _coupled_coefficients(stats, tau, a, b, previous.sigma2, constraints.n_common, exact)
     else:
