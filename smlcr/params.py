@@ -128,6 +128,17 @@ class Layout:
             "eta": slice(sigma2.stop, self.n_params),
         }
 
+    @property
+    def membership_slices(self) -> list[slice]:
+        """Positions of the membership coefficients of classes 2..K, one slice each.
+
+        Returns
+        -------
+        list of slice
+        """
+        start = self.slices["eta"].start
+        return [slice(start + r * self.q, start + (r + 1) * self.q) for r in range(self.k - 1)]
+
     def describe(self, class_names, common_names, membership_names) -> list[tuple]:
         """``(name, block, class, term)`` of every entry, in order.
 

@@ -82,30 +82,26 @@ def unit_map(layout: Layout, units: dict) -> UnitMap:
     -------
     UnitMap
     """
-    k, p, m = layout.k, layout.p, layout.m
+    p = layout.p
+    blocks = layout.slices
     x_shift = np.asarray(units["x_shift"], dtype=np.float64)
     coef_scale = units["y_scale"] / np.asarray(units["x_scale"], dtype=np.float64)
-    diagonal = np.concatenate(
-        [
-            np.tile(coef_scale[:p], k),
-            coef_scale[p:],
-            np.full(layout.n_variances, units["y_scale"] ** 2),
-            np.ones(layout.n_params - k * p - m - layout.n_variances),
-        ]
-    )
+    diagonal = np.ones(layout.n_params)  # membership coefficients: see _membership_block
+    for beta in blocks["beta"]:
+        diagonal[beta] = coef_scale[:p]
+    diagonal[blocks["common"]] = coef_scale[p:]
+    diagonal[blocks["sigma2"]] = units["y_scale"] ** 2
     matrix = np.diag(diagonal)
     offset = np.zeros(layout.n_params)
     j0 = units["constant"]
     if j0 is not None:
         value = units["constant_value"]
-        for s in range(k):
-            row = s * p + j0
+        others = np.array([j for j in range(p) if j != j0], dtype=int)
+        for beta in blocks["beta"]:
+            row = beta.start + j0
             # intercept = (y_shift - sum_j shift_j beta_j) / constant, beta_j in data units
-            for j in range(p):
-                if j != j0:
-                    matrix[row, s * p + j] = -x_shift[j] / value * coef_scale[j]
-            for l in range(m):
-                matrix[row, k * p + l] = -x_shift[p + l] / value * coef_scale[p + l]
+            matrix[row, beta.start + others] = -x_shift[others] / value * coef_scale[others]
+            matrix[row, blocks["common"]] = -x_shift[p:] / value * coef_scale[p:]
             offset[row] = units["y_shift"] / value
     if "z_scale" in units:
         _membership_block(matrix, layout, units)
@@ -123,9 +119,8 @@ def _membership_block(matrix: np.ndarray, layout: Layout, units: dict) -> None:
     z_shift = np.asarray(units["z_shift"], dtype=np.float64)
     z_scale = np.asarray(units["z_scale"], dtype=np.float64)
     j0 = units.get("z_constant")
-    base = layout.n_params - q * (layout.k - 1)
-    for r in range(layout.k - 1):
-        rows = base + r * q + np.arange(q)
+    for block in layout.membership_slices:
+        rows = np.arange(block.start, block.stop)
         matrix[rows, rows] = 1.0 / z_scale
         if j0 is not None:
             value = units["z_constant_value"]
