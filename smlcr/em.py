@@ -362,6 +362,13 @@ class EStep:
         return float(np.sum(self.llf_obs))
 
 
+def _summation_rounding(estep: EStep) -> float:
+    """The part of :func:`rounding_bound` that comes from summing the individuals' terms."""
+    llf_obs = estep.llf_obs
+    eps = np.finfo(np.float64).eps
+    return float(4 * eps * llf_obs.size * np.max(np.abs(llf_obs))) if llf_obs.size else 0.0
+
+
 def rounding_bound(
     stats: CompressedData, params: ClassParams, estep: EStep, work: Workspace
 ) -> float:
@@ -406,11 +413,7 @@ def rounding_bound(
         )
     error = np.where(np.isfinite(error), error, 0.0)
     per_individual = np.einsum("nk,nk->n", estep.tau, error) + 4 * eps * np.abs(llf_obs)
-    return float(
-        4.0 * np.sum(per_individual)
-        + 4 * eps * llf_obs.size * np.max(np.abs(llf_obs))
-        + estep.ssr_error
-    )
+    return float(4.0 * np.sum(per_individual) + _summation_rounding(estep) + estep.ssr_error)
 
 
 def e_step(
@@ -1005,6 +1008,12 @@ def em_step(
         new_estep = e_step(stats, Z, new_params, work, info.ssr, info.ssr_error)
         new_llf = new_estep.llf
         if np.isfinite(new_llf) and new_llf >= old_llf:
+            return new_params, new_estep, info
+        if np.isfinite(new_llf) and old_llf - new_llf <= _summation_rounding(
+            estep
+        ) + _summation_rounding(new_estep):
+            # within the rounding of summing the individuals' terms alone (a part of
+            # rounding_bound, which costs several passes over the data)
             return new_params, new_estep, info
         if old_rounding is None:
             old_rounding = rounding_bound(stats, params, estep, work)
