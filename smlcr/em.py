@@ -30,6 +30,7 @@ from smlcr.params import ClassParams, Layout
 
 __all__ = [
     "ClassParams",
+    "column_sums",
     "Constraints",
     "Layout",
     "EMDecreaseError",
@@ -267,6 +268,24 @@ def expanded_ssr(
     out[:, fast] = part
     out[:, ~fast] = ssr(stats, beta[~fast], work)[0]
     return out, np.where(fast, error, 0.0)
+
+
+def column_sums(a: np.ndarray) -> np.ndarray:
+    """Sums of the columns of an (N, K) array, as one matrix-vector product.
+
+    Several times faster than ``a.sum(axis=0)`` for a few long columns; the
+    order of summation is fixed by the rows' order (the individuals' canonical
+    order), not by their labels.
+
+    Parameters
+    ----------
+    a : ndarray, shape (N, K)
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    return np.ones(a.shape[0]) @ a
 
 
 def log_density(stats: CompressedData, sigma2: np.ndarray, ssr_: np.ndarray):
@@ -655,7 +674,7 @@ def membership_step(
         return eta
     if q == 1 and np.all(Z == Z[0, 0]) and Z[0, 0] != 0:
         # shares only: the maximiser is closed-form, log(share_s / share_1)
-        share = tau.mean(axis=0)
+        share = column_sums(tau) / tau.shape[0]
         if np.all(share > 0):
             return (np.log(share) - np.log(share[0]))[None, :] / Z[0, 0]
     counts = None
@@ -746,7 +765,7 @@ def m_step(
     work = Workspace.build(stats, Z) if work is None else work
     n, p = stats.c.shape
     k = tau.shape[1]
-    weight = tau.sum(axis=0)
+    weight = column_sums(tau)
     empty = weight <= 1e-12 * n
 
     weighted = tau.T @ work.moments  # one pass over the statistics for a and b
@@ -878,7 +897,7 @@ def degeneracy(
     k = params.k_classes
     if k < 2:
         return None
-    weight = tau.sum(axis=0)
+    weight = column_sums(tau)
     empty = np.flatnonzero(_empty_classes(tau))
     if empty.size:
         return f"class {int(empty[0]) + 1} is empty (posterior weight {weight[empty[0]]:.2g})"
@@ -890,7 +909,7 @@ def degeneracy(
 
 def _empty_classes(tau: np.ndarray) -> np.ndarray:
     """Classes with a posterior weight below :data:`EMPTY_CLASS_WEIGHT` individuals."""
-    return tau.sum(axis=0) < EMPTY_CLASS_WEIGHT
+    return column_sums(tau) < EMPTY_CLASS_WEIGHT
 
 
 def _coinciding_pair(params: ClassParams) -> tuple[int, int] | None:

@@ -47,6 +47,7 @@ from smlcr.em import (
     EMRun,
     Workspace,
     _stacked_lstsq,
+    column_sums,
     degeneracy,
     e_step,
     params_from_posteriors,
@@ -80,7 +81,7 @@ PERTURB_SHARE = 0.2
 ROUND_ITERATIONS = 25
 
 #: Newton steps tried on a slowly converging run between two rounds.
-NEWTON_STEPS = 12
+NEWTON_STEPS = 30
 
 #: A run is given Newton steps when EM would need more than this many more iterations
 #: (a Hessian costs about as much as tens of EM iterations).
@@ -260,7 +261,8 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
 
 def class_order(run: EMRun) -> np.ndarray:
     """Descending share, ties broken by the first coefficient, then the variance."""
-    share = np.round(run.estep.tau.mean(axis=0), 12)
+    tau = run.estep.tau
+    share = np.round(column_sums(tau) / tau.shape[0], 12)
     return np.lexsort((run.params.sigma2, run.params.beta[:, 0], -share))
 
 
@@ -462,10 +464,28 @@ def _degenerate_at_end(run: EMRun, min_share: float) -> str | None:
     reason = degeneracy(run.params, run.estep.tau, run.floor_hit)
     if reason:
         return reason
-    share = run.estep.tau.mean(axis=0)
+    share = column_sums(run.estep.tau) / run.estep.tau.shape[0]
     small = np.flatnonzero(share < min_share)
     if small.size:
         return f"class {int(small[0]) + 1} has a share of {share[small[0]]:.3g}, below min_share"
+    return None
+
+
+def _shrinking_class(share: np.ndarray, before: float, min_share: float) -> str | None:
+    """Why a run is heading for a class below ``min_share``, or None.
+
+    A class whose share is below ``min_share`` and fell since the run's last
+    look (a round of EM or Newton steps earlier): with K above what the data
+    support, such a class usually ends on a few individuals it fits almost
+    exactly, a degenerate end the run would otherwise reach only after
+    hundreds of slow iterations.
+    """
+    low = int(np.argmin(share))
+    if share[low] < min_share and share[low] < before:
+        return (
+            f"class {low + 1} has a share of {share[low]:.3g}, below min_share and falling "
+            "(stopped early)"
+        )
     return None
 
 
@@ -670,6 +690,7 @@ def multistart(
         if not status[j]:
             settle(j)
     cooldown = [0] * len(runs)
+    smallest = [np.inf] * len(runs)  # each run's smallest class share at its last look
     while True:
         active = [j for j in range(len(runs)) if not status[j]]
         if not active:
@@ -696,6 +717,13 @@ def multistart(
             runs[j] = run(runs[j], steps, kinds[j])
             settle(j)
             if status[j]:
+                continue
+            share = column_sums(runs[j].estep.tau) / stats.n_groups
+            shrinking = _shrinking_class(share, smallest[j], min_share)
+            smallest[j] = float(share.min())
+            if shrinking:
+                runs[j] = replace(runs[j], degenerate=shrinking)
+                status[j] = "degenerate"
                 continue
             best = max((llf for _, llf in found), default=-np.inf)
             margin = prune_margin + 1e-8 * abs(best)

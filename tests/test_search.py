@@ -269,3 +269,23 @@ def test_the_search_sample_does_not_depend_on_labels():
     np.testing.assert_allclose(
         np.asarray(fits[0].params), np.asarray(fits[1].params), rtol=1e-9, atol=1e-11
     )
+
+
+def test_a_class_shrinking_below_min_share_stops_its_run():
+    """A run whose smallest class share is below ``min_share`` and still falling is
+    stopped as degenerate (with K above the truth such runs otherwise creep for
+    hundreds of iterations); a share that is low but rising is left alone."""
+    from smlcr.starts import _shrinking_class
+
+    share = np.array([0.6, 0.395, 0.005])
+    assert "below min_share and falling" in _shrinking_class(share, 0.008, 0.01)
+    assert _shrinking_class(share, 0.004, 0.01) is None  # rising
+    assert _shrinking_class(share, 0.008, 0.0) is None  # min_share=0 accepts any size
+    data = simulate_grouped(n_groups=2000, rows_per_group=5, seed=3)
+    model = smlcr.LatentClassOLS.from_formula(data.formula, data.data, groups="id", k_classes=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(rng=0)
+    early = res.start_status[res.start_status["reason"].str.contains("stopped early")]
+    assert len(early) > 0 and (early["status"] == "degenerate").all()
+    assert np.isfinite(res.llf)
