@@ -112,7 +112,7 @@ def bench(n_groups, rows, p, k, n_starts, with_flexmix=False):
 
     # the standard errors are part of fit(); time that part alone once more
     t0 = time.perf_counter()
-    information = -model._derivatives(np.asarray(res.params)).hessian
+    information = -model.derivatives(np.asarray(res.params)).hessian
     smlcr.results.invert_information(information, list(model.data.param_names))
     t_se = time.perf_counter() - t0
 

@@ -267,7 +267,7 @@ def em_iteration_cost(model, res) -> tuple[float, float]:
     """
     stats, z = model.stats, model._Z  # the scaled membership design EM works with
     work = smlcr.em.Workspace.build(stats, z)
-    params = model._to_scaled(np.asarray(res.params))
+    params = model.to_scaled(np.asarray(res.params))
     constraints = smlcr.em.Constraints(var_floor=1e-12)
     estep = smlcr.em.e_step(stats, z, params, work)
     times = []

@@ -12,16 +12,9 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from smlcr import em, starts
+from smlcr import em, information, starts
 from smlcr.compress import (
     CompressedData,
-    canonical_order_of_individuals,
-    compress,
-    constant_within,
-    membership_standardization,
-    standardization,
-    unnested_cell,
-    within_transform,
 )
 from smlcr.design import (
     Cells,
@@ -31,8 +24,6 @@ from smlcr.design import (
     check_keywords,
     check_tolerance,
     factorize,
-    per_individual,
-    plain,
     row_values,
     side_formula,
     side_rows,
@@ -47,10 +38,11 @@ from smlcr.exceptions import (
     VarianceFloorWarning,
     warn,
 )
-from smlcr.information import derivatives
+from smlcr.information import Derivatives
 from smlcr.newton import newton_phase
 from smlcr.params import ClassParams, Layout
-from smlcr.units import unit_map
+from smlcr.prepare import CONDITION_LIMIT, prepare  # noqa: F401 (re-exported)
+from smlcr.units import unit_map as build_unit_map
 
 __all__ = ["LatentClassOLS"]
 
@@ -64,9 +56,7 @@ _STATSMODELS_KEYWORDS = frozenset(
     {"missing_idx", "formula", "model_spec", "design_info", "hasconst"}
 )
 
-#: Largest condition number of the standardised regressors accepted (see
-#: ``LatentClassOLS._check_rank``).
-CONDITION_LIMIT = 1e7
+
 _VARIANCES = ("class", "common")
 
 
@@ -222,15 +212,15 @@ class LatentClassOLS(LikelihoodModel):
                 )
             self._cells = Cells.from_arrays(absorb, n_rows)
             kwargs["absorb"] = self._cells.codes
-        self._membership = (
+        self.membership_design = (
             None if membership is None else SideDesign(membership, n_rows, "membership")
         )
-        self._common = None if common is None else SideDesign(common, n_rows, "common")
+        self.common_design = None if common is None else SideDesign(common, n_rows, "common")
         # 2-D side designs cannot pass through statsmodels' missing-data handling
         # (it takes 2-D extras for n x n matrices): a row index goes instead, NaN
         # where a side design has a missing value, and selects their rows afterwards
         row_index = np.arange(n_rows, dtype=np.float64)
-        for side in (self._membership, self._common):
+        for side in (self.membership_design, self.common_design):
             if side is not None and missing != "none":
                 row_index[side.missing_rows()] = np.nan
         _check_exog_values(exog, missing)
@@ -260,114 +250,48 @@ class LatentClassOLS(LikelihoodModel):
         endog = _numeric(self.endog, "endog")
         exog = _numeric(self.exog, "exog")
         rows = np.asarray(self.row_index).astype(np.int64)
-        membership = None if self._membership is None else self._membership.matrix[rows]
-        common = None if self._common is None else self._common.matrix[rows]
+        membership = None if self.membership_design is None else self.membership_design.matrix[rows]
+        common = None if self.common_design is None else self.common_design.matrix[rows]
         self._common_rows = np.empty((rows.size, 0)) if common is None else common
         self._membership_rows = membership
-        codes = np.asarray(self.groups, dtype=np.float64)
-        checks = [("endog", endog), ("exog", exog), ("groups", codes)]
-        if self._cells is not None:
-            checks.append(("absorb", np.asarray(self.absorb, dtype=np.float64)))
-        checks += [
-            (n, a) for n, a in (("membership", membership), ("common", common)) if a is not None
-        ]
-        for name, arr in checks:
-            if np.isnan(arr).any():
-                raise ValueError(
-                    f"`{name}` contains NaN values; remove those rows or pass "
-                    "missing='drop' to drop them from every array."
-                )
-            if np.isinf(arr).any():
-                raise ValueError(
-                    f"`{name}` contains infinite values; replace or remove those rows "
-                    "(missing='drop' drops only NaN)."
-                )
-        if np.ptp(endog) == 0:
-            raise ValueError(
-                f"`endog` is constant (every value is {endog[0]!r}): there is no variation "
-                "for the regressions to explain."
-            )
-        used, codes = np.unique(codes.astype(np.int64), return_inverse=True)
-        labels = np.asarray(labels)[used]
-        self.groups = labels[codes]
-        class_names = self._exog_names(exog)
-        common_names = [] if self._common is None else list(self._common.names)
-        # class-specific and common regressors are compressed together: [X | W]
-        design = exog if common is None else np.column_stack([exog, common])
-        names = class_names + common_names
-        self.dropped_exog: list[str] = []
-        self.n_cells = None
-        self.n_groups_no_dof = 0
-        # which model rows and design columns estimation uses, and each used row's cell
-        self._row_keep = np.ones(endog.shape[0], dtype=bool)
-        self._column_keep = np.ones(design.shape[1], dtype=bool)
-        self._cell_codes = None
-        dof = None
-        if self._cells is not None:
-            endog, design, codes, dof, labels = self._absorb(endog, design, codes, labels, names)
-        self._exog_keep = self._column_keep[: exog.shape[1]]
-        self._common_keep = self._column_keep[exog.shape[1] :]
-        self.class_exog_names = [n for n, k in zip(class_names, self._exog_keep, strict=True) if k]
-        self.common_names = [n for n, k in zip(common_names, self._common_keep, strict=True) if k]
-        if not self.class_exog_names:
-            raise ValueError(
-                "no class-specific regressor is left; `exog` needs at least one column that "
-                "varies within the absorbed cells."
-            )
-        self.group_labels = pd.Index(labels, name=self._groups_name)
-        self._group_codes = codes
-        self.n_groups = len(labels)
-        if self.k_classes > self.n_groups:
-            raise ValueError(
-                f"`k_classes`={self.k_classes} exceeds the number of individuals "
-                f"({self.n_groups}); use at most {self.n_groups} classes."
-            )
-        self.nobs = float(endog.shape[0])
+        prepared = prepare(
+            endog,
+            exog,
+            np.asarray(self.groups, dtype=np.float64),
+            labels,
+            self.k_classes,
+            class_names=self._exog_names(exog),
+            groups_name=self._groups_name,
+            cells=None if self._cells is None else np.asarray(self.absorb, dtype=np.float64),
+            cell_label=None if self._cells is None else self._cells.label,
+            membership=membership,
+            membership_names=None
+            if self.membership_design is None
+            else self.membership_design.names,
+            common=common,
+            common_names=[] if self.common_design is None else list(self.common_design.names),
+        )
+        for message, category in prepared.notes:
+            warn(message, category)
+        #: the record estimation works from (:class:`smlcr.prepare.PreparedData`); the
+        #: attributes below are its fields, for statsmodels' idiom
+        self.prepared = prepared
+        self.groups = prepared.rows.labels
+        self.stats: CompressedData = prepared.stats
+        self.membership_exog = prepared.membership_exog
+        self.membership_names = prepared.membership_names
+        self.class_exog_names = prepared.class_exog_names
+        self.common_names = prepared.common_names
+        self.dropped_exog: list[str] = prepared.dropped_exog
+        self.n_cells = prepared.n_cells
+        self.n_groups_no_dof = prepared.n_groups_no_dof
+        self.group_labels = prepared.group_labels
+        self.label_order = prepared.label_order
+        self.n_groups = prepared.n_groups
+        self.nobs = prepared.nobs
         self.k_exog = len(self.class_exog_names)
         self.k_common = len(self.common_names)
-        units = standardization(endog, design, int(self._exog_keep.sum()))
-        if not 1e-150 < units["y_scale"] < 1e150:
-            raise ValueError(
-                f"`endog` varies on a scale of {units['y_scale']:.3g}, whose square (the scale "
-                "of the residual variances) is outside the range of float64; divide it by a "
-                "constant (the estimates scale with it)."
-            )
-        self.stats: CompressedData = compress(
-            endog,
-            design,
-            codes,
-            dof,
-            x_shift=units["x_shift"],
-            x_scale=units["x_scale"],
-            y_shift=units["y_shift"],
-            y_scale=units["y_scale"],
-        )
-        self._units = units
-        self._check_rank()
-        self._check_enough_data()
-        if self._membership is None:
-            self.membership_exog = np.ones((self.n_groups, 1))
-            self.membership_names = ["Intercept"]
-        else:
-            self.membership_exog = per_individual(
-                membership[self._row_keep], codes, self._membership.names, labels, "membership"
-            )
-            self.membership_names = list(self._membership.names)
-        # individuals in an order defined by their data, so that neither their labels nor
-        # the order of the rows changes the starts or any sum over individuals
-        # estimation works on a standardised membership design (units of any size)
-        z_units = membership_standardization(self.membership_exog)
-        scaled_z = (self.membership_exog - z_units["z_shift"]) / z_units["z_scale"]
-        order = canonical_order_of_individuals(self.stats, scaled_z)
-        position = np.empty_like(order)
-        position[order] = np.arange(order.size)
-        self.stats = self.stats.take(order)
-        self.membership_exog = self.membership_exog[order]
-        self._Z = np.ascontiguousarray(scaled_z[order])
-        self._units = {**self._units, **z_units}
-        self.group_labels = self.group_labels[order]
-        self._group_codes = position[codes]
-        self.label_order = np.argsort(order)
+        self._Z = prepared.Z
         self.layout = Layout(
             self.k_classes,
             self.k_exog,
@@ -375,7 +299,8 @@ class LatentClassOLS(LikelihoodModel):
             self.variance == "common",
             self.k_common,
         )
-        self._unit_map = unit_map(self.layout, self._units)
+        #: the affine map between scaled and data-unit parameters (:mod:`smlcr.units`)
+        self.unit_map = build_unit_map(self.layout, prepared.units)
         self.data.param_names = self._param_names()
         self.k_params = len(self.data.param_names)
         self.df_model = float(self.k_params)
@@ -387,80 +312,19 @@ class LatentClassOLS(LikelihoodModel):
             [
                 "groups",
                 "row_index",
-                "_row_keep",
-                "_group_codes",
-                "_cell_codes",
+                "prepared.rows.keep",
+                "prepared.rows.individual",
+                "prepared.rows.cell",
+                "prepared.rows.labels",
                 "_common_rows",
                 "_membership_rows",
             ]
             + (["absorb", "_cells.codes"] if self._cells is not None else [])
-            + (["_membership.matrix"] if self._membership is not None else [])
-            + (["_common.matrix"] if self._common is not None else [])
+            + (["membership_design.matrix"] if self.membership_design is not None else [])
+            + (["common_design.matrix"] if self.common_design is not None else [])
         )
 
-    def _absorb(self, endog, design, codes, labels, names):
-        """Within-transform by cell, drop unidentified columns and individuals without dof."""
-        cells_raw = np.asarray(self.absorb, dtype=np.int64)
-        used_cells, cells = np.unique(cells_raw, return_inverse=True)
-        bad = unnested_cell(cells, codes)
-        if bad is not None:
-            rows = np.flatnonzero(cells == bad)
-            spans = [plain(v) for v in dict.fromkeys(labels[codes[rows]])][:2]
-            raise ValueError(
-                f"`absorb` cell {self._cells.label(used_cells[bad])} spans more than one "
-                f"individual ({spans[0]!r} and {spans[1]!r}); absorbed cells must be nested "
-                "within `groups` (e.g. artist x country within artist). Include the "
-                "`groups` variable in `absorb`."
-            )
-        self.n_cells = len(used_cells)
-        demeaned = within_transform(np.column_stack([endog, design]), cells)
-        endog_w, design_w = demeaned[:, 0], demeaned[:, 1:]
-        if np.max(np.abs(endog_w)) <= 1e-12 * np.max(np.abs(endog)):
-            raise ValueError(
-                "`endog` is constant within every absorbed cell, so nothing is left to "
-                "explain once the fixed effects are absorbed; absorb fewer effects."
-            )
-        constant = constant_within(design, design_w)
-        if constant.all():
-            raise ValueError(
-                "every regressor in `exog` is constant within the absorbed cells, so none "
-                "is identified; add regressors that vary within cells or absorb less."
-            )
-        if constant.any():
-            self.dropped_exog = [n for n, c in zip(names, constant, strict=True) if c]
-            warn(
-                f"regressors {self.dropped_exog} are constant within every absorbed cell "
-                "and are not identified alongside the fixed effects; they were dropped "
-                "(see `dropped_exog`).",
-                AbsorbedRegressorWarning,
-            )
-            design_w = design_w[:, ~constant]
-            self._column_keep = ~constant
-        n_rows = np.bincount(codes, minlength=len(labels))
-        cell_group = np.zeros(self.n_cells, dtype=np.int64)
-        cell_group[cells] = codes
-        n_cells = np.bincount(cell_group, minlength=len(labels))
-        dof = (n_rows - n_cells).astype(np.float64)
-        no_dof = dof == 0
-        if no_dof.any():
-            self.n_groups_no_dof = int(no_dof.sum())
-            warn(
-                f"{self.n_groups_no_dof} individual(s) have one row in every absorbed cell, "
-                "so nothing is left of them after the within transformation; they were "
-                f"dropped ({int(n_rows[no_dof].sum())} rows; see `n_groups_no_dof`).",
-                AbsorbedIndividualWarning,
-            )
-            keep = ~no_dof[codes]
-            self.n_cells -= int(n_cells[no_dof].sum())
-            kept_groups, codes = np.unique(codes[keep], return_inverse=True)
-            endog_w, design_w = endog_w[keep], design_w[keep]
-            labels, dof = labels[kept_groups], dof[kept_groups]
-            self._row_keep = keep
-            cells = cells[keep]
-        self._cell_codes = np.unique(cells, return_inverse=True)[1]
-        return endog_w, design_w, codes, dof, labels
-
-    def _rows_used(self) -> tuple[np.ndarray, np.ndarray]:
+    def rows_used(self) -> tuple[np.ndarray, np.ndarray]:
         """Class-specific and common regressors of the rows estimation used (original units).
 
         Returns
@@ -470,8 +334,9 @@ class LatentClassOLS(LikelihoodModel):
         """
         exog = np.asarray(self.exog, dtype=np.float64)
         exog = exog[:, None] if exog.ndim == 1 else exog
-        exog = exog[self._row_keep][:, self._exog_keep]
-        common = self._common_rows[self._row_keep][:, self._common_keep]
+        keep = self.prepared.rows.keep
+        exog = exog[keep][:, self.prepared.exog_keep]
+        common = self._common_rows[keep][:, self.prepared.common_keep]
         return exog, common
 
     def with_k_classes(self, k_classes: int) -> LatentClassOLS:
@@ -494,12 +359,12 @@ class LatentClassOLS(LikelihoodModel):
         }
         if self._cells is not None:
             kwargs["absorb"] = np.asarray(self.absorb)
-        if self._membership is not None:
+        if self.membership_design is not None:
             kwargs["membership"] = pd.DataFrame(
-                self._membership_rows, columns=self._membership.names
+                self._membership_rows, columns=self.membership_design.names
             )
-        if self._common is not None:
-            kwargs["common"] = pd.DataFrame(self._common_rows, columns=self._common.names)
+        if self.common_design is not None:
+            kwargs["common"] = pd.DataFrame(self._common_rows, columns=self.common_design.names)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AbsorbedRegressorWarning)
             warnings.simplefilter("ignore", AbsorbedIndividualWarning)
@@ -561,42 +426,6 @@ class LatentClassOLS(LikelihoodModel):
         if bad:
             raise ValueError(f"`start_params` must be finite with positive variances; check {bad}.")
         return values
-
-    def _check_enough_data(self):
-        usable = float(self.stats.dof.sum())
-        n_coef = self.k_classes * self.k_exog + self.k_common + self.k_classes
-        if usable < n_coef:
-            raise ValueError(
-                f"the data have {usable:g} usable rows (rows less absorbed cells) but the "
-                f"{self.k_classes}-class model has {n_coef} coefficients and variances; use "
-                "fewer classes or regressors, or more data."
-            )
-
-    def _check_rank(self):
-        """An error naming the columns when the regressors are (nearly) collinear.
-
-        The condition number is that of the pooled R factor of the scaled
-        regressors (an orthogonal factorisation of the stacked ``R_i``, so it
-        is not squared); above :data:`CONDITION_LIMIT` the information matrix,
-        whose condition number is about its square, leaves the standard errors
-        with fewer than two correct digits.
-        """
-        p = self.stats.k_exog
-        pooled = np.linalg.qr(self.stats.R.reshape(-1, p), mode="r")
-        _, singular, vt = np.linalg.svd(pooled)
-        condition = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
-        if not condition <= CONDITION_LIMIT:
-            names = self.class_exog_names + self.common_names
-            weak = singular < singular[0] / CONDITION_LIMIT
-            involved = sorted(
-                {names[j] for row in vt[weak] for j in np.flatnonzero(np.abs(row) > 0.1)}
-            )
-            what = "rank deficient" if condition > 1e14 else "nearly collinear"
-            raise ValueError(
-                f"`exog` is {what}: the columns {involved} are collinear (condition number "
-                f"{condition:.3g} of the standardised regressors, above {CONDITION_LIMIT:.0e}); "
-                "drop one of them or combine them."
-            )
 
     @classmethod
     def from_formula(cls, formula, data, subset=None, drop_cols=None, *args, **kwargs):
@@ -698,22 +527,39 @@ class LatentClassOLS(LikelihoodModel):
     def _param_names(self) -> list[str]:
         return self.layout.names(self.class_exog_names, self.common_names, self.membership_names)
 
-    def _to_scaled(self, params) -> ClassParams:
+    def to_scaled(self, params) -> ClassParams:
+        """Parameters (in the data's units, order of ``param_names``) in the scaled units
+        estimation works in, as :class:`smlcr.params.ClassParams`.
+
+        Parameters
+        ----------
+        params : array_like, shape (k_params,)
+
+        Returns
+        -------
+        ClassParams
+        """
         params = np.asarray(params, dtype=np.float64)
         if params.shape != (self.k_params,):
             raise ValueError(
                 f"`params` has shape {params.shape} but this model has {self.k_params} "
                 f"parameters ({', '.join(self.data.param_names[:4])}, ...)."
             )
-        return self.layout.unflat(self._unit_map.to_scaled(params))
+        return self.layout.unflat(self.unit_map.to_scaled(params))
 
-    @property
-    def _llf_offset(self) -> float:
-        """Log-likelihood in original units minus that in scaled units."""
-        return self._llf_offset_of(None)
+    def llf_offset(self, individuals: np.ndarray | None = None) -> float:
+        """Log-likelihood in the data's units minus that in scaled units.
 
-    def _llf_offset_of(self, individuals: np.ndarray | None) -> float:
-        """:attr:`_llf_offset` of the log-likelihood of some individuals (all: None)."""
+        Parameters
+        ----------
+        individuals : ndarray of int, optional
+            Positions of the individuals whose log-likelihood it is (all when
+            None).
+
+        Returns
+        -------
+        float
+        """
         dof = self.stats.dof if individuals is None else self.stats.dof[individuals]
         return -float(np.sum(dof)) * np.log(self.stats.y_scale)
 
@@ -730,8 +576,8 @@ class LatentClassOLS(LikelihoodModel):
         -------
         float
         """
-        scaled = self._to_scaled(params)
-        return em.e_step(self.stats, self._Z, scaled).llf + self._llf_offset
+        scaled = self.to_scaled(params)
+        return em.e_step(self.stats, self._Z, scaled).llf + self.llf_offset()
 
     def loglikeobs(self, params) -> np.ndarray:
         """Log-likelihood contribution of each individual (not each row).
@@ -744,12 +590,27 @@ class LatentClassOLS(LikelihoodModel):
         -------
         ndarray, shape (n_groups,)
         """
-        scaled = self._to_scaled(params)
+        scaled = self.to_scaled(params)
         offset = -self.stats.dof * np.log(self.stats.y_scale)
         return em.e_step(self.stats, self._Z, scaled).llf_obs + offset
 
-    def _derivatives(self, params):
-        return derivatives(self.stats, self._Z, self._to_scaled(params), self.layout)
+    def derivatives(self, params) -> Derivatives:
+        """Analytic score, Hessian and per-individual scores in scaled units.
+
+        The parameters are given in the data's units; the derivatives are with
+        respect to the scaled parameters (:meth:`to_scaled`), which is what the
+        covariance estimators of :mod:`smlcr.information` take
+        (:meth:`score` and :meth:`hessian` give them in the data's units).
+
+        Parameters
+        ----------
+        params : array_like, shape (k_params,)
+
+        Returns
+        -------
+        smlcr.information.Derivatives
+        """
+        return information.derivatives(self.stats, self._Z, self.to_scaled(params), self.layout)
 
     def score(self, params) -> np.ndarray:
         """Analytic gradient of :meth:`loglike`.
@@ -762,7 +623,7 @@ class LatentClassOLS(LikelihoodModel):
         -------
         ndarray, shape (k_params,)
         """
-        return self._unit_map.gradient_to_original(self._derivatives(params).score)
+        return self.unit_map.gradient_to_original(self.derivatives(params).score)
 
     def score_obs(self, params) -> np.ndarray:
         """Per-individual analytic scores, shape (n_groups, k_params).
@@ -775,7 +636,7 @@ class LatentClassOLS(LikelihoodModel):
         -------
         ndarray
         """
-        return self._unit_map.gradient_to_original(self._derivatives(params).score_obs)
+        return self.unit_map.gradient_to_original(self.derivatives(params).score_obs)
 
     def hessian(self, params) -> np.ndarray:
         """Analytic Hessian of :meth:`loglike` (the negative observed information).
@@ -788,7 +649,7 @@ class LatentClassOLS(LikelihoodModel):
         -------
         ndarray, shape (k_params, k_params)
         """
-        return self._unit_map.hessian_to_original(self._derivatives(params).hessian)
+        return self.unit_map.hessian_to_original(self.derivatives(params).hessian)
 
     # -------------------------------------------------------------- estimation
     def fit(
@@ -908,7 +769,7 @@ class LatentClassOLS(LikelihoodModel):
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:
             start_params = self._check_start_params(start_params)
-        start = None if start_params is None else self._to_scaled(start_params)
+        start = None if start_params is None else self.to_scaled(start_params)
         constraints = em.Constraints(
             var_floor=floor,
             common_variance=self.variance == "common",
@@ -955,7 +816,7 @@ class LatentClassOLS(LikelihoodModel):
         final_derivatives = polished.derivatives  # the standard errors need them
         if final_derivatives is not None and not np.array_equal(order, np.arange(len(order))):
             final_derivatives = final_derivatives.transformed(self.layout.relabelling(order))
-        offset = self._llf_offset_of(outcome.sample)
+        offset = self.llf_offset(outcome.sample)
         if disp:
             for j, record in enumerate(outcome.records):
                 print(
@@ -973,7 +834,7 @@ class LatentClassOLS(LikelihoodModel):
                 "Consider fewer classes; see `results.degenerate`.",
                 VarianceFloorWarning,
             )
-        params = self._unit_map.to_original(self.layout.flat(best.params))
+        params = self.unit_map.to_original(self.layout.flat(best.params))
         results = LatentClassOLSResults(
             self,
             params,
@@ -981,7 +842,7 @@ class LatentClassOLS(LikelihoodModel):
             em_outcome=outcome,
             newton=polished,
             derivatives=final_derivatives,
-            llf_offset=self._llf_offset,
+            llf_offset=self.llf_offset(),
             var_floor=var_floor,
             min_share=min_share,
         )

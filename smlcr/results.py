@@ -151,7 +151,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
     ):
         # the derivatives at the estimate (scaled units), from the Newton phase when it
         # ended there
-        derivs = model._derivatives(params) if derivatives is None else derivatives
+        derivs = model.derivatives(params) if derivatives is None else derivatives
         names = list(model.data.param_names)
         best = em_outcome.best
         lost = unidentified(best.params, best.estep.tau, model.layout)
@@ -172,7 +172,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
             scaled = scaled.copy()
             scaled[lost, :] = np.nan
             scaled[:, lost] = np.nan
-            covariances[kind] = model._unit_map.covariance_to_original(scaled)
+            covariances[kind] = model.unit_map.covariance_to_original(scaled)
         self.cov_params_oim = covariances["oim"]
         self.cov_params_opg = covariances["opg"]
         self.cov_params_robust = covariances["robust"]
@@ -192,7 +192,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.hessian_negative_definite = bool(newton.negative_definite)
         self.boundary = newton.boundary
         # the starts ran on the search sample (all individuals unless sampled)
-        search_offset = model._llf_offset_of(em_outcome.sample)
+        search_offset = model.llf_offset(em_outcome.sample)
         self.search_sample = (
             model.n_groups if em_outcome.sample is None else int(em_outcome.sample.size)
         )
@@ -219,7 +219,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.local_maxima = em_outcome.maxima.assign(llf=em_outcome.maxima["llf"] + search_offset)
         self.var_floor = var_floor
         self.variance_floor_hit = np.asarray(best.floor_hit, dtype=bool)
-        self.score_at_estimate = model._unit_map.gradient_to_original(derivs.score)
+        self.score_at_estimate = model.unit_map.gradient_to_original(derivs.score)
         self.nobs = model.nobs
         self.n_groups = model.n_groups
         self.dropped_exog = list(model.dropped_exog)
@@ -582,7 +582,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
     def _side_rows(self, name: str, given, data, n_rows: int) -> np.ndarray:
         """Membership or common values of new rows: given, or built from the formula."""
         model = self.model
-        side = model._membership if name == "membership" else model._common
+        side = model.membership_design if name == "membership" else model.common_design
         if side is None:
             return np.ones((n_rows, 1)) if name == "membership" else np.empty((n_rows, 0))
         if given is None:
@@ -595,8 +595,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
             given = side_design_for(spec, data, drop_intercept=name == "common")
         values = np.asarray(given, dtype=np.float64)
         values = values[:, None] if values.ndim == 1 else values
-        if name == "common" and values.shape[1] == model._common_keep.size:
-            values = values[:, model._common_keep]
+        if name == "common" and values.shape[1] == model.prepared.common_keep.size:
+            values = values[:, model.prepared.common_keep]
         expected = model.k_common if name == "common" else model.membership_exog.shape[1]
         if values.shape != (n_rows, expected):
             raise ValueError(
@@ -651,21 +651,21 @@ class LatentClassOLSResults(LikelihoodModelResults):
         index = None
         if exog is None:
             model.require_data("predict() without new `exog`")
-            design, common = model._rows_used()
-            codes = model._group_codes
+            design, common = model.rows_used()
+            codes = model.prepared.rows.individual
             membership = model.membership_exog[codes]
             if model.data.row_labels is not None:
-                index = np.asarray(model.data.row_labels)[model._row_keep]
+                index = np.asarray(model.data.row_labels)[model.prepared.rows.keep]
         else:
             raw = exog
             design, index = self._transform_predict_exog(exog, transform=transform)
             design = np.asarray(design, dtype=np.float64)
-            if design.shape[1] == model._exog_keep.size:
-                design = design[:, model._exog_keep]
+            if design.shape[1] == model.prepared.exog_keep.size:
+                design = design[:, model.prepared.exog_keep]
             elif design.shape[1] != model.k_exog:
                 raise ValueError(
                     f"`exog` has {design.shape[1]} columns; the model has "
-                    f"{model._exog_keep.size} ({model.exog_names})."
+                    f"{model.prepared.exog_keep.size} ({model.exog_names})."
                 )
             common = self._side_rows("common", common_exog, raw, design.shape[0])
             membership = None
@@ -739,8 +739,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         """
         model = self.model
         model.require_data("fittedvalues")
-        keep = model._row_keep
-        design, common = model._rows_used()
+        keep = model.prepared.rows.keep
+        design, common = model.rows_used()
         endog = np.asarray(model.endog, dtype=np.float64)[keep]
         coef = np.vstack(
             [
@@ -749,11 +749,11 @@ class LatentClassOLSResults(LikelihoodModelResults):
             ]
         )
         full = np.column_stack([design, common])
-        tau = self._tau[model._group_codes]
-        if model._cell_codes is None:
+        tau = self._tau[model.prepared.rows.individual]
+        if model.prepared.rows.cell is None:
             fitted = np.einsum("nk,nk->n", full @ coef, tau)
         else:
-            within = within_transform(np.column_stack([endog, full]), model._cell_codes)
+            within = within_transform(np.column_stack([endog, full]), model.prepared.rows.cell)
             resid = within[:, :1] - within[:, 1:] @ coef
             fitted = endog - np.einsum("nk,nk->n", resid, tau)
         out = np.full(keep.size, np.nan)

@@ -31,14 +31,14 @@ def _row(res) -> dict:
 def _simulate_model(res, k_classes: int, rng: np.random.Generator) -> LatentClassOLS:
     """A model of data drawn from the fitted ``res`` (same rows, regressors, groups, cells)."""
     model = res.model
-    design, common = model._rows_used()
-    codes = model._group_codes
+    design, common = model.rows_used()
+    codes = model.prepared.rows.individual
     membership = model.membership_exog
     probs = res._probabilities(membership)
     draw = rng.random(model.n_groups)[:, None]
     classes = np.minimum((draw > np.cumsum(probs, axis=1)).sum(axis=1), model.k_classes - 1)
     row_class = classes[codes]
-    sigma2 = model._to_scaled(np.asarray(res.params)).sigma2 * model.stats.y_scale**2  # data units
+    sigma2 = model.to_scaled(np.asarray(res.params)).sigma2 * model.stats.y_scale**2  # data units
     endog = np.einsum("np,np->n", design, res._class_coefficients()[row_class])
     endog = endog + common @ res._common_coefficients()
     endog = endog + rng.standard_normal(endog.size) * np.sqrt(sigma2[row_class])
@@ -47,14 +47,14 @@ def _simulate_model(res, k_classes: int, rng: np.random.Generator) -> LatentClas
 
 def _model_like(model, endog, design, common, k_classes: int) -> LatentClassOLS:
     """A model with ``model``'s individuals, cells, options and side designs on new data."""
-    codes = model._group_codes
-    has_membership = model._membership is not None
+    codes = model.prepared.rows.individual
+    has_membership = model.membership_design is not None
     return LatentClassOLS(
         endog,
         design,
         groups=codes,
         k_classes=k_classes,
-        absorb=model._cell_codes,
+        absorb=model.prepared.rows.cell,
         variance=model.variance,
         membership=model.membership_exog[codes] if has_membership else None,
         common=common if model.k_common else None,
@@ -102,7 +102,7 @@ def bootstrap_lrt(res_k, res_k1, n_boot: int = 99, rng=None, fit_kwds=None) -> d
             seed = generator.integers(2**63)
             small = _simulate_model(res_k, res_k.k_classes, np.random.default_rng(seed))
             fit_small = small.fit(rng=seed, **kwds)
-            design, common = small._rows_used()
+            design, common = small.rows_used()
             big = _model_like(res_k.model, small.endog, design, common, res_k.k_classes + 1)
             fit_big = big.fit(rng=seed + 1, **kwds)
             lr_boot[b] = max(2.0 * (fit_big.llf - fit_small.llf), 0.0)

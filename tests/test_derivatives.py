@@ -54,7 +54,7 @@ def test_chunked_derivatives_equal_one_block(membership):
     model = smlcr.LatentClassOLS(
         endog, exog, groups=ids, k_classes=3, membership=z[:, None] if membership else None
     )
-    params = model._to_scaled(
+    params = model.to_scaled(
         np.concatenate(
             [
                 rng.normal(size=model.k_params - 3 - 2 * model._Z.shape[1]),

@@ -14,12 +14,17 @@ TESTS = {p.name: p.read_text() for p in (ROOT / "tests").glob("test_*.py")}
 
 
 def emitted_warnings() -> set:
-    """Names of the classes passed to ``warn(...)`` anywhere in the package."""
+    """Names of the classes passed to ``warn(...)`` anywhere in the package, or made
+    into a ``(message, category)`` note that the model emits (``PreparedData.notes``)."""
     names = set()
     for path in (ROOT / "smlcr").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "warn":
                 names |= {arg.id for arg in node.args if isinstance(arg, ast.Name)}
+            if isinstance(node, ast.Tuple) and len(node.elts) == 2:
+                last = node.elts[-1]
+                if isinstance(last, ast.Name) and last.id.endswith("Warning"):
+                    names.add(last.id)
     return names
 
 

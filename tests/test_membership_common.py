@@ -275,8 +275,9 @@ def test_pickle_with_side_formulas_and_remove_data(tmp_path):
     res.save(path, remove_data=True)
     small = smlcr.LatentClassOLSResults.load(path)
     assert path.stat().st_size < full_size
-    assert small.model.groups is None and small.model._group_codes is None
-    assert small.model._membership.matrix is None and small.model._common_rows is None
+    assert small.model.groups is None and small.model.prepared.rows.individual is None
+    assert small.model.prepared.rows.keep is None and small.model.prepared.rows.labels is None
+    assert small.model.membership_design.matrix is None and small.model._common_rows is None
     pd.testing.assert_frame_equal(small.posteriors, res.posteriors)
     assert small.summary().as_text().splitlines()[8:] == res.summary().as_text().splitlines()[8:]
 

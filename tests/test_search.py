@@ -192,13 +192,13 @@ def test_gradient_vanishes_and_newton_agrees_with_a_long_em(variance):
     long_em = em.run_em(
         model.stats,
         model.membership_exog,
-        model._to_scaled(np.asarray(res.params)),
+        model.to_scaled(np.asarray(res.params)),
         maxiter=100_000,
         tol=1e-15,
         param_tol=1e-12,
         constraints=constraints,
     )
-    assert long_em.llf + model._llf_offset == pytest.approx(res.llf, rel=1e-10)
+    assert long_em.llf + model.llf_offset() == pytest.approx(res.llf, rel=1e-10)
 
 
 def test_local_maxima_are_tabulated_with_their_points():

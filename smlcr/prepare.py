@@ -1,0 +1,477 @@
+"""From the user's aligned rows to the record estimation works from.
+
+:func:`prepare` takes per-row arrays that are already aligned and free of
+missing rows (the model's job, with statsmodels) and returns a frozen
+:class:`PreparedData`: the checks on the values, the absorbed fixed effects
+(within transformation, unidentified regressors and individuals without
+degrees of freedom dropped), the units of the scaled data, the compressed
+statistics, the membership design per individual, the data-defined order of
+the individuals, and the warnings to give. Each step is a small function.
+Pure numpy (and a pandas Index for the labels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from smlcr.compress import (
+    CompressedData,
+    canonical_order_of_individuals,
+    compress,
+    constant_within,
+    membership_standardization,
+    standardization,
+    unnested_cell,
+    within_transform,
+)
+from smlcr.design import per_individual, plain
+from smlcr.exceptions import AbsorbedIndividualWarning, AbsorbedRegressorWarning
+
+__all__ = ["CONDITION_LIMIT", "PreparedData", "RowMap", "prepare"]
+
+#: Largest condition number of the standardised regressors (of their pooled R factor)
+#: accepted: the information matrix's is about its square, and above 1e7 the standard
+#: errors would keep fewer than two correct digits.
+CONDITION_LIMIT = 1e7
+
+
+@dataclass
+class RowMap:
+    """Where the model's rows go (row-length arrays, dropped by ``remove_data``).
+
+    Attributes
+    ----------
+    keep : ndarray of bool, shape (n_rows,)
+        Rows estimation uses (absorbing can drop individuals without degrees
+        of freedom).
+    individual : ndarray of int, shape (n_used,)
+        Position of each used row's individual in ``PreparedData.group_labels``.
+    cell : ndarray of int or None, shape (n_used,)
+        Absorbed cell of each used row, coded ``0..n_cells-1``.
+    labels : ndarray, shape (n_rows,)
+        The individual's label of every row.
+    """
+
+    keep: np.ndarray
+    individual: np.ndarray
+    cell: np.ndarray | None
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The data as estimation sees them, individuals in a data-defined order.
+
+    Attributes
+    ----------
+    stats : CompressedData
+        Per-individual QR statistics of the within-transformed, scaled rows.
+    Z : ndarray, shape (N, q)
+        Membership design per individual, scaled (``units``' ``z_shift``,
+        ``z_scale``).
+    membership_exog : ndarray, shape (N, q)
+        The membership design per individual in the data's units.
+    group_labels : pandas.Index
+        The individuals' labels, in the order of ``stats``.
+    label_order : ndarray of int
+        Positions in ``group_labels`` of the individuals sorted by label.
+    exog_keep, common_keep : ndarray of bool
+        Class-specific and common regressors estimation uses.
+    class_exog_names, common_names, membership_names : list of str
+    dropped_exog : list of str
+        Regressors constant within the absorbed cells (not identified).
+    n_cells : int or None
+        Absorbed cells, None without ``absorb``.
+    n_groups_no_dof : int
+        Individuals dropped for having no degrees of freedom after absorbing.
+    units : dict
+        Shifts and scales of the response, the regressors and the membership
+        design (:func:`smlcr.compress.standardization`,
+        :func:`smlcr.compress.membership_standardization`).
+    nobs : float
+        Rows estimation uses.
+    notes : tuple of (str, type)
+        Warnings to give the user: message and category.
+    rows : RowMap
+    """
+
+    stats: CompressedData
+    Z: np.ndarray
+    membership_exog: np.ndarray
+    group_labels: pd.Index
+    label_order: np.ndarray
+    exog_keep: np.ndarray
+    common_keep: np.ndarray
+    class_exog_names: list
+    common_names: list
+    membership_names: list
+    dropped_exog: list
+    n_cells: int | None
+    n_groups_no_dof: int
+    units: dict
+    nobs: float
+    notes: tuple = ()
+    rows: RowMap = field(default=None)
+
+    @property
+    def n_groups(self) -> int:
+        """Number of individuals N."""
+        return self.stats.n_groups
+
+    @property
+    def dof(self) -> np.ndarray:
+        """Degrees of freedom of each individual, ``d_i`` = rows less absorbed cells."""
+        return self.stats.dof
+
+
+def check_finite(arrays: dict) -> None:
+    """An error naming the first argument with a NaN or an infinite value.
+
+    Parameters
+    ----------
+    arrays : dict
+        Argument name to array (None is skipped).
+    """
+    for name, values in arrays.items():
+        if values is None:
+            continue
+        values = np.asarray(values, dtype=np.float64)
+        if np.isnan(values).any():
+            raise ValueError(
+                f"`{name}` contains NaN values; remove those rows or pass "
+                "missing='drop' to drop them from every array."
+            )
+        if np.isinf(values).any():
+            raise ValueError(
+                f"`{name}` contains infinite values; replace or remove those rows "
+                "(missing='drop' drops only NaN)."
+            )
+
+
+def check_rank(stats: CompressedData, names: list) -> None:
+    """An error naming the columns when the regressors are (nearly) collinear.
+
+    The condition number is that of the pooled R factor of the scaled
+    regressors (an orthogonal factorisation of the stacked ``R_i``, so it is
+    not squared); above :data:`CONDITION_LIMIT` the information matrix,
+    whose condition number is about its square, leaves the standard errors
+    with fewer than two correct digits.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    names : list of str
+        Names of the compressed columns.
+    """
+    p = stats.k_exog
+    pooled = np.linalg.qr(stats.R.reshape(-1, p), mode="r")
+    _, singular, vt = np.linalg.svd(pooled)
+    condition = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
+    if not condition <= CONDITION_LIMIT:
+        weak = singular < singular[0] / CONDITION_LIMIT
+        involved = sorted({names[j] for row in vt[weak] for j in np.flatnonzero(np.abs(row) > 0.1)})
+        what = "rank deficient" if condition > 1e14 else "nearly collinear"
+        raise ValueError(
+            f"`exog` is {what}: the columns {involved} are collinear (condition number "
+            f"{condition:.3g} of the standardised regressors, above {CONDITION_LIMIT:.0e}); "
+            "drop one of them or combine them."
+        )
+
+
+def check_enough_data(dof: np.ndarray, k_classes: int, k_exog: int, k_common: int) -> None:
+    """An error when the rows cannot carry the coefficients and variances.
+
+    Parameters
+    ----------
+    dof : ndarray
+        Degrees of freedom of each individual.
+    k_classes, k_exog, k_common : int
+    """
+    usable = float(dof.sum())
+    n_coef = k_classes * k_exog + k_common + k_classes
+    if usable < n_coef:
+        raise ValueError(
+            f"the data have {usable:g} usable rows (rows less absorbed cells) but the "
+            f"{k_classes}-class model has {n_coef} coefficients and variances; use "
+            "fewer classes or regressors, or more data."
+        )
+
+
+@dataclass
+class _Absorbed:
+    """What absorbing the cells left of the rows."""
+
+    endog: np.ndarray
+    design: np.ndarray
+    codes: np.ndarray
+    labels: np.ndarray
+    dof: np.ndarray
+    column_keep: np.ndarray
+    row_keep: np.ndarray
+    cells: np.ndarray
+    n_cells: int
+    dropped: list
+    n_groups_no_dof: int
+    notes: list
+
+
+def absorb_cells(endog, design, codes, labels, cells, names, cell_label) -> _Absorbed:
+    """Within-transform by cell, drop unidentified columns and individuals without dof.
+
+    Parameters
+    ----------
+    endog : ndarray, shape (n,)
+    design : ndarray, shape (n, m)
+    codes : ndarray of int, shape (n,)
+        Individual of each row, ``0..N-1``.
+    labels : ndarray, shape (N,)
+    cells : ndarray of int, shape (n,)
+        Absorbed cell of each row (any integer codes).
+    names : list of str
+        Names of the design's columns.
+    cell_label : callable
+        Label of a cell code, for messages.
+
+    Returns
+    -------
+    _Absorbed
+    """
+    used_cells, cells = np.unique(np.asarray(cells, dtype=np.int64), return_inverse=True)
+    bad = unnested_cell(cells, codes)
+    if bad is not None:
+        rows = np.flatnonzero(cells == bad)
+        spans = [plain(v) for v in dict.fromkeys(labels[codes[rows]])][:2]
+        raise ValueError(
+            f"`absorb` cell {cell_label(used_cells[bad])} spans more than one "
+            f"individual ({spans[0]!r} and {spans[1]!r}); absorbed cells must be nested "
+            "within `groups` (e.g. artist x country within artist). Include the "
+            "`groups` variable in `absorb`."
+        )
+    n_cells = len(used_cells)
+    demeaned = within_transform(np.column_stack([endog, design]), cells)
+    endog_w, design_w = demeaned[:, 0], demeaned[:, 1:]
+    if np.max(np.abs(endog_w)) <= 1e-12 * np.max(np.abs(endog)):
+        raise ValueError(
+            "`endog` is constant within every absorbed cell, so nothing is left to "
+            "explain once the fixed effects are absorbed; absorb fewer effects."
+        )
+    constant = constant_within(design, design_w)
+    if constant.all():
+        raise ValueError(
+            "every regressor in `exog` is constant within the absorbed cells, so none "
+            "is identified; add regressors that vary within cells or absorb less."
+        )
+    notes, dropped = [], []
+    if constant.any():
+        dropped = [n for n, c in zip(names, constant, strict=True) if c]
+        notes.append(
+            (
+                f"regressors {dropped} are constant within every absorbed cell "
+                "and are not identified alongside the fixed effects; they were dropped "
+                "(see `dropped_exog`).",
+                AbsorbedRegressorWarning,
+            )
+        )
+        design_w = design_w[:, ~constant]
+    n_rows = np.bincount(codes, minlength=len(labels))
+    cell_group = np.zeros(n_cells, dtype=np.int64)
+    cell_group[cells] = codes
+    cells_per_group = np.bincount(cell_group, minlength=len(labels))
+    # the one home of d_i: an individual's rows less its absorbed cells
+    dof = (n_rows - cells_per_group).astype(np.float64)
+    no_dof = dof == 0
+    row_keep = np.ones(codes.size, dtype=bool)
+    if no_dof.any():
+        notes.append(
+            (
+                f"{int(no_dof.sum())} individual(s) have one row in every absorbed cell, "
+                "so nothing is left of them after the within transformation; they were "
+                f"dropped ({int(n_rows[no_dof].sum())} rows; see `n_groups_no_dof`).",
+                AbsorbedIndividualWarning,
+            )
+        )
+        row_keep = ~no_dof[codes]
+        n_cells -= int(cells_per_group[no_dof].sum())
+        kept_groups, codes = np.unique(codes[row_keep], return_inverse=True)
+        endog_w, design_w = endog_w[row_keep], design_w[row_keep]
+        labels, dof = labels[kept_groups], dof[kept_groups]
+        cells = cells[row_keep]
+    return _Absorbed(
+        endog=endog_w,
+        design=design_w,
+        codes=codes,
+        labels=labels,
+        dof=dof,
+        column_keep=~constant,
+        row_keep=row_keep,
+        cells=np.unique(cells, return_inverse=True)[1],
+        n_cells=n_cells,
+        dropped=dropped,
+        n_groups_no_dof=int(no_dof.sum()),
+        notes=notes,
+    )
+
+
+def prepare(
+    endog: np.ndarray,
+    exog: np.ndarray,
+    codes: np.ndarray,
+    labels: np.ndarray,
+    k_classes: int,
+    *,
+    class_names: list,
+    groups_name: str = "group",
+    cells: np.ndarray | None = None,
+    cell_label=str,
+    membership: np.ndarray | None = None,
+    membership_names: list | None = None,
+    common: np.ndarray | None = None,
+    common_names: list = (),
+) -> PreparedData:
+    """Check, absorb, standardise and compress aligned rows; order the individuals.
+
+    Parameters
+    ----------
+    endog : ndarray, shape (n,)
+    exog : ndarray, shape (n, p)
+        Class-specific regressors.
+    codes : ndarray, shape (n,)
+        Individual of each row, as integer codes into ``labels`` (not all
+        codes need be used).
+    labels : array_like
+        The individuals' labels.
+    k_classes : int
+    class_names : list of str
+        Names of ``exog``'s columns.
+    groups_name : str
+        Name of the individuals' labels.
+    cells : ndarray of int, shape (n,), optional
+        Absorbed cell of each row.
+    cell_label : callable
+        Label of a cell code, for messages.
+    membership : ndarray, shape (n, q), optional
+        Membership variables per row (constant within individuals); default
+        an intercept.
+    membership_names : list of str, optional
+    common : ndarray, shape (n, m), optional
+        Regressors with coefficients shared by all classes.
+    common_names : list of str
+
+    Returns
+    -------
+    PreparedData
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and the fix, for missing or infinite values, a
+        constant response, cells not nested in individuals, nothing left to
+        estimate, too many classes, a response on an unrepresentable scale,
+        collinear regressors, or too few rows.
+    """
+    check_finite(
+        {
+            "endog": endog,
+            "exog": exog,
+            "groups": codes,
+            "absorb": cells,
+            "membership": membership,
+            "common": common,
+        }
+    )
+    if np.ptp(endog) == 0:
+        raise ValueError(
+            f"`endog` is constant (every value is {endog[0]!r}): there is no variation "
+            "for the regressions to explain."
+        )
+    used, codes = np.unique(np.asarray(codes).astype(np.int64), return_inverse=True)
+    labels = np.asarray(labels)[used]
+    row_labels = labels[codes]
+    common_names = list(common_names)
+    # class-specific and common regressors are compressed together: [X | W]
+    design = exog if common is None else np.column_stack([exog, common])
+    names = list(class_names) + common_names
+    notes: list = []
+    dof, row_keep, cell_codes = None, np.ones(endog.shape[0], dtype=bool), None
+    column_keep = np.ones(design.shape[1], dtype=bool)
+    n_cells, dropped, n_no_dof = None, [], 0
+    if cells is not None:
+        absorbed = absorb_cells(endog, design, codes, labels, cells, names, cell_label)
+        endog, design, codes, labels = (
+            absorbed.endog,
+            absorbed.design,
+            absorbed.codes,
+            absorbed.labels,
+        )
+        dof, row_keep, cell_codes = absorbed.dof, absorbed.row_keep, absorbed.cells
+        column_keep, n_cells = absorbed.column_keep, absorbed.n_cells
+        dropped, n_no_dof, notes = absorbed.dropped, absorbed.n_groups_no_dof, absorbed.notes
+    exog_keep, common_keep = column_keep[: exog.shape[1]], column_keep[exog.shape[1] :]
+    class_exog_names = [n for n, k in zip(class_names, exog_keep, strict=True) if k]
+    kept_common = [n for n, k in zip(common_names, common_keep, strict=True) if k]
+    if not class_exog_names:
+        raise ValueError(
+            "no class-specific regressor is left; `exog` needs at least one column that "
+            "varies within the absorbed cells."
+        )
+    if k_classes > len(labels):
+        raise ValueError(
+            f"`k_classes`={k_classes} exceeds the number of individuals "
+            f"({len(labels)}); use at most {len(labels)} classes."
+        )
+    units = standardization(endog, design, int(exog_keep.sum()))
+    if not 1e-150 < units["y_scale"] < 1e150:
+        raise ValueError(
+            f"`endog` varies on a scale of {units['y_scale']:.3g}, whose square (the scale "
+            "of the residual variances) is outside the range of float64; divide it by a "
+            "constant (the estimates scale with it)."
+        )
+    stats = compress(
+        endog,
+        design,
+        codes,
+        dof,
+        x_shift=units["x_shift"],
+        x_scale=units["x_scale"],
+        y_shift=units["y_shift"],
+        y_scale=units["y_scale"],
+    )
+    check_rank(stats, class_exog_names + kept_common)
+    check_enough_data(stats.dof, k_classes, len(class_exog_names), len(kept_common))
+    if membership is None:
+        membership_exog = np.ones((len(labels), 1))
+        membership_names = ["Intercept"]
+    else:
+        membership_exog = per_individual(
+            membership[row_keep], codes, membership_names, labels, "membership"
+        )
+    # estimation works on a standardised membership design (units of any size), and on
+    # the individuals in an order defined by their data, so that neither their labels nor
+    # the order of the rows changes the starts or any sum over individuals
+    z_units = membership_standardization(membership_exog)
+    scaled_z = (membership_exog - z_units["z_shift"]) / z_units["z_scale"]
+    order = canonical_order_of_individuals(stats, scaled_z)
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    return PreparedData(
+        stats=stats.take(order),
+        Z=np.ascontiguousarray(scaled_z[order]),
+        membership_exog=membership_exog[order],
+        group_labels=pd.Index(labels, name=groups_name)[order],
+        label_order=np.argsort(order),
+        exog_keep=exog_keep,
+        common_keep=common_keep,
+        class_exog_names=class_exog_names,
+        common_names=kept_common,
+        membership_names=list(membership_names),
+        dropped_exog=dropped,
+        n_cells=n_cells,
+        n_groups_no_dof=n_no_dof,
+        units={**units, **z_units},
+        nobs=float(endog.shape[0]),
+        notes=tuple(notes),
+        rows=RowMap(keep=row_keep, individual=position[codes], cell=cell_codes, labels=row_labels),
+    )
