@@ -10,10 +10,9 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
-from statsmodels.iolib.summary import Summary, summary_params
-from statsmodels.iolib.table import SimpleTable
+from statsmodels.iolib.summary import Summary
 
-from smlcr import information
+from smlcr import information, report
 from smlcr.compress import within_transform
 from smlcr.design import side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
@@ -24,17 +23,6 @@ __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_info
 
 # re-exported: the rank-checked inverse lives with the covariance estimators
 invert_information = information.invert_information
-
-
-def _label_corner(table: SimpleTable, label: str) -> None:
-    """Write ``label`` in the empty top-left cell of a table.
-
-    ``Summary.as_latex`` drops table titles, so the label keeps each class's
-    table identifiable in LaTeX and HTML.
-    """
-    corner = table[0][0]
-    corner.data = label
-    corner.datatype = "stub"
 
 
 class LatentClassOLSResults(LikelihoodModelResults):
@@ -770,6 +758,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
     def summary(self, alpha: float = 0.05, title: str | None = None) -> Summary:
         """Summary tables: header, one coefficient table per class, shares, variances.
 
+        Built by :func:`smlcr.report.summary` from the parameter layout.
+
         Parameters
         ----------
         alpha : float
@@ -782,214 +772,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         statsmodels.iolib.summary.Summary
             With ``as_text()``, ``as_latex()`` and ``as_html()``.
         """
-        m = self.model
-        k = self.k_classes
-        params = np.asarray(self.params)
-        bse = np.asarray(self.bse)
-        tvalues = np.asarray(self.tvalues)
-        pvalues = np.asarray(self.pvalues)
-        ci = np.asarray(self.conf_int(alpha))
-        xnames = list(m.class_exog_names)
-        shares = self._class_shares(self.class_shares.index, alpha)
-
-        gleft = [
-            ("Dep. Variable:", None),
-            ("Model:", None),
-            ("Method:", [f"EM, {len(self.start_llfs)} starts"]),
-            ("Date:", None),
-            ("Time:", None),
-            ("No. Observations:", [str(int(self.nobs))]),
-            ("No. Individuals:", [str(self.n_groups)]),
-            ("No. Classes:", [str(k)]),
-        ]
-        gright = [
-            ("Log-Likelihood:", [f"{self.llf:#.6g}"]),
-            ("AIC:", [f"{self.aic:#.6g}"]),
-            ("BIC:", [f"{self.bic:#.6g}"]),
-            ("Converged:", ["yes" if self.converged else "no"]),
-            ("No. Iterations:", [f"{self.n_iter} ({self.n_newton} Newton)"]),
-            ("Rel. gradient:", [f"{self.gradient_norm:.1e}"]),
-            ("Starts at best:", [f"{self.n_reached_best} of {self.n_completed_starts}"]),
-            ("Covariance Type:", [self.cov_type]),
-            ("Entropy R2:", [f"{self.classification.entropy_r2:.4f}"]),
-        ]
-        smry = Summary()
-        smry.add_table_2cols(
-            self,
-            gleft=gleft,
-            gright=gright,
-            yname=m.endog_names,
-            xname=xnames,
-            title=title or "Latent Class OLS Regression Results",
-        )
-        blocks = self._slices()
-        sigma2_slice, eta_slice, common_slice = blocks["sigma2"], blocks["eta"], blocks["common"]
-        for s, sl in enumerate(blocks["beta"]):
-            table = summary_params(
-                (self, params[sl], bse[sl], tvalues[sl], pvalues[sl], ci[sl]),
-                yname=f"class {s + 1}",
-                xname=xnames,
-                alpha=alpha,
-                use_t=False,
-            )
-            table.title = f"Class {s + 1} (share {shares['share'].iloc[s]:.3f})"
-            _label_corner(table, f"Class {s + 1}")
-            smry.tables.append(table)
-
-        if m.k_common:
-            table = summary_params(
-                (
-                    self,
-                    params[common_slice],
-                    bse[common_slice],
-                    tvalues[common_slice],
-                    pvalues[common_slice],
-                    ci[common_slice],
-                ),
-                yname="common",
-                xname=list(m.common_names),
-                alpha=alpha,
-                use_t=False,
-            )
-            table.title = "Common to all classes"
-            _label_corner(table, "Common")
-            smry.tables.append(table)
-
-        def estimate_table(names, est, err, lower, upper, title):
-            level = f"{100 * (1 - alpha):g}%"
-            rows = [
-                [f"{e:.4g}", f"{s:.3g}", f"{lo:.4g}", f"{hi:.4g}"]
-                for e, s, lo, hi in zip(est, err, lower, upper, strict=False)
-            ]
-            table = SimpleTable(
-                rows,
-                headers=["estimate", "std err", f"{level} lower", f"{level} upper"],
-                stubs=names,
-                title=title,
-                txt_fmt={"data_aligns": "r", "header_align": "r"},
-            )
-            _label_corner(table, title.split(" (")[0])
-            return table
-
-        smry.tables.append(
-            estimate_table(
-                [f"class {s}" for s in range(1, k + 1)],
-                shares["share"],
-                shares["bse"],
-                shares["lower"],
-                shares["upper"],
-                "Class shares (delta method)",
-            )
-        )
-        diag = self.classification
-        rows = [
-            [f"{s:.4f}", f"{ms:.4f}", f"{a:.4f}", f"{o:.4g}"]
-            for s, ms, a, o in zip(
-                shares["share"], diag.modal_shares, diag.avepp, diag.occ, strict=True
-            )
-        ]
-        classification = SimpleTable(
-            rows,
-            headers=["share", "modal share", "AvePP", "OCC"],
-            stubs=[f"class {s}" for s in range(1, k + 1)],
-            title="Classification (AvePP: average posterior of the modal class; "
-            "OCC: odds of correct classification)",
-            txt_fmt={"data_aligns": "r", "header_align": "r"},
-        )
-        _label_corner(classification, "Classification")
-        smry.tables.append(classification)
-        names = m.data.param_names
-        smry.tables.append(
-            estimate_table(
-                names[sigma2_slice],
-                params[sigma2_slice],
-                bse[sigma2_slice],
-                ci[sigma2_slice, 0],
-                ci[sigma2_slice, 1],
-                "Residual variances",
-            )
-        )
-        if k > 1:
-            table = summary_params(
-                (
-                    self,
-                    params[eta_slice],
-                    bse[eta_slice],
-                    tvalues[eta_slice],
-                    pvalues[eta_slice],
-                    ci[eta_slice],
-                ),
-                yname="membership",
-                xname=names[eta_slice],
-                alpha=alpha,
-                use_t=False,
-            )
-            table.title = "Membership (multinomial logit, class 1 reference)"
-            _label_corner(table, "Membership")
-            smry.tables.append(table)
-
-        notes = [
-            "Classes are ordered by descending share.",
-            *(
-                []
-                if m.has_groups
-                else ["No `groups`: every row is its own individual (a mixture of regressions)."]
-            ),
-            information.COVARIANCES[self.cov_type].__doc__.splitlines()[0],
-            "BIC uses the number of individuals as the sample size.",
-        ]
-        if len(self.degenerate):
-            notes.append(
-                f"Degenerate class(es) {list(self.degenerate.index)} (share below "
-                f"{self.min_share} or variance at the floor): see `degenerate`."
-            )
-        if m.n_missing_dropped:
-            notes.append(f"{m.n_missing_dropped} row(s) with missing values were dropped.")
-        if m.n_cells is not None:
-            notes.append(
-                f"Fixed effects absorbed: {m.n_cells} cells; each individual has "
-                "rows minus cells degrees of freedom."
-            )
-        if m.dropped_exog:
-            notes.append(
-                f"Constant within the absorbed cells, not identified, dropped: {m.dropped_exog}."
-            )
-        if m.n_groups_no_dof:
-            notes.append(
-                f"{m.n_groups_no_dof} individual(s) with no degrees of freedom left were dropped."
-            )
-        if len(self.local_maxima) > 1:
-            second = self.local_maxima.iloc[1]
-            notes.append(
-                f"{len(self.local_maxima)} distinct maxima were reached; the next best is "
-                f"{self.local_maxima['llf'].iloc[0] - second['llf']:.4g} below (reached by "
-                f"{int(second['n_starts'])} start(s)): see `local_maxima`."
-            )
-        if self.continued_maxima is not None:
-            notes.append(
-                f"The starts ran on a random sample of {self.search_sample} of the "
-                f"{self.n_groups} individuals (`search_sample`); its best "
-                f"{len(self.continued_maxima)} maxima were continued on all of them: see "
-                "`continued_maxima` (`start_status` and `local_maxima` refer to the sample)."
-            )
-        if len(self.start_llfs) > 1 and self.n_reached_best < 2:
-            notes.append("Only one start reached the best log-likelihood: use more starts.")
-        if np.any(self.variance_floor_hit):
-            hit = [s + 1 for s in np.flatnonzero(self.variance_floor_hit)]
-            notes.append(f"The variance of class(es) {hit} is held at the variance floor.")
-        if self.boundary is not None:
-            notes.append(f"The estimate is on the boundary: {self.boundary}.")
-        elif not self.converged:
-            notes.append(
-                f"Did not converge: gradient {self.gradient_norm:.2g}, Hessian "
-                + (
-                    "negative definite."
-                    if self.hessian_negative_definite
-                    else "not negative definite."
-                )
-            )
-        smry.add_extra_txt([f"[{j}] {note}" for j, note in enumerate(notes, start=1)])
-        return smry
+        return report.summary(self, alpha, title)
 
 
 class LatentClassOLSResultsWrapper(LikelihoodResultsWrapper):
