@@ -599,37 +599,21 @@ def multistart(
     constraints = Constraints() if constraints is None else constraints
     if start_params is None and sample is not None and stats.n_groups > 2 * sample:
         pick = np.sort(rng.choice(stats.n_groups, size=int(sample), replace=False))
-        found = multistart(
-            stats.take(pick),
-            Z[pick],
-            k,
-            rng,
-            n_starts=n_starts,
-            n_full=n_full,
-            short_maxiter=short_maxiter,
-            maxiter=maxiter,
-            tol=tol,
-            param_tol=param_tol,
-            constraints=constraints,
-            prune_margin=prune_margin,
-            layout=layout,
-            min_share=min_share,
-        )
-        return _continue_on_all(
-            stats,
-            Z,
-            found,
-            pick,
-            maxiter,
-            tol,
-            param_tol,
-            constraints,
-            layout,
-            min_share,
-            work,
-            gtol,
-            max_newton,
-        )
+        # the same search on the sample, then its maxima on all individuals
+        search = {
+            "n_starts": n_starts,
+            "n_full": n_full,
+            "short_maxiter": short_maxiter,
+            "maxiter": maxiter,
+            "tol": tol,
+            "param_tol": param_tol,
+            "constraints": constraints,
+            "prune_margin": prune_margin,
+            "layout": layout,
+            "min_share": min_share,
+        }
+        found = multistart(stats.take(pick), Z[pick], k, rng, **search)
+        return _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton)
     p = stats.k_exog
     if n_starts is None:
         n_starts = default_n_starts(stats.n_groups, k, p)
@@ -740,24 +724,12 @@ def multistart(
     return _finish(runs, kinds, maxiter, tol, status, joined_llf)
 
 
-def _continue_on_all(
-    stats,
-    Z,
-    found,
-    pick,
-    maxiter,
-    tol,
-    param_tol,
-    constraints,
-    layout,
-    min_share,
-    work,
-    gtol,
-    max_newton,
-) -> MultiStartResult:
+def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> MultiStartResult:
     """Continue the best maxima of a search on a sample on all individuals: the Newton
     phase of the fit (:func:`smlcr.newton.newton_phase` to ``gtol``), EM where it
-    does not converge."""
+    does not converge. ``search`` holds :func:`multistart`'s options."""
+    maxiter, tol, param_tol = search["maxiter"], search["tol"], search["param_tol"]
+    constraints, layout, min_share = search["constraints"], search["layout"], search["min_share"]
     leaders = found.leaders or [found.best]
     top = leaders[0].llf
     candidates = [r for r in leaders if r.llf >= top - SAMPLE_MARGIN][:SAMPLE_CANDIDATES]
