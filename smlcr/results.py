@@ -12,7 +12,7 @@ from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from statsmodels.iolib.summary import Summary
 
-from smlcr import information, report
+from smlcr import information, margins, report
 from smlcr.compress import within_transform
 from smlcr.design import side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
@@ -592,6 +592,51 @@ class LatentClassOLSResults(LikelihoodModelResults):
             )
         return values
 
+    def _prediction_rows(self, exog, groups, which, transform, common_exog, membership_exog):
+        """The rows a prediction is for: class-specific and common regressors, membership
+        values (``which="marginal"``), individuals (``which="posterior"``) and labels."""
+        if which not in ("marginal", "posterior", "class"):
+            raise ValueError(f"`which` must be 'marginal', 'posterior' or 'class', got {which!r}.")
+        model = self.model
+        index = None
+        if exog is None:
+            model.require_data("predict() without new `exog`")
+            design, common = model.rows_used()
+            codes = model.prepared.rows.individual
+            membership = model.membership_exog[codes]
+            if model.data.row_labels is not None:
+                index = np.asarray(model.data.row_labels)[model.prepared.rows.keep]
+        else:
+            raw = exog
+            design, index = self._transform_predict_exog(exog, transform=transform)
+            design = np.asarray(design, dtype=np.float64)
+            if design.shape[1] == model.prepared.exog_keep.size:
+                design = design[:, model.prepared.exog_keep]
+            elif design.shape[1] != model.k_exog:
+                raise ValueError(
+                    f"`exog` has {design.shape[1]} columns; the model has "
+                    f"{model.prepared.exog_keep.size} ({model.exog_names})."
+                )
+            common = self._side_rows("common", common_exog, raw, design.shape[0])
+            membership = None
+            if which == "marginal":
+                membership = self._side_rows("membership", membership_exog, raw, design.shape[0])
+            codes = None
+            if which == "posterior":
+                if groups is None:
+                    raise ValueError(
+                        "`which='posterior'` with new `exog` needs `groups`: the individual "
+                        "of each new row (or use which='marginal')."
+                    )
+                codes = model.group_labels.get_indexer(np.asarray(groups))
+                if np.any(codes < 0):
+                    missing = np.asarray(groups)[codes < 0][0]
+                    raise ValueError(
+                        f"`groups` label {missing!r} is not an individual of the sample; "
+                        "posteriors exist only for them (use which='marginal')."
+                    )
+        return design, common, membership, codes, index
+
     def predict(
         self,
         exog=None,
@@ -633,46 +678,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         predictions are of ``x'beta`` without them (``fittedvalues`` adds the
         in-sample cell effects).
         """
-        if which not in ("marginal", "posterior", "class"):
-            raise ValueError(f"`which` must be 'marginal', 'posterior' or 'class', got {which!r}.")
-        model = self.model
-        index = None
-        if exog is None:
-            model.require_data("predict() without new `exog`")
-            design, common = model.rows_used()
-            codes = model.prepared.rows.individual
-            membership = model.membership_exog[codes]
-            if model.data.row_labels is not None:
-                index = np.asarray(model.data.row_labels)[model.prepared.rows.keep]
-        else:
-            raw = exog
-            design, index = self._transform_predict_exog(exog, transform=transform)
-            design = np.asarray(design, dtype=np.float64)
-            if design.shape[1] == model.prepared.exog_keep.size:
-                design = design[:, model.prepared.exog_keep]
-            elif design.shape[1] != model.k_exog:
-                raise ValueError(
-                    f"`exog` has {design.shape[1]} columns; the model has "
-                    f"{model.prepared.exog_keep.size} ({model.exog_names})."
-                )
-            common = self._side_rows("common", common_exog, raw, design.shape[0])
-            membership = None
-            if which == "marginal":
-                membership = self._side_rows("membership", membership_exog, raw, design.shape[0])
-            codes = None
-            if which == "posterior":
-                if groups is None:
-                    raise ValueError(
-                        "`which='posterior'` with new `exog` needs `groups`: the individual "
-                        "of each new row (or use which='marginal')."
-                    )
-                codes = model.group_labels.get_indexer(np.asarray(groups))
-                if np.any(codes < 0):
-                    missing = np.asarray(groups)[codes < 0][0]
-                    raise ValueError(
-                        f"`groups` label {missing!r} is not an individual of the sample; "
-                        "posteriors exist only for them (use which='marginal')."
-                    )
+        design, common, membership, codes, index = self._prediction_rows(
+            exog, groups, which, transform, common_exog, membership_exog
+        )
         per_class = (
             design @ self._class_coefficients().T + (common @ self._common_coefficients())[:, None]
         )
@@ -685,6 +693,114 @@ class LatentClassOLSResults(LikelihoodModelResults):
         else:
             out = np.einsum("nk,nk->n", per_class, self._tau[codes])
         return out if index is None else pd.Series(out, index=index, name="predicted")
+
+    def get_prediction(
+        self,
+        exog=None,
+        which: str = "marginal",
+        transform: bool = True,
+        common_exog=None,
+        membership_exog=None,
+    ) -> margins.PredictionResults:
+        """Predicted means with delta-method standard errors and intervals.
+
+        The same predictions as :meth:`predict`, with standard errors from
+        the covariance the fit chose (``cov_type``): ``predicted_mean``,
+        ``se_mean``, ``conf_int()`` and ``summary_frame()`` as statsmodels'
+        ``get_prediction`` gives them.
+
+        Parameters
+        ----------
+        exog : array_like or DataFrame, optional
+            New rows (see :meth:`predict`); default the rows used in estimation.
+        which : {"marginal", "class"}
+            ``"marginal"``: weighted by the class probabilities (their
+            uncertainty included); ``"class"``: every row under every class,
+            labelled by ``(row, class)``. Posterior-weighted predictions have
+            no standard errors here (the posteriors are functions of the
+            data as well as of the estimates).
+        transform : bool
+            Pass ``exog`` through the model formula.
+        common_exog, membership_exog : array_like, optional
+            As in :meth:`predict`.
+
+        Returns
+        -------
+        smlcr.margins.PredictionResults
+        """
+        if which not in ("marginal", "class"):
+            raise ValueError(
+                f"`which` must be 'marginal' or 'class' for get_prediction, got {which!r} "
+                "(posterior-weighted predictions: use predict(which='posterior'))."
+            )
+        design, common, membership, _, index = self._prediction_rows(
+            exog, None, which, transform, common_exog, membership_exog
+        )
+        return margins.get_prediction(self, design, common, membership, which, index)
+
+    def class_means(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Each class's predicted mean response at the sample's average regressors.
+
+        The analogue of Stata's ``estat lcmean``; see
+        :func:`smlcr.margins.class_means`.
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the coverage of the intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per class: ``mean``, ``bse``, ``z``, ``pvalue``,
+            ``lower``, ``upper``.
+        """
+        return margins.class_means(self, alpha)
+
+    def average_effects(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Share-weighted average coefficient of each regressor, and each class's.
+
+        The analogue of Stata's ``margins, dydx()`` after ``fmm``; see
+        :func:`smlcr.margins.average_effects`.
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the coverage of the intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``(term, class)``, ``class`` being ``"average"`` or
+            ``1..K``: ``effect``, ``bse``, ``z``, ``pvalue``, ``lower``,
+            ``upper``.
+        """
+        return margins.average_effects(self, alpha)
+
+    def row_posteriors(self) -> pd.DataFrame:
+        """Each row's posterior class probabilities (its individual's) and modal class.
+
+        The analogue of Stata's ``predict, classposteriorpr``: one row per row
+        of the model's data, indexed like the data, so it joins back onto
+        them. Rows estimation did not use (individuals dropped for having no
+        degrees of freedom after absorbing) are NaN.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``1..K`` and ``modal_class``.
+        """
+        model = self.model
+        model.require_data("row_posteriors()")
+        keep = model.prepared.rows.keep
+        values = np.full((keep.size, self.k_classes), np.nan)
+        values[keep] = self._tau[model.prepared.rows.individual]
+        index = model.data.row_labels
+        out = pd.DataFrame(values, index=index, columns=self.posteriors.columns)
+        modal = pd.array([pd.NA] * keep.size, dtype="Int64")
+        modal[keep] = np.asarray(self.posteriors.columns)[np.argmax(values[keep], axis=1)]
+        out["modal_class"] = modal
+        return out
 
     def predict_membership(self, data=None, membership_exog=None) -> pd.DataFrame:
         """Class probabilities ``softmax(z' eta)`` for new (or sample) individuals.
