@@ -16,6 +16,7 @@ __all__ = [
     "AbsorbedIndividualWarning",
     "MissingRowsWarning",
     "DegenerateClassWarning",
+    "InterruptedWarning",
     "warn",
 ]
 
@@ -79,3 +80,7 @@ def warn(message: str, category: type[Warning]) -> None:
     while frame is not None and frame.f_code.co_filename.startswith(prefixes):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+class InterruptedWarning(SmlcrWarning):
+    """Long work (``compare_classes``, the bootstrap) was interrupted; what finished is kept."""

@@ -42,6 +42,7 @@ from smlcr.information import Derivatives
 from smlcr.newton import newton_phase
 from smlcr.params import ClassParams, Layout
 from smlcr.prepare import CONDITION_LIMIT, prepare  # noqa: F401 (re-exported)
+from smlcr.progress import progress_bar
 from smlcr.units import unit_map as build_unit_map
 
 __all__ = ["LatentClassOLS"]
@@ -668,6 +669,7 @@ class LatentClassOLS(LikelihoodModel):
         gtol: float = 1e-9,
         search_sample: int | None = starts.SEARCH_SAMPLE,
         disp: bool = False,
+        progress: bool = False,
         **kwargs,
     ):
         """Estimate by EM from many starts, then Newton steps; standard errors from the
@@ -740,6 +742,9 @@ class LatentClassOLS(LikelihoodModel):
             the sample).
         disp : bool
             Print each start's outcome.
+        progress : bool
+            Show the starts as their runs finish (tqdm when installed, one line
+            per step otherwise).
 
         Returns
         -------
@@ -776,6 +781,15 @@ class LatentClassOLS(LikelihoodModel):
             n_common=self.k_common,
         )
         work = em.Workspace.build(self.stats, self._Z)  # shared by the search and Newton
+        total = (
+            1
+            if start is not None
+            else n_starts
+            or starts.default_n_starts(
+                min(self.n_groups, search_sample or self.n_groups), self.k_classes, self.k_exog
+            )
+        )
+        bar = progress_bar(total, f"fit K={self.k_classes}: starts", progress)
         outcome = starts.multistart(
             self.stats,
             self._Z,
@@ -795,7 +809,9 @@ class LatentClassOLS(LikelihoodModel):
             sample=search_sample,
             gtol=gtol,
             max_newton=min(50, maxiter),
+            progress=bar,
         )
+        bar.close()
         polished = outcome.polished  # the Newton phase on all individuals after a sample
         if polished is None:
             # in canonical class order already, so that the derivatives at the end serve

@@ -9,8 +9,9 @@ import pandas as pd
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from smlcr.design import check_count, check_keywords
-from smlcr.exceptions import SmlcrWarning, warn
+from smlcr.exceptions import InterruptedWarning, SmlcrWarning, warn
 from smlcr.model import LatentClassOLS
+from smlcr.progress import parallel_map, progress_bar, resolve_jobs
 
 __all__ = ["compare_classes", "bootstrap_lrt"]
 
@@ -61,7 +62,33 @@ def _model_like(model, endog, design, common, k_classes: int) -> LatentClassOLS:
     )
 
 
-def bootstrap_lrt(res_k, res_k1, n_boot: int = 99, rng=None, fit_kwds=None) -> dict:
+def _replicate_lrs(task) -> list:
+    """Likelihood-ratio statistics of bootstrap replicates (one task: a list of seeds)."""
+    res_k, kwds, seeds = task
+    out = []
+    with warnings.catch_warnings():
+        # replicate fits: their own start and convergence warnings are not the user's
+        warnings.simplefilter("ignore", SmlcrWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for seed in seeds:
+            small = _simulate_model(res_k, res_k.k_classes, np.random.default_rng(seed))
+            fit_small = small.fit(rng=seed, **kwds)
+            design, common = small.rows_used()
+            big = _model_like(res_k.model, small.endog, design, common, res_k.k_classes + 1)
+            fit_big = big.fit(rng=seed + 1, **kwds)
+            out.append(max(2.0 * (fit_big.llf - fit_small.llf), 0.0))
+    return out
+
+
+def bootstrap_lrt(
+    res_k,
+    res_k1,
+    n_boot: int = 99,
+    rng=None,
+    fit_kwds=None,
+    n_jobs: int | None = 1,
+    progress: bool = False,
+) -> dict:
     """Parametric bootstrap likelihood-ratio test of K classes against K + 1.
 
     The likelihood-ratio statistic of nested mixtures has no chi-squared
@@ -79,35 +106,61 @@ def bootstrap_lrt(res_k, res_k1, n_boot: int = 99, rng=None, fit_kwds=None) -> d
     rng : int or numpy.random.Generator, optional
     fit_kwds : dict, optional
         Passed to ``fit`` of every replicate (default ``n_starts=5``).
+    n_jobs : int, optional
+        Worker processes (-1: all cores). Every replicate has its own seed,
+        drawn before any is fitted, so the result does not depend on it.
+    progress : bool
+        Show the replicates as they finish (tqdm when installed).
 
     Returns
     -------
     dict
-        ``lr`` (observed statistic), ``pvalue``, ``n_boot`` and
-        ``lr_boot`` (the simulated statistics).
+        ``lr`` (observed statistic), ``pvalue``, ``n_boot`` (replicates
+        finished) and ``lr_boot`` (the simulated statistics). After an
+        interrupt (Ctrl-C), the test on the replicates finished so far, with
+        an :class:`~smlcr.exceptions.InterruptedWarning`.
     """
     if res_k1.k_classes != res_k.k_classes + 1:
         raise ValueError("`res_k1` must have exactly one class more than `res_k`.")
     if not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"`n_boot` must be a positive integer, got {n_boot!r}.")
+    jobs = resolve_jobs(n_jobs)
     generator = np.random.default_rng(rng)
     kwds = {"n_starts": 5, **(fit_kwds or {})}
     lr = max(2.0 * (res_k1.llf - res_k.llf), 0.0)
-    lr_boot = np.empty(n_boot)
-    with warnings.catch_warnings():
-        # replicate fits: their own start and convergence warnings are not the user's
-        warnings.simplefilter("ignore", SmlcrWarning)
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for b in range(n_boot):
-            seed = generator.integers(2**63)
-            small = _simulate_model(res_k, res_k.k_classes, np.random.default_rng(seed))
-            fit_small = small.fit(rng=seed, **kwds)
-            design, common = small.rows_used()
-            big = _model_like(res_k.model, small.endog, design, common, res_k.k_classes + 1)
-            fit_big = big.fit(rng=seed + 1, **kwds)
-            lr_boot[b] = max(2.0 * (fit_big.llf - fit_small.llf), 0.0)
-    pvalue = (1.0 + np.sum(lr_boot >= lr)) / (n_boot + 1.0)
-    return {"lr": lr, "pvalue": float(pvalue), "n_boot": n_boot, "lr_boot": lr_boot}
+    seeds = [int(generator.integers(2**63)) for _ in range(n_boot)]
+    # one replicate per task in this process; in workers, a few tasks per worker (each
+    # task sends the fitted model once)
+    size = 1 if jobs == 1 else max(1, -(-n_boot // (4 * jobs)))
+    tasks = [(res_k, kwds, seeds[j : j + size]) for j in range(0, n_boot, size)]
+    bar = progress_bar(len(tasks), f"bootstrap K={res_k.k_classes} vs {res_k1.k_classes}", progress)
+    try:
+        done, interrupted = parallel_map(_replicate_lrs, tasks, jobs, bar)
+    finally:
+        bar.close()
+    lr_boot = np.array([value for chunk in done if chunk is not None for value in chunk])
+    if interrupted:
+        warn(
+            f"the bootstrap was interrupted after {lr_boot.size} of {n_boot} replicates; "
+            "the p-value uses those.",
+            InterruptedWarning,
+        )
+    if lr_boot.size == 0:
+        return {"lr": lr, "pvalue": np.nan, "n_boot": 0, "lr_boot": lr_boot}
+    pvalue = (1.0 + np.sum(lr_boot >= lr)) / (lr_boot.size + 1.0)
+    return {"lr": lr, "pvalue": float(pvalue), "n_boot": int(lr_boot.size), "lr_boot": lr_boot}
+
+
+def _fit_k(task):
+    """Build and fit the model with ``k`` classes; its warnings, to give in the caller."""
+    formula, data, groups, k, model_kwds, fit_kwds, seed = task
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LatentClassOLS.from_formula(
+            formula, data, groups=groups, k_classes=k, eval_env=1, **model_kwds
+        )
+        res = model.fit(rng=np.random.default_rng(seed), **fit_kwds)
+    return res, [(str(w.message), w.category) for w in caught]
 
 
 def compare_classes(
@@ -120,6 +173,8 @@ def compare_classes(
     fit_kwds: dict | None = None,
     boot_fit_kwds: dict | None = None,
     return_results: bool = False,
+    n_jobs: int | None = 1,
+    progress: bool = False,
     **model_kwds,
 ):
     """Fit the model for several numbers of classes and compare them.
@@ -145,6 +200,13 @@ def compare_classes(
         Passed to the fits of bootstrap replicates (default ``n_starts=5``).
     return_results : bool
         Also return the fitted results, a dict keyed by K.
+    n_jobs : int, optional
+        Worker processes for the fits of the several K and for the bootstrap
+        (-1: all cores). Every K has its own seed, so the table does not
+        depend on it.
+    progress : bool
+        Show each K (and the bootstrap replicates) as it finishes (tqdm when
+        installed, one line per step otherwise).
     **model_kwds
         Passed to :meth:`LatentClassOLS.from_formula` (``absorb``,
         ``variance``, ``missing``, ``subset``, ...).
@@ -175,15 +237,30 @@ def compare_classes(
         else int(np.random.default_rng(rng).integers(2**63))
     )
     fit_seeds = dict(zip(ks, seeds.spawn(len(ks)), strict=True))
+    jobs = resolve_jobs(n_jobs)
+    tasks = [(formula, data, groups, k, model_kwds, fit_kwds or {}, fit_seeds[k]) for k in ks]
+    bar = progress_bar(len(ks), "compare_classes", progress)
+    try:
+        fitted, interrupted = parallel_map(_fit_k, tasks, jobs, bar, lambda t: f"K = {t[3]}")
+    finally:
+        bar.close()
     results, rows = {}, {}
-    for k in ks:
-        model = LatentClassOLS.from_formula(
-            formula, data, groups=groups, k_classes=k, eval_env=1, **model_kwds
-        )
-        results[k] = model.fit(rng=np.random.default_rng(fit_seeds[k]), **(fit_kwds or {}))
+    for k, outcome in zip(ks, fitted, strict=True):
+        if outcome is None:
+            continue
+        results[k], caught = outcome
+        for message, category in caught:
+            warnings.warn(message, category, stacklevel=2)
         rows[k] = _row(results[k])
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "K"
+    if interrupted:
+        warn(
+            f"compare_classes was interrupted: the table holds the finished K = {sorted(rows)} "
+            f"of {ks}; no bootstrap was run.",
+            InterruptedWarning,
+        )
+        return (table, results) if return_results else table
     if n_boot:
         table["lr"] = np.nan
         table["boot_pvalue"] = np.nan
@@ -197,7 +274,9 @@ def compare_classes(
             )
         for k in ks:
             if k + 1 in results:
-                test = bootstrap_lrt(results[k], results[k + 1], n_boot, boot_rng, boot_fit_kwds)
+                test = bootstrap_lrt(
+                    results[k], results[k + 1], n_boot, boot_rng, boot_fit_kwds, n_jobs, progress
+                )
                 table.loc[k, "lr"] = test["lr"]
                 table.loc[k, "boot_pvalue"] = test["pvalue"]
     return (table, results) if return_results else table

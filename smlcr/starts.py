@@ -56,6 +56,7 @@ from smlcr.em import (
 )
 from smlcr.newton import NewtonOutcome, newton_phase
 from smlcr.params import ClassParams, Layout
+from smlcr.progress import progress_bar
 
 __all__ = [
     "SEARCH_SAMPLE",
@@ -533,6 +534,7 @@ def multistart(
     sample: int | None = None,
     gtol: float = 1e-9,
     max_newton: int = 50,
+    progress=None,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best maximum.
 
@@ -590,6 +592,8 @@ def multistart(
     gtol, max_newton : float, int
         Convergence criterion and steps of the Newton phase that continues
         the maxima of a sample on all individuals.
+    progress : object, optional
+        A :func:`smlcr.progress.progress_bar` display, advanced as runs finish.
 
     Returns
     -------
@@ -597,6 +601,7 @@ def multistart(
     """
     work = Workspace.build(stats, Z) if work is None else work
     constraints = Constraints() if constraints is None else constraints
+    progress = progress_bar(0, "", False) if progress is None else progress
     if start_params is None and sample is not None and stats.n_groups > 2 * sample:
         pick = np.sort(rng.choice(stats.n_groups, size=int(sample), replace=False))
         # the same search on the sample, then its maxima on all individuals
@@ -612,7 +617,7 @@ def multistart(
             "layout": layout,
             "min_share": min_share,
         }
-        found = multistart(stats.take(pick), Z[pick], k, rng, **search)
+        found = multistart(stats.take(pick), Z[pick], k, rng, progress=progress, **search)
         return _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton)
     p = stats.k_exog
     if n_starts is None:
@@ -675,7 +680,11 @@ def multistart(
             settle(j)
     cooldown = [0] * len(runs)
     smallest = [np.inf] * len(runs)  # each run's smallest class share at its last look
+    shown = 0  # runs finished and shown on the progress display
     while True:
+        finished = sum(bool(st) for st in status)
+        progress.update(finished - shown)
+        shown = finished
         active = [j for j in range(len(runs)) if not status[j]]
         if not active:
             break

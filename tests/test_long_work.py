@@ -1,0 +1,121 @@
+"""Long work: progress, parallel fits with the same results as serial, and interrupts
+that keep what finished."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import smlcr
+import smlcr.progress
+from smlcr.datasets import simulate_grouped
+from smlcr.exceptions import InterruptedWarning
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_grouped(n_groups=120, rows_per_group=4, seed=6)
+
+
+def _compare(sim, **kwds):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return smlcr.compare_classes(
+            sim.formula,
+            sim.data,
+            groups="id",
+            k_range=[1, 2, 3],
+            rng=4,
+            fit_kwds={"n_starts": 4},
+            **kwds,
+        )
+
+
+def test_parallel_compare_classes_equals_serial(sim):
+    serial = _compare(sim)
+    parallel = _compare(sim, n_jobs=2)
+    assert serial.equals(parallel), (serial, parallel)
+
+
+def test_an_interrupt_returns_the_finished_rows(sim, monkeypatch):
+    real_fit = smlcr.LatentClassOLS.fit
+
+    def fit(self, *args, **kwargs):
+        if self.k_classes == 3:
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(smlcr.LatentClassOLS, "fit", fit)
+    with pytest.warns(InterruptedWarning, match="interrupted"):
+        table = smlcr.compare_classes(
+            sim.formula,
+            sim.data,
+            groups="id",
+            k_range=[1, 2, 3],
+            rng=4,
+            fit_kwds={"n_starts": 4},
+            n_boot=3,
+        )
+    assert list(table.index) == [1, 2]
+    assert "lr" not in table.columns  # no bootstrap after an interrupt
+    np.testing.assert_allclose(table["llf"], _compare(sim).loc[[1, 2], "llf"])
+
+
+@pytest.mark.parametrize("tqdm_installed", [True, False])
+def test_progress_is_shown(sim, capsys, monkeypatch, tqdm_installed):
+    if not tqdm_installed:
+
+        def missing(total, desc):
+            raise ImportError("no tqdm")
+
+        monkeypatch.setattr(smlcr.progress, "_Tqdm", missing)
+    _compare(sim, progress=True)
+    err = capsys.readouterr().err
+    assert "compare_classes" in err
+    if not tqdm_installed:  # one line per K with its count
+        assert "compare_classes 3/3" in err and "K = 3" in err
+
+
+def test_bootstrap_in_parallel_equals_serial_and_keeps_replicates_on_interrupt(sim, monkeypatch):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id")
+        one = model.with_k_classes(1).fit()
+        two = model.fit(rng=0, n_starts=4)
+    kwds = {"n_starts": 2}
+    serial = smlcr.bootstrap_lrt(one, two, n_boot=4, rng=1, fit_kwds=kwds)
+    parallel = smlcr.bootstrap_lrt(one, two, n_boot=4, rng=1, fit_kwds=kwds, n_jobs=2)
+    np.testing.assert_array_equal(serial["lr_boot"], parallel["lr_boot"])
+    assert serial["pvalue"] == parallel["pvalue"]
+    calls = {"n": 0}
+    real = smlcr.selection._replicate_lrs
+
+    def flaky(task):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(smlcr.selection, "_replicate_lrs", flaky)
+    with pytest.warns(InterruptedWarning, match="after 2 of 4"):
+        partial = smlcr.bootstrap_lrt(one, two, n_boot=4, rng=1, fit_kwds=kwds)
+    assert partial["n_boot"] == 2
+    np.testing.assert_array_equal(partial["lr_boot"], serial["lr_boot"][:2])
+
+
+def test_bad_n_jobs_is_named(sim):
+    with pytest.raises(ValueError, match="n_jobs"):
+        _compare(sim, n_jobs=0)
+
+
+def test_fit_shows_its_starts(sim, capsys, monkeypatch):
+    def missing(total, desc):
+        raise ImportError("no tqdm")
+
+    monkeypatch.setattr(smlcr.progress, "_Tqdm", missing)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(rng=0, n_starts=6, progress=True)
+    err = capsys.readouterr().err
+    assert "fit K=2: starts" in err and f"{len(res.start_llfs)}/6" in err
