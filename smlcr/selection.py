@@ -10,6 +10,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from smlcr.design import check_count, check_keywords
 from smlcr.exceptions import InterruptedWarning, SmlcrWarning, warn
+from smlcr.lmr import lmr_test
 from smlcr.model import LatentClassOLS
 from smlcr.progress import parallel_map, progress_bar, resolve_jobs
 
@@ -216,8 +217,10 @@ def compare_classes(
     pandas.DataFrame
         Indexed by K: ``llf``, ``k_params``, ``aic``, ``bic``, ``sabic``,
         ``caic``, ``icl`` (n = individuals), ``entropy_r2``, ``min_share``,
-        ``n_reached_best``, ``n_starts``, ``converged``; with ``n_boot``,
-        ``lr`` and ``boot_pvalue`` of the test of K against K + 1.
+        ``n_reached_best``, ``n_starts``, ``converged``; ``vlmr_pvalue`` and
+        ``lmr_pvalue``, the Vuong-Lo-Mendell-Rubin test and its adjusted form of
+        K - 1 against K (:func:`smlcr.lmr.lmr_test`; NaN without K - 1); with
+        ``n_boot``, ``lr`` and ``boot_pvalue`` of the test of K against K + 1.
     dict, optional
         The results, when ``return_results`` is true.
     """
@@ -261,6 +264,14 @@ def compare_classes(
             InterruptedWarning,
         )
         return (table, results) if return_results else table
+    # the Vuong-Lo-Mendell-Rubin test of K - 1 against K, in row K (as Mplus prints it)
+    table["vlmr_pvalue"] = np.nan
+    table["lmr_pvalue"] = np.nan
+    for k in ks:
+        if k - 1 in results and k > 1:
+            test = lmr_test(results[k - 1], results[k])
+            table.loc[k, "vlmr_pvalue"] = test["vlmr_pvalue"]
+            table.loc[k, "lmr_pvalue"] = test["lmr_pvalue"]
     if n_boot:
         table["lr"] = np.nan
         table["boot_pvalue"] = np.nan

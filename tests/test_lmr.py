@@ -1,0 +1,57 @@
+"""The Vuong-Lo-Mendell-Rubin test: Vuong's weights reduce to Wilks' chi-squared for
+nested regular models, the adjustment is the published formula, and the test finds the
+true number of classes."""
+
+import warnings
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+import smlcr
+from smlcr.datasets import simulate_grouped
+from smlcr.lmr import lmr_adjusted, vuong_weights, weighted_chi2_sf
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_nested_regular_models_give_wilks_chi_squared(seed):
+    """One class with and without a regressor whose true coefficient is 0: the weights
+    are one 1 and zeros, and the p-value is chi-squared with 1 df (scipy)."""
+    rng = np.random.default_rng(seed)
+    n = 2000
+    X = sm.add_constant(rng.normal(size=(n, 2)))
+    y = X @ [1.0, 2.0, 0.0] + rng.normal(size=n)
+    small = smlcr.LatentClassOLS(y, X[:, :2], k_classes=1).fit()
+    big = smlcr.LatentClassOLS(y, X, k_classes=1).fit()
+    weights = vuong_weights(small, big)
+    assert weights[0] == pytest.approx(1.0, abs=0.06)
+    assert np.all(np.abs(weights[1:]) < 0.02)
+    lr = 2 * (big.llf - small.llf)
+    assert weighted_chi2_sf(lr, weights) == pytest.approx(stats.chi2.sf(lr, 1), abs=0.02)
+
+
+def test_weighted_chi_squared_is_chi_squared_for_unit_weights():
+    for x in (0.5, 3.0, 7.8):
+        assert weighted_chi2_sf(x, np.ones(3)) == pytest.approx(stats.chi2.sf(x, 3), abs=0.005)
+
+
+def test_adjustment_is_the_published_formula():
+    """tidySEM's lr_lmr(150, -741.02, 8, 1, -488.91, 13, 2): LR / (1 + 1 / (3 ln 150)), the
+    3 being (3K - 1) - (3K0 - 1) of a univariate normal mixture."""
+    lr = 2 * (-488.91 - -741.02)
+    assert lmr_adjusted(lr, 3, 150) == pytest.approx(504.22 / (1 + 1 / (3 * np.log(150))))
+    assert lmr_adjusted(lr, 3, 150) == pytest.approx(472.769, abs=1e-3)  # by hand
+
+
+def test_compare_classes_reports_the_test_of_k_minus_one_against_k():
+    sim = simulate_grouped(n_groups=200, rows_per_group=4, seed=1)  # three classes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = smlcr.compare_classes(
+            sim.formula, sim.data, groups="id", k_range=range(1, 5), rng=0
+        )
+    assert np.isnan(table.loc[1, "lmr_pvalue"])
+    assert table.loc[2, "lmr_pvalue"] < 0.01 and table.loc[3, "lmr_pvalue"] < 0.01
+    assert table.loc[4, "lmr_pvalue"] > 0.05
+    assert table.loc[4, "lmr_pvalue"] >= table.loc[4, "vlmr_pvalue"]  # adjusted is smaller
