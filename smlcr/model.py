@@ -781,13 +781,11 @@ class LatentClassOLS(LikelihoodModel):
             n_common=self.k_common,
         )
         work = em.Workspace.build(self.stats, self._Z)  # shared by the search and Newton
+        searched = starts.search_size(self.n_groups, search_sample)
         total = (
             1
             if start is not None
-            else n_starts
-            or starts.default_n_starts(
-                min(self.n_groups, search_sample or self.n_groups), self.k_classes, self.k_exog
-            )
+            else n_starts or starts.default_n_starts(searched, self.k_classes, self.k_exog)
         )
         bar = progress_bar(total, f"fit K={self.k_classes}: starts", progress)
         outcome = starts.multistart(

@@ -111,8 +111,12 @@ def resolve_jobs(n_jobs: int | None) -> int:
     return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
+def _no_label(task) -> str:
+    return ""
+
+
 def parallel_map(
-    func: Callable, tasks: Sequence, n_jobs: int = 1, progress=None, label=str
+    func: Callable, tasks: Sequence, n_jobs: int = 1, progress=None, label=_no_label
 ) -> tuple[list, bool]:
     """``func(task)`` for every task, in processes or serially, stopping cleanly on Ctrl-C.
 
@@ -128,7 +132,7 @@ def parallel_map(
     progress : object, optional
         A :func:`progress_bar` display, updated as each task finishes.
     label : callable
-        A note for the display from a task.
+        A note for the display from a task (default none).
 
     Returns
     -------

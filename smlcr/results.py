@@ -797,9 +797,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         values[keep] = self._tau[model.prepared.rows.individual]
         index = model.data.row_labels
         out = pd.DataFrame(values, index=index, columns=self.posteriors.columns)
-        modal = pd.array([pd.NA] * keep.size, dtype="Int64")
+        modal = np.zeros(keep.size, dtype=np.int64)
         modal[keep] = np.asarray(self.posteriors.columns)[np.argmax(values[keep], axis=1)]
-        out["modal_class"] = modal
+        out["modal_class"] = pd.arrays.IntegerArray(modal, ~keep)  # missing where not used
         return out
 
     def predict_membership(self, data=None, membership_exog=None) -> pd.DataFrame:

@@ -253,7 +253,7 @@ def compare_classes(
             continue
         results[k], caught = outcome
         for message, category in caught:
-            warnings.warn(message, category, stacklevel=2)
+            warn(message, category)
         rows[k] = _row(results[k])
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "K"

@@ -65,6 +65,7 @@ __all__ = [
     "canonical_order",
     "class_order",
     "default_n_starts",
+    "search_size",
     "distinct_maxima",
     "individual_ols",
     "multistart",
@@ -109,6 +110,22 @@ SAMPLE_CANDIDATES = 3
 #: a maximum that far below on the sample is expected about ``N / n`` times as far below
 #: on all N individuals.
 SAMPLE_MARGIN = 10.0
+
+
+def search_size(n_groups: int, sample: int | None) -> int:
+    """How many individuals the starts run on: ``sample`` when there are more than twice
+    as many individuals (see :func:`multistart`), all of them otherwise.
+
+    Parameters
+    ----------
+    n_groups : int
+    sample : int or None
+
+    Returns
+    -------
+    int
+    """
+    return int(sample) if sample is not None and n_groups > 2 * sample else n_groups
 
 
 def default_n_starts(n_groups: int, k: int, p: int) -> int:
@@ -602,8 +619,9 @@ def multistart(
     work = Workspace.build(stats, Z) if work is None else work
     constraints = Constraints() if constraints is None else constraints
     progress = progress_bar(0, "", False) if progress is None else progress
-    if start_params is None and sample is not None and stats.n_groups > 2 * sample:
-        pick = np.sort(rng.choice(stats.n_groups, size=int(sample), replace=False))
+    size = search_size(stats.n_groups, sample)
+    if start_params is None and size < stats.n_groups:
+        pick = np.sort(rng.choice(stats.n_groups, size=size, replace=False))
         # the same search on the sample, then its maxima on all individuals
         search = {
             "n_starts": n_starts,

@@ -25,8 +25,8 @@ __all__ = ["align_classes", "summary_table"]
 STARS = (0.1, 0.05, 0.01)
 
 
-def _class_frame(res) -> pd.DataFrame:
-    """Class-specific coefficients and standard errors: terms x classes."""
+def _class_frame(res) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Class-specific coefficients and standard errors, each terms x classes."""
     model = res.model
     blocks = model.layout.slices["beta"]
     params, bse = np.asarray(res.params), np.asarray(res.bse)
