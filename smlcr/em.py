@@ -89,7 +89,7 @@ class Workspace:
     """
 
     R_flat: np.ndarray  # (N * p, p)
-    moments: np.ndarray  # (N, p * p + p + 1): [R_i'R_i (flat) | R_i'c_i | rss_i + ||c_i||^2]
+    moments: np.ndarray  # (N, p * p + p + 1), columns as _moment_columns says
     Z: np.ndarray  # (N, q)
     c_norm: np.ndarray  # (N,)
     R_norm: np.ndarray  # (N,)
@@ -99,50 +99,40 @@ class Workspace:
     total_dof: float = 0.0  # sum d_i
     expand: bool = True  # whether the E- and M-steps may use :func:`expanded_ssr`
 
-    @property
-    def gram_flat(self) -> np.ndarray:
-        """``R_i'R_i`` of every individual, flattened, shape (N, p * p) (a view)."""
-        p = self.R_flat.shape[1]
-        return self.moments[:, : p * p]
-
-    @property
-    def moment(self) -> np.ndarray:
-        """``R_i'c_i`` of every individual, shape (N, p) (a view)."""
-        p = self.R_flat.shape[1]
-        return self.moments[:, p * p : p * p + p]
-
-    @property
-    def c_square(self) -> np.ndarray:
-        """``rss_i + ||c_i||^2`` of every individual, shape (N,) (a view)."""
-        return self.moments[:, -1]
-
     @classmethod
     def build(cls, stats: CompressedData, Z: np.ndarray) -> Workspace:
         """Precompute the arrays for ``stats`` and membership design ``Z``."""
         n, p = stats.c.shape
         # side by side, so that one product with the posteriors (M-step) or with the
         # classes' coefficients (expanded sums of squares) reads them once
+        gram, moment, square = _moment_columns(p)
+        c_square = np.einsum("np,np->n", stats.c, stats.c)
         moments = np.empty((n, p * p + p + 1))
-        moments[:, : p * p] = stats.gram.reshape(n, p * p)
-        moments[:, p * p : p * p + p] = stats.moment
-        moments[:, -1] = stats.rss + np.einsum("np,np->n", stats.c, stats.c)
-        moment, c_square = moments[:, p * p : p * p + p], moments[:, -1]
+        moments[:, gram] = stats.gram.reshape(n, p * p)
+        moments[:, moment] = stats.moment
+        moments[:, square] = stats.rss + c_square
         R_norm = np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R))
         return cls(
             R_flat=stats.R.reshape(n * p, p),
             moments=moments,
             Z=np.asarray(Z, dtype=np.float64),
-            c_norm=np.sqrt(np.einsum("np,np->n", stats.c, stats.c)),
+            c_norm=np.sqrt(c_square),
             R_norm=R_norm,
             z_constant=bool(np.all(Z == Z[:1])),
             z_patterns=_patterns(np.asarray(Z, dtype=np.float64)),
             expansion_sums=(
-                float(np.sum(c_square)),
-                float(np.sum(np.linalg.norm(moment, axis=1))),
+                float(np.sum(moments[:, square])),
+                float(np.sum(np.linalg.norm(moments[:, moment], axis=1))),
                 float(np.sum(R_norm**2)),
             ),
             total_dof=float(np.sum(stats.dof)),
         )
+
+
+def _moment_columns(p: int) -> tuple[slice, slice, int]:
+    """Columns of ``Workspace.moments``: ``R_i'R_i`` (flattened), ``R_i'c_i``, and
+    ``rss_i + ||c_i||^2``."""
+    return slice(0, p * p), slice(p * p, p * p + p), p * p + p
 
 
 def _patterns(Z: np.ndarray) -> tuple | None:
@@ -255,7 +245,8 @@ def expanded_ssr(
     if not fast.any():
         return ssr(stats, beta, work)[0], np.zeros(beta.shape[0])
     b = beta[fast]
-    # one product of [R_i'R_i | R_i'c_i | rss_i + ||c_i||^2] with [beta beta' ; -2 beta ; 1]
+    # one product of the moments [R_i'R_i | R_i'c_i | rss_i + ||c_i||^2] (_moment_columns)
+    # with [beta beta' ; -2 beta ; 1]
     coef = np.concatenate(
         [np.einsum("kp,kq->pqk", b, b).reshape(-1, b.shape[0]), -2.0 * b.T, np.ones((1, len(b)))]
     )
@@ -769,8 +760,9 @@ def m_step(
     empty = weight <= 1e-12 * n
 
     weighted = tau.T @ work.moments  # one pass over the statistics for a and b
-    a = weighted[:, : p * p].reshape(k, p, p)
-    b = weighted[:, p * p : p * p + p]
+    gram, moment, _ = _moment_columns(p)
+    a = weighted[:, gram].reshape(k, p, p)
+    b = weighted[:, moment]
     if constraints.n_common:
         beta = _coupled_coefficients(stats, tau, a, b, previous.sigma2, constraints.n_common, exact)
     else:
