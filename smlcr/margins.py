@@ -244,7 +244,7 @@ def average_effects(res, alpha: float = 0.05) -> pd.DataFrame:
     cov = np.asarray(res.cov_params())
     z = model.membership_exog
     pi = res._probabilities(z)
-    share = pi.mean(axis=0)
+    share = res.class_shares["share"].to_numpy()  # the average of pi over the individuals
     beta = res._class_coefficients()  # (K, p)
     k, p = beta.shape
     average = share @ beta
