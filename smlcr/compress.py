@@ -63,6 +63,9 @@ class CompressedData:
         Values subtracted from the regressors before scaling.
     y_shift : float
         Value subtracted from the response before scaling.
+    weight : ndarray, shape (N,), or None
+        Weight of each individual's log-likelihood (frequency or sampling
+        weights); None for all ones.
     """
 
     R: np.ndarray
@@ -73,6 +76,28 @@ class CompressedData:
     y_scale: float
     x_shift: np.ndarray
     y_shift: float
+    weight: np.ndarray | None = None
+
+    def weighted(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (per individual, along the first axis) times each individual's weight.
+
+        Parameters
+        ----------
+        values : ndarray, shape (N, ...)
+
+        Returns
+        -------
+        ndarray
+            ``values`` itself when the individuals are unweighted.
+        """
+        if self.weight is None:
+            return values
+        return values * self.weight.reshape((-1,) + (1,) * (np.ndim(values) - 1))
+
+    @property
+    def total_weight(self) -> float:
+        """``sum_i w_i``: the number of individuals the statistics stand for."""
+        return float(self.n_groups if self.weight is None else np.sum(self.weight))
 
     @property
     def n_groups(self) -> int:
@@ -104,6 +129,7 @@ class CompressedData:
             y_scale=self.y_scale,
             x_shift=self.x_shift,
             y_shift=self.y_shift,
+            weight=None if self.weight is None else self.weight[order],
         )
 
     @property
@@ -220,6 +246,7 @@ def canonical_order_of_individuals(stats: CompressedData, Z: np.ndarray) -> np.n
     keys = [np.asarray(Z)[:, j] for j in range(Z.shape[1])[::-1]]
     keys += [stats.R[:, i, j] for i, j in zip(*upper, strict=True)][::-1]
     keys += [stats.c[:, j] for j in range(p)][::-1]
+    keys += [np.ones(n) if stats.weight is None else stats.weight]
     keys += [stats.rss, stats.dof]
     # the two leading keys nearly always decide; only individuals tied on them are
     # sorted on the rest (the same order as sorting everyone on every key)
@@ -330,6 +357,7 @@ def compress(
     x_scale: np.ndarray | None = None,
     y_shift: float = 0.0,
     y_scale: float | None = None,
+    row_weight: np.ndarray | None = None,
 ) -> CompressedData:
     """Compress grouped regression data to per-individual QR statistics.
 
@@ -350,6 +378,10 @@ def compress(
         Units of the scaled data: ``(exog - x_shift) / x_scale`` and
         ``(endog - y_shift) / y_scale``. Default: no shift, root-mean-square
         scales (:func:`column_scales`).
+    row_weight : ndarray, shape (n,), optional
+        Precision weights of the rows (``var(eps_it) = sigma2 / w_it``): the
+        scaled rows are multiplied by ``sqrt(w_it)`` before the QR, so the
+        statistics are those of the weighted least-squares problem.
 
     Returns
     -------
@@ -383,6 +415,8 @@ def compress(
         rows = np.empty((stop - start, p + 1))
         rows[:, :p] = (exog[idx] - x_shift) / x_scale
         rows[:, p] = (endog[idx] - y_shift) / y_scale
+        if row_weight is not None:
+            rows *= np.sqrt(row_weight[idx])[:, None]
         r_full[first_group:last_group] = _tsqr(
             rows, sorted_codes[start:stop] - first_group, last_group - first_group
         )
@@ -400,7 +434,9 @@ def compress(
     )
 
 
-def within_transform(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
+def within_transform(
+    values: np.ndarray, cells: np.ndarray, row_weight: np.ndarray | None = None
+) -> np.ndarray:
     """Subtract each cell's mean from every column (the fixed-effects transformation).
 
     Two passes (the second removes the rounding left by the first), so columns
@@ -411,17 +447,22 @@ def within_transform(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
     values : ndarray, shape (n, m)
     cells : ndarray of int, shape (n,)
         Cell of each row, coded ``0..C-1``.
+    row_weight : ndarray, shape (n,), optional
+        Precision weights: the weighted means are subtracted (the generalised
+        least-squares estimates of the fixed effects), so that the rows
+        scaled by ``sqrt(w)`` are orthogonal to the cells' scaled indicators.
 
     Returns
     -------
     ndarray, shape (n, m)
     """
     values = np.asarray(values, dtype=np.float64)
-    counts = np.bincount(cells).astype(np.float64)
+    counts = np.bincount(cells, weights=row_weight).astype(np.float64)
     out = values.copy()
     for _ in range(2):
         for j in range(out.shape[1]):
-            out[:, j] -= (np.bincount(cells, weights=out[:, j]) / counts)[cells]
+            column = out[:, j] if row_weight is None else out[:, j] * row_weight
+            out[:, j] -= (np.bincount(cells, weights=column) / counts)[cells]
     return out
 
 

@@ -14,19 +14,25 @@ import pandas as pd
 __all__ = ["ClassificationDiagnostics", "classification_diagnostics", "information_criteria"]
 
 
-def posterior_entropy(tau: np.ndarray) -> float:
-    """``EN = -sum_i sum_s tau_is log tau_is`` (0 log 0 = 0).
+def posterior_entropy(tau: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """``EN = -sum_i w_i sum_s tau_is log tau_is`` (0 log 0 = 0).
 
     Parameters
     ----------
     tau : ndarray, shape (N, K)
+    weight : ndarray, shape (N,), optional
+        The individuals' weights (default 1).
 
     Returns
     -------
     float
     """
-    positive = tau > 0
-    return float(-np.sum(tau[positive] * np.log(tau[positive])))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(tau > 0, tau * np.log(np.where(tau > 0, tau, 1.0)), 0.0)
+    per_individual = terms.sum(axis=1)
+    if weight is not None:
+        per_individual = per_individual * weight
+    return float(-np.sum(per_individual))
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,9 @@ class ClassificationDiagnostics:
         )
 
 
-def classification_diagnostics(tau: np.ndarray, shares: np.ndarray) -> ClassificationDiagnostics:
+def classification_diagnostics(
+    tau: np.ndarray, shares: np.ndarray, weight: np.ndarray | None = None
+) -> ClassificationDiagnostics:
     """Entropy R-squared, AvePP, OCC and the classification table.
 
     Parameters
@@ -87,6 +95,9 @@ def classification_diagnostics(tau: np.ndarray, shares: np.ndarray) -> Classific
         Posterior class probabilities (rows sum to 1).
     shares : ndarray, shape (K,)
         Estimated class shares.
+    weight : ndarray, shape (N,), optional
+        The individuals' weights: every individual counts ``w_i`` times in the
+        table, the sizes and the averages (default 1).
 
     Returns
     -------
@@ -94,28 +105,36 @@ def classification_diagnostics(tau: np.ndarray, shares: np.ndarray) -> Classific
     """
     tau = np.asarray(tau, dtype=np.float64)
     shares = np.asarray(shares, dtype=np.float64)
-    n, k = tau.shape
+    k = tau.shape[1]
+    w = np.ones(tau.shape[0]) if weight is None else np.asarray(weight, dtype=np.float64)
+    n = float(w.sum())
     classes = pd.Index(np.arange(1, k + 1), name="class")
     modal = np.argmax(tau, axis=1)
-    indicator = np.eye(k)[modal]  # (N, K)
-    table = indicator.T @ tau  # row j: modal class j, column k: sum of tau_ik
+    indicator = np.eye(k)[modal] * w[:, None]  # (N, K)
+    table = indicator.T @ tau  # row j: modal class j, column k: sum of w_i tau_ik
     sizes = indicator.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         avepp = np.diag(table) / sizes
         occ = (avepp / (1.0 - avepp)) / (shares / (1.0 - shares))
-    entropy_r2 = 1.0 if k == 1 else 1.0 - posterior_entropy(tau) / (n * np.log(k))
+    entropy_r2 = 1.0 if k == 1 else 1.0 - posterior_entropy(tau, weight) / (n * np.log(k))
     modal_name = pd.Index(np.arange(1, k + 1), name="modal class")
     return ClassificationDiagnostics(
         entropy_r2=float(entropy_r2),
         avepp=pd.Series(avepp, index=classes, name="avepp"),
         occ=pd.Series(occ, index=classes, name="occ"),
         table=pd.DataFrame(table, index=modal_name, columns=classes),
-        modal_sizes=pd.Series(sizes.astype(np.int64), index=classes, name="modal_size"),
+        modal_sizes=pd.Series(
+            sizes.astype(np.int64) if np.all(sizes == np.round(sizes)) else sizes,
+            index=classes,
+            name="modal_size",
+        ),
         modal_shares=pd.Series(sizes / n, index=classes, name="modal_share"),
     )
 
 
-def information_criteria(llf: float, k_params: int, n: int, tau: np.ndarray) -> pd.Series:
+def information_criteria(
+    llf: float, k_params: int, n: float, tau: np.ndarray, weight: np.ndarray | None = None
+) -> pd.Series:
     """AIC, BIC, sample-size-adjusted BIC, CAIC and ICL (smaller is better).
 
     Parameters
@@ -128,6 +147,8 @@ def information_criteria(llf: float, k_params: int, n: int, tau: np.ndarray) -> 
         Sample size of the criteria that use one: the number of individuals.
     tau : ndarray, shape (N, K)
         Posterior probabilities (for ICL's entropy term).
+    weight : ndarray, shape (N,), optional
+        The individuals' weights in the entropy term.
 
     Returns
     -------
@@ -145,7 +166,7 @@ def information_criteria(llf: float, k_params: int, n: int, tau: np.ndarray) -> 
             "bic": bic,
             "sabic": deviance + k_params * np.log((n + 2.0) / 24.0),
             "caic": deviance + k_params * (np.log(n) + 1.0),
-            "icl": bic + 2.0 * posterior_entropy(tau),
+            "icl": bic + 2.0 * posterior_entropy(tau, weight),
         },
         name="information_criteria",
     )

@@ -107,6 +107,7 @@ class Workspace:
         # classes' coefficients (expanded sums of squares) reads them once
         gram, moment, square = _moment_columns(p)
         c_square = np.einsum("np,np->n", stats.c, stats.c)
+        weighted = stats.weighted
         moments = np.empty((n, p * p + p + 1))
         moments[:, gram] = stats.gram.reshape(n, p * p)
         moments[:, moment] = stats.moment
@@ -119,13 +120,13 @@ class Workspace:
             c_norm=np.sqrt(c_square),
             R_norm=R_norm,
             z_constant=bool(np.all(Z == Z[:1])),
-            z_patterns=_patterns(np.asarray(Z, dtype=np.float64)),
+            z_patterns=_patterns(np.asarray(Z, dtype=np.float64), stats.weight),
             expansion_sums=(
-                float(np.sum(moments[:, square])),
-                float(np.sum(np.linalg.norm(moments[:, moment], axis=1))),
-                float(np.sum(R_norm**2)),
+                float(np.sum(weighted(moments[:, square]))),
+                float(np.sum(weighted(np.linalg.norm(moments[:, moment], axis=1)))),
+                float(np.sum(weighted(R_norm**2))),
             ),
-            total_dof=float(np.sum(stats.dof)),
+            total_dof=float(np.sum(weighted(stats.dof))),
         )
 
 
@@ -135,14 +136,17 @@ def _moment_columns(p: int) -> tuple[slice, slice, int]:
     return slice(0, p * p), slice(p * p, p * p + p), p * p + p
 
 
-def _patterns(Z: np.ndarray) -> tuple | None:
-    """``(distinct rows, each row's index among them, counts)`` when at most N/4 distinct."""
+def _patterns(Z: np.ndarray, weight: np.ndarray | None = None) -> tuple | None:
+    """``(distinct rows, each row's index among them, counts)`` when at most N/4 distinct;
+    the counts are the individuals' summed weights when they are weighted."""
     if Z.shape[1] == 1 and np.all(Z == Z[:1]):
         return None
-    unique, inverse, counts = np.unique(Z, axis=0, return_inverse=True, return_counts=True)
+    unique, inverse = np.unique(Z, axis=0, return_inverse=True)
     if unique.shape[0] > Z.shape[0] // 4:
         return None
-    return unique, inverse.reshape(-1), counts.astype(np.float64)
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, weights=weight, minlength=unique.shape[0])
+    return unique, inverse, counts.astype(np.float64)
 
 
 def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
@@ -357,6 +361,8 @@ class EStep:
     ssr_error : float
         Bound on the error of the log-likelihood from sums of squares computed
         by expansion (:func:`expanded_ssr`); 0 when computed from residuals.
+    weight : ndarray, shape (N,), or None
+        The individuals' weights in the log-likelihood (``CompressedData.weight``).
     """
 
     tau: np.ndarray
@@ -365,16 +371,30 @@ class EStep:
     log_prior: np.ndarray
     log_joint: np.ndarray
     ssr_error: float = 0.0
+    weight: np.ndarray | None = None
 
     @property
     def llf(self) -> float:
-        """Observed-data log-likelihood (scaled units)."""
-        return float(np.sum(self.llf_obs))
+        """Observed-data log-likelihood ``sum_i w_i l_i`` (scaled units)."""
+        if self.weight is None:
+            return float(np.sum(self.llf_obs))
+        return float(self.weight @ self.llf_obs)
+
+    @property
+    def weighted_tau(self) -> np.ndarray:
+        """``w_i tau_is``: the posteriors counted as many times as each individual's weight."""
+        return self.tau if self.weight is None else self.tau * self.weight[:, None]
+
+    @property
+    def shares(self) -> np.ndarray:
+        """Posterior share of every class, ``sum_i w_i tau_is / sum_i w_i``."""
+        weight = column_sums(self.weighted_tau)
+        return weight / weight.sum()
 
 
 def _summation_rounding(estep: EStep) -> float:
     """The part of :func:`rounding_bound` that comes from summing the individuals' terms."""
-    llf_obs = estep.llf_obs
+    llf_obs = estep.llf_obs if estep.weight is None else estep.llf_obs * estep.weight
     eps = np.finfo(np.float64).eps
     return float(4 * eps * llf_obs.size * np.max(np.abs(llf_obs))) if llf_obs.size else 0.0
 
@@ -423,7 +443,9 @@ def rounding_bound(
         )
     error = np.where(np.isfinite(error), error, 0.0)
     per_individual = np.einsum("nk,nk->n", estep.tau, error) + 4 * eps * np.abs(llf_obs)
-    return float(4.0 * np.sum(per_individual) + _summation_rounding(estep) + estep.ssr_error)
+    return float(
+        4.0 * np.sum(stats.weighted(per_individual)) + _summation_rounding(estep) + estep.ssr_error
+    )
 
 
 def e_step(
@@ -466,7 +488,13 @@ def e_step(
     llf_obs = log_sum_exp(log_joint)
     tau = np.exp(log_joint - llf_obs[:, None])
     return EStep(
-        tau=tau, llf_obs=llf_obs, ssr=ssr_, log_prior=lp, log_joint=log_joint, ssr_error=ssr_error
+        tau=tau,
+        llf_obs=llf_obs,
+        ssr=ssr_,
+        log_prior=lp,
+        log_joint=log_joint,
+        ssr_error=ssr_error,
+        weight=stats.weight,
     )
 
 
@@ -635,6 +663,7 @@ def membership_step(
     eta: np.ndarray,
     max_newton: int = 50,
     patterns: tuple | None = None,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Maximise ``sum_i sum_s tau_is log softmax(z_i' eta)_s`` over eta.
 
@@ -654,6 +683,10 @@ def membership_step(
         The objective depends on the posteriors only through their sums over
         individuals with the same row, so with categorical membership
         variables the Newton steps work on a handful of rows instead of N.
+        With weights, the counts are the summed weights.
+    weight : ndarray, shape (N,), optional
+        The individuals' weights; ``tau`` must already be multiplied by them
+        (``EStep.weighted_tau``).
 
     Returns
     -------
@@ -668,7 +701,7 @@ def membership_step(
         share = column_sums(tau) / tau.shape[0]
         if np.all(share > 0):
             return (np.log(share) - np.log(share[0]))[None, :] / Z[0, 0]
-    counts = None
+    counts = weight
     if patterns is not None:
         Z, inverse, counts = patterns
         summed = np.zeros((Z.shape[0], k))
@@ -725,7 +758,8 @@ def m_step(
     """Maximise the expected complete-data log-likelihood given posteriors.
 
     Coefficients: ``(sum_i tau_is R_i'R_i) beta_s = sum_i tau_is R_i'c_i``.
-    Variances: ``sum_i tau_is SSR_is / sum_i tau_is d_i`` (pooled over classes
+    Variances: ``sum_i tau_is SSR_is / sum_i tau_is d_i``. With weighted
+    individuals (``stats.weight``) every sum over ``i`` is weighted by ``w_i``. (pooled over classes
     with ``constraints.common_variance``), not below ``constraints.var_floor``
     (the constrained maximiser, so EM stays monotone).
     Membership: :func:`membership_step`. A class with no posterior weight
@@ -756,6 +790,7 @@ def m_step(
     work = Workspace.build(stats, Z) if work is None else work
     n, p = stats.c.shape
     k = tau.shape[1]
+    tau = stats.weighted(tau)  # each individual counted as many times as its weight
     weight = column_sums(tau)
     empty = weight <= 1e-12 * n
 
@@ -776,7 +811,7 @@ def m_step(
     def variances(ssr_):
         weighted_ssr = np.einsum("nk,nk->k", tau, ssr_)
         if constraints.common_variance:
-            return np.full(k, weighted_ssr.sum() / stats.dof.sum())
+            return np.full(k, weighted_ssr.sum() / work.total_dof)
         dof_weight = tau.T @ stats.dof
         with np.errstate(divide="ignore", invalid="ignore"):
             sigma2 = weighted_ssr / dof_weight
@@ -797,7 +832,12 @@ def m_step(
     sigma2 = np.maximum(sigma2, constraints.var_floor)
 
     eta = membership_step(
-        Z, tau, previous.eta, max_newton=MEMBERSHIP_NEWTON, patterns=work.z_patterns
+        Z,
+        tau,
+        previous.eta,
+        max_newton=MEMBERSHIP_NEWTON,
+        patterns=work.z_patterns,
+        weight=stats.weight,
     )
     info = MStepInfo(floor_hit=floor_hit, ssr=ssr_, ssr_error=ssr_error)
     return ClassParams(beta=beta, sigma2=sigma2, eta=eta), info
@@ -875,6 +915,7 @@ def degeneracy(
     ----------
     params : ClassParams
     tau : ndarray, shape (N, K)
+        Posteriors times the individuals' weights (``EStep.weighted_tau``).
     floor_hit : ndarray of bool, shape (K,), optional
         Classes whose variance the last M-step set to the floor.
 
@@ -935,6 +976,7 @@ def unidentified(params: ClassParams, tau: np.ndarray, layout: Layout) -> np.nda
     ----------
     params : ClassParams
     tau : ndarray, shape (N, K)
+        Posteriors times the individuals' weights (``EStep.weighted_tau``).
     layout : Layout
 
     Returns
@@ -1158,5 +1200,5 @@ def run_em(
                 run.converged = True
                 break
         if not run.converged and stop_degenerate and run.n_iter >= MIN_ITER_DEGENERATE:
-            run.degenerate = degeneracy(run.params, run.estep.tau, run.floor_hit)
+            run.degenerate = degeneracy(run.params, run.estep.weighted_tau, run.floor_hit)
     return run

@@ -16,6 +16,7 @@ __all__ = [
     "AbsorbedIndividualWarning",
     "MissingRowsWarning",
     "DegenerateClassWarning",
+    "ZeroWeightWarning",
     "InterruptedWarning",
     "warn",
 ]
@@ -55,6 +56,10 @@ class MissingRowsWarning(SmlcrWarning):
 
 class DegenerateClassWarning(SmlcrWarning):
     """A class has a share below ``min_share`` or a variance at the floor."""
+
+
+class ZeroWeightWarning(SmlcrWarning):
+    """Individuals or rows with a weight of zero were dropped."""
 
 
 def _internal_prefixes() -> tuple[str, ...]:

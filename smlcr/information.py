@@ -30,6 +30,7 @@ __all__ = [
     "oim_covariance",
     "opg_covariance",
     "sandwich_covariance",
+    "score_outer",
 ]
 
 
@@ -42,12 +43,18 @@ class Derivatives:
     score : ndarray, shape (P,)
     hessian : ndarray, shape (P, P)
     score_obs : ndarray, shape (N, P)
-        Per-individual scores (individuals are the independent units).
+        Per-individual scores ``s_i`` (individuals are the independent
+        units), not multiplied by the weights.
+    weight : ndarray, shape (N,), or None
+        The individuals' weights ``w_i`` in the log-likelihood: ``score`` is
+        ``sum_i w_i s_i`` and ``hessian`` the weighted sum of the
+        individuals' Hessians. None for all ones.
     """
 
     score: np.ndarray
     hessian: np.ndarray
     score_obs: np.ndarray
+    weight: np.ndarray | None = None
 
     def transformed(self, a: np.ndarray) -> Derivatives:
         """The derivatives in the parameters ``A theta`` (``A`` invertible).
@@ -65,12 +72,41 @@ class Derivatives:
             score=inverse.T @ self.score,
             hessian=inverse.T @ self.hessian @ inverse,
             score_obs=self.score_obs @ inverse,
+            weight=self.weight,
         )
 
     @property
+    def weighted_scores(self) -> np.ndarray:
+        """``w_i s_i``, the individuals' terms of ``score``, shape (N, P)."""
+        if self.weight is None:
+            return self.score_obs
+        return self.score_obs * self.weight[:, None]
+
+    @property
     def opg(self) -> np.ndarray:
-        """Outer product of per-individual scores, ``sum_i score_i score_i'``."""
-        return self.score_obs.T @ self.score_obs
+        """Outer product of per-individual scores, ``sum_i w_i s_i s_i'``.
+
+        With frequency weights, that of the data with every individual
+        repeated ``w_i`` times.
+        """
+        return self.score_obs.T @ self.weighted_scores
+
+    def clustered_outer(self, clusters: np.ndarray) -> np.ndarray:
+        """``sum_g S_g S_g'`` with ``S_g = sum_{i in g} w_i s_i`` the scores summed by cluster.
+
+        Parameters
+        ----------
+        clusters : ndarray of int, shape (N,)
+            Cluster of each individual, coded ``0..G-1``.
+
+        Returns
+        -------
+        ndarray, shape (P, P)
+        """
+        clusters = np.asarray(clusters, dtype=np.int64)
+        summed = np.zeros((int(clusters.max()) + 1, self.score_obs.shape[1]))
+        np.add.at(summed, clusters, self.weighted_scores)
+        return summed.T @ summed
 
 
 #: Floats of temporaries per block of individuals in the derivative sums (8 MB; measured
@@ -96,6 +132,11 @@ def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
     tau, ssr_, pi = estep.tau[rows], estep.ssr[rows], pi[rows]
     dof = stats.dof[rows]
     m = c.shape[0]
+    w = None if stats.weight is None else stats.weight[rows][:, None]
+
+    def weighted(a):
+        return a if w is None else a * w
+
     if k > 1:
         # the membership part of D_is is (1[s = r] - pi_ir) z_i for r = 2..K, that is
         # E_is - P_i with P_i = pi_i[2..K] kron z_i and E_is = z_i in block s
@@ -103,18 +144,21 @@ def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
         pz = (pi[:, 1:, None] * z[:, None, :]).reshape(m, -1)
         score_obs[rows, eta] = tz - pz  # sum_s tau_is (E_is - P_i)
         # sum_s tau_is (E_is - P_i)(E_is - P_i)', with sum_s tau_is = 1
-        tzp = tz.T @ pz
-        block = pz.T @ pz - tzp - tzp.T
+        w_pz = weighted(pz)
+        tzp = tz.T @ w_pz
+        block = pz.T @ w_pz - tzp - tzp.T
+        w_tz = weighted(tz)
         for r in range(1, k):
             own = slice((r - 1) * q, r * q)
-            block[own, own] += tz[:, own].T @ z
+            block[own, own] += w_tz[:, own].T @ z
         hessian[eta, eta] += block
     # R_i'(c_i - R_i beta_s) for every class: one product for the fits, one for R_i'
     fitted = (R.reshape(m * p, p) @ params.beta.T).reshape(m, p, k)
     raws = np.matmul(c[:, None, :] - fitted.transpose(0, 2, 1), R)  # (m, K, p)
     # sum_i tau_is R_i'R_i for every class: the block's R_i'R_i once, one product
     gram = np.matmul(np.ascontiguousarray(R.transpose(0, 2, 1)), R).reshape(m, p * p)
-    weighted_gram = (tau.T @ gram).reshape(k, p, p)
+    w_tau = weighted(tau)
+    weighted_gram = (w_tau.T @ gram).reshape(k, p, p)
     u = np.empty((m, p + 1))
     for s in range(k):
         sigma2 = params.sigma2[s]
@@ -125,21 +169,22 @@ def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
         np.divide(raw, sigma2, out=u[:, :p])
         # d a_is / d sigma2_s = -d_i / (2 sigma2_s) + SSR_is / (2 sigma2_s^2)
         u[:, p] = -0.5 * dof / sigma2 + 0.5 * ssr_[:, s] / sigma2**2
-        weighted = tau[:, s : s + 1] * u
-        score_obs[rows, beta] = weighted[:, :p]
-        score_obs[rows, var] = weighted[:, p]
-        hessian[np.ix_(cols, cols)] += weighted.T @ u
+        term = tau[:, s : s + 1] * u  # tau_is u_is
+        score_obs[rows, beta] = term[:, :p]
+        score_obs[rows, var] = term[:, p]
+        term = weighted(term)  # w_i tau_is u_is, in every sum below
+        hessian[np.ix_(cols, cols)] += term.T @ u
         # sum_i tau_is grad^2 a_is within class s
         hessian[beta, beta] -= weighted_gram[s] / sigma2
-        cross = -(tau[:, s] @ raw) / sigma2**2
+        cross = -(w_tau[:, s] @ raw) / sigma2**2
         hessian[beta, var] += cross
         hessian[var, beta] += cross
-        hessian[var, var] += np.sum(tau[:, s] * (0.5 * dof / sigma2**2 - ssr_[:, s] / sigma2**3))
+        hessian[var, var] += np.sum(w_tau[:, s] * (0.5 * dof / sigma2**2 - ssr_[:, s] / sigma2**3))
         if k > 1:
             # sum_i tau_is u_is (E_is - P_i)'
-            cross_m = -(weighted.T @ pz)
+            cross_m = -(term.T @ pz)
             if s > 0:
-                cross_m[:, (s - 1) * q : s * q] += weighted.T @ z
+                cross_m[:, (s - 1) * q : s * q] += term.T @ z
             hessian[cols, eta] += cross_m
             hessian[eta, cols] += cross_m.T
 
@@ -193,14 +238,19 @@ def derivatives(
     if params.k_classes > 1:
         # -sum_i (diag(pi_i) - pi_i pi_i') kron z_i z_i': the same for every class
         eta = full.slices["eta"]
-        hessian[eta, eta] -= membership_information(Z, pi[:, 1:])
-    hessian -= score_obs.T @ score_obs
+        hessian[eta, eta] -= membership_information(Z, pi[:, 1:], stats.weight)
+    hessian -= score_obs.T @ stats.weighted(score_obs)
     hessian = 0.5 * (hessian + hessian.T)
     if layout is not None and (layout.m or layout.common_variance):
         a = layout.restriction()
         score_obs = score_obs @ a
         hessian = a.T @ hessian @ a
-    return Derivatives(score=score_obs.sum(axis=0), hessian=hessian, score_obs=score_obs)
+    return Derivatives(
+        score=stats.weighted(score_obs).sum(axis=0),
+        hessian=hessian,
+        score_obs=score_obs,
+        weight=stats.weight,
+    )
 
 
 def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
@@ -287,23 +337,62 @@ def opg_covariance(derivs: Derivatives, names: list[str]) -> np.ndarray:
     return invert_information(derivs.opg, names)
 
 
-def sandwich_covariance(derivs: Derivatives, names: list[str]) -> np.ndarray:
-    """Sandwich covariance, robust and clustered by individual.
+def score_outer(
+    derivs: Derivatives, clusters: np.ndarray | None = None, frequency: bool = True
+) -> np.ndarray:
+    """The meat of the sandwich: the outer product of the independent units' scores.
 
-    ``(-H)^-1 (sum_i s_i s_i') (-H)^-1``: valid under misspecification, with
-    the individuals as the independent units.
+    - ``clusters`` given: ``sum_g S_g S_g'``, ``S_g = sum_{i in g} w_i s_i``
+      (:meth:`Derivatives.clustered_outer`);
+    - otherwise, with frequency weights (or none), each individual stands for
+      ``w_i`` independent ones: ``sum_i w_i s_i s_i'`` (:attr:`Derivatives.opg`);
+    - with sampling weights each individual is one independent unit whose
+      score is ``w_i s_i``: ``sum_i w_i^2 s_i s_i'``.
+
+    Parameters
+    ----------
+    derivs : Derivatives
+    clusters : ndarray of int, shape (N,), optional
+        Cluster of each individual, coded ``0..G-1``.
+    frequency : bool
+        Whether the weights count replicated individuals (False: sampling
+        weights).
+
+    Returns
+    -------
+    ndarray, shape (P, P)
+    """
+    if clusters is not None:
+        return derivs.clustered_outer(clusters)
+    if frequency or derivs.weight is None:
+        return derivs.opg
+    scores = derivs.weighted_scores
+    return scores.T @ scores
+
+
+def sandwich_covariance(
+    derivs: Derivatives, names: list[str], meat: np.ndarray | None = None
+) -> np.ndarray:
+    """Sandwich covariance, robust and clustered by individual (or by ``cluster``).
+
+    ``(-H)^-1 M (-H)^-1`` with ``M`` the outer product of the independent
+    units' scores (:func:`score_outer`): valid under misspecification and
+    with sampling weights. No small-sample factor is applied (Stata
+    multiplies by ``G / (G - 1)`` with ``G`` clusters).
 
     Parameters
     ----------
     derivs : Derivatives
     names : list of str
+    meat : ndarray, shape (P, P), optional
+        Default :func:`score_outer` with the individuals as clusters.
 
     Returns
     -------
     ndarray, shape (P, P)
     """
     bread = invert_information(-derivs.hessian, names)
-    return bread @ derivs.opg @ bread
+    return bread @ (derivs.opg if meat is None else meat) @ bread
 
 
 #: The covariance estimators by ``cov_type``; the first line of each docstring is the

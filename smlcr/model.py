@@ -36,6 +36,7 @@ from smlcr.exceptions import (
     MissingRowsWarning,
     SingleBestStartWarning,
     VarianceFloorWarning,
+    ZeroWeightWarning,
     warn,
 )
 from smlcr.information import Derivatives
@@ -44,6 +45,12 @@ from smlcr.params import ClassParams, Layout
 from smlcr.prepare import CONDITION_LIMIT, prepare  # noqa: F401 (re-exported)
 from smlcr.progress import progress_bar
 from smlcr.units import unit_map as build_unit_map
+from smlcr.weights import (
+    INDIVIDUAL_WEIGHTS,
+    WEIGHT_ARGUMENTS,
+    by_individual,
+    check_weights,
+)
 
 __all__ = ["LatentClassOLS"]
 
@@ -51,6 +58,7 @@ _COV_TYPES = ("oim", "opg", "robust")
 
 _INIT_KEYWORDS = frozenset(
     {"groups", "k_classes", "absorb", "variance", "membership", "common", "missing"}
+    | set(WEIGHT_ARGUMENTS)
 )
 #: keywords statsmodels' ``from_formula`` passes to the model
 _STATSMODELS_KEYWORDS = frozenset(
@@ -105,8 +113,31 @@ class LatentClassOLS(LikelihoodModel):
         Regressors with one coefficient shared by all classes.
     missing : {"none", "drop", "raise"}
         statsmodels' missing-data handling; a dropped row is dropped from
-        ``groups``, ``absorb``, ``membership`` and ``common`` too (with a
-        ``MissingRowsWarning`` and a count in ``n_missing_dropped``).
+        ``groups``, ``absorb``, ``membership``, ``common`` and the weights
+        too (with a ``MissingRowsWarning`` and a count in
+        ``n_missing_dropped``).
+    freq_weights : array_like, optional
+        Frequency weights: individual ``i`` stands for ``w_i`` identical
+        individuals (non-negative integers). One value per row, constant
+        within individuals, or a Series indexed by the individuals' labels.
+        Estimates, log-likelihood, standard errors and criteria equal those of
+        the data with every individual repeated ``w_i`` times; ``n_groups`` of
+        the results is ``sum w_i``.
+    weights : array_like, optional
+        Sampling (probability) weights of individuals, given like
+        ``freq_weights``: the estimates maximise the pseudo-log-likelihood
+        ``sum_i w_i l_i``, with the weights rescaled to sum to the number of
+        individuals (so nothing depends on their scale); standard errors are
+        the sandwich (``cov_type="robust"``, the default and the only one
+        valid). Not together with ``freq_weights``.
+    row_weights : array_like, shape (n,), optional
+        Precision (analytic) weights of rows: ``var(eps_it) = sigma2_s / w_it``.
+        The rows are scaled by ``sqrt(w_it)`` in the compression, so the cost
+        of the fit does not change.
+
+    Rows or individuals with a weight of zero are dropped with a
+    ``ZeroWeightWarning`` and a count (``n_rows_zero_weight``,
+    ``n_groups_zero_weight``).
 
     Attributes
     ----------
@@ -161,6 +192,9 @@ class LatentClassOLS(LikelihoodModel):
         membership=None,
         common=None,
         missing: str = "none",
+        freq_weights=None,
+        weights=None,
+        row_weights=None,
         **kwargs,
     ):
         check_keywords(kwargs, _INIT_KEYWORDS | _STATSMODELS_KEYWORDS, "LatentClassOLS")
@@ -186,6 +220,21 @@ class LatentClassOLS(LikelihoodModel):
             absorb = aligned(absorb, row_index, "absorb")
         membership = aligned(membership, row_index, "membership")
         common = aligned(common, row_index, "common")
+        given = {"freq_weights": freq_weights, "weights": weights, "row_weights": row_weights}
+        if missing_idx is None:  # (from_formula has given them per row already)
+            for name in INDIVIDUAL_WEIGHTS:
+                given[name] = by_individual(given[name], name, row_index, groups)
+        self._weight_name = _individual_weight_name(given)
+        for name, value in given.items():
+            if value is not None:
+                value = check_weights(aligned(value, row_index, name), name)
+                if value.size != n_rows:
+                    raise ValueError(
+                        f"`{name}` has {value.size} values but the data have {n_rows} rows; "
+                        "pass one weight per row (or, for individual weights, a Series "
+                        "indexed by the `groups` labels)."
+                    )
+                kwargs[name] = value
         self.has_groups = groups is not None
         if groups is not None and np.ndim(groups) > 1 and np.shape(groups)[1] != 1:
             raise ValueError(
@@ -255,6 +304,8 @@ class LatentClassOLS(LikelihoodModel):
         common = None if self.common_design is None else self.common_design.matrix[rows]
         self._common_rows = np.empty((rows.size, 0)) if common is None else common
         self._membership_rows = membership
+        individual_weights = None if self._weight_name is None else getattr(self, self._weight_name)
+        row_weights = getattr(self, "row_weights", None)
         prepared = prepare(
             endog,
             exog,
@@ -271,6 +322,11 @@ class LatentClassOLS(LikelihoodModel):
             else self.membership_design.names,
             common=common,
             common_names=[] if self.common_design is None else list(self.common_design.names),
+            individual_weights=None
+            if individual_weights is None
+            else np.asarray(individual_weights, dtype=np.float64),
+            weight_name=self._weight_name or "freq_weights",
+            row_weights=None if row_weights is None else np.asarray(row_weights, dtype=np.float64),
         )
         for message, category in prepared.notes:
             warn(message, category)
@@ -290,6 +346,11 @@ class LatentClassOLS(LikelihoodModel):
         self.label_order = prepared.label_order
         self.n_groups = prepared.n_groups
         self.nobs = prepared.nobs
+        #: the weights per individual (:class:`smlcr.weights.Weighting`)
+        self.weighting = prepared.weighting
+        self.n_individuals = prepared.n_individuals
+        self.n_groups_zero_weight = prepared.weighting.n_groups_zero_weight
+        self.n_rows_zero_weight = prepared.weighting.n_rows_zero_weight
         self.k_exog = len(self.class_exog_names)
         self.k_common = len(self.common_names)
         self._Z = prepared.Z
@@ -306,7 +367,7 @@ class LatentClassOLS(LikelihoodModel):
         self.k_params = len(self.data.param_names)
         self.df_model = float(self.k_params)
         # the independent units are the individuals, not the rows
-        self.df_resid = float(self.n_groups - self.k_params)
+        self.df_resid = float(self.n_individuals - self.k_params)
         self._init_keys.extend(["k_classes", "variance"])
         # row-length arrays that `remove_data` must drop with endog and exog
         self._data_attr.extend(
@@ -320,6 +381,7 @@ class LatentClassOLS(LikelihoodModel):
                 "_common_rows",
                 "_membership_rows",
             ]
+            + [name for name in WEIGHT_ARGUMENTS if getattr(self, name, None) is not None]
             + (["absorb", "_cells.codes"] if self._cells is not None else [])
             + (["membership_design.matrix"] if self.membership_design is not None else [])
             + (["common_design.matrix"] if self.common_design is not None else [])
@@ -366,9 +428,13 @@ class LatentClassOLS(LikelihoodModel):
             )
         if self.common_design is not None:
             kwargs["common"] = pd.DataFrame(self._common_rows, columns=self.common_design.names)
+        for name in WEIGHT_ARGUMENTS:
+            if getattr(self, name, None) is not None:
+                kwargs[name] = np.asarray(getattr(self, name))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AbsorbedRegressorWarning)
             warnings.simplefilter("ignore", AbsorbedIndividualWarning)
+            warnings.simplefilter("ignore", ZeroWeightWarning)
             model = self.__class__(self.data.orig_endog, self.data.orig_exog, **kwargs)
         for name in ("formula", "_side_specs"):
             if hasattr(self, name):
@@ -456,7 +522,11 @@ class LatentClassOLS(LikelihoodModel):
             ``"~ C(weekday)"``; its intercept is dropped, the class-specific
             intercepts hold it), ``k_classes``, ``variance``, ``missing``
             (default "drop": rows with a missing value in any formula,
-            ``groups`` or ``absorb`` are dropped everywhere) and ``eval_env``.
+            ``groups`` or ``absorb`` are dropped everywhere), ``eval_env``,
+            and the weights ``freq_weights``, ``weights`` (column names,
+            arrays with one value per row of ``data``, or Series indexed by
+            the individuals' labels) and ``row_weights`` (a column name or
+            one value per row).
 
         Returns
         -------
@@ -481,6 +551,15 @@ class LatentClassOLS(LikelihoodModel):
                 row_values(item, data, full_index, subset, "absorb") for item in items
             ]
         kwargs["groups"] = groups
+        for name in WEIGHT_ARGUMENTS:
+            value = kwargs.pop(name, None)
+            if name in INDIVIDUAL_WEIGHTS:
+                # a Series indexed by individual: looked up for the rows of the (subset) data
+                value = by_individual(value, name, full_index, groups)
+            if isinstance(value, np.ndarray) and len(value) == len(data) != len(full_index):
+                kwargs[name] = value
+            elif value is not None:
+                kwargs[name] = row_values(value, data, full_index, subset, name)
         eval_env = kwargs.pop("eval_env", None)
         side_env = _caller_namespace(eval_env)
         if eval_env is None:
@@ -561,12 +640,22 @@ class LatentClassOLS(LikelihoodModel):
         -------
         float
         """
-        dof = self.stats.dof if individuals is None else self.stats.dof[individuals]
-        return -float(np.sum(dof)) * np.log(self.stats.y_scale)
+        terms = self._llf_offsets()
+        if individuals is not None:
+            terms = terms[individuals]
+        return float(np.sum(self.stats.weighted(terms)))
+
+    def _llf_offsets(self) -> np.ndarray:
+        """Each individual's log-likelihood in the data's units minus that in scaled units:
+        ``-d_i log(y_scale)``, plus ``0.5 sum_t log w_it`` with row weights."""
+        offsets = -self.stats.dof * np.log(self.stats.y_scale)
+        if self.weighting.log_row_weight is not None:
+            offsets = offsets + self.weighting.log_row_weight
+        return offsets
 
     # ------------------------------------------------------------- likelihood
     def loglike(self, params) -> float:
-        """Observed-data log-likelihood ``sum_i log sum_s pi_s f_is``.
+        """Observed-data log-likelihood ``sum_i w_i log sum_s pi_s f_is``.
 
         Parameters
         ----------
@@ -583,6 +672,9 @@ class LatentClassOLS(LikelihoodModel):
     def loglikeobs(self, params) -> np.ndarray:
         """Log-likelihood contribution of each individual (not each row).
 
+        Not multiplied by the individual's frequency or sampling weight
+        (:meth:`loglike` is their weighted sum).
+
         Parameters
         ----------
         params : array_like
@@ -592,8 +684,7 @@ class LatentClassOLS(LikelihoodModel):
         ndarray, shape (n_groups,)
         """
         scaled = self.to_scaled(params)
-        offset = -self.stats.dof * np.log(self.stats.y_scale)
-        return em.e_step(self.stats, self._Z, scaled).llf_obs + offset
+        return em.e_step(self.stats, self._Z, scaled).llf_obs + self._llf_offsets()
 
     def derivatives(self, params) -> Derivatives:
         """Analytic score, Hessian and per-individual scores in scaled units.
@@ -665,7 +756,8 @@ class LatentClassOLS(LikelihoodModel):
         short_maxiter: int = 20,
         var_floor: float = 1e-4,
         min_share: float = 0.01,
-        cov_type: str = "oim",
+        cov_type: str | None = None,
+        cluster=None,
         gtol: float = 1e-9,
         search_sample: int | None = starts.SEARCH_SAMPLE,
         disp: bool = False,
@@ -723,10 +815,19 @@ class LatentClassOLS(LikelihoodModel):
             in ``results.degenerate``, never dropped;
             ``results.refit_fewer_classes()`` refits with one class less. Set
             it to 0 to accept classes of any size.
-        cov_type : {"oim", "opg", "robust"}
+        cov_type : {"oim", "opg", "robust"}, optional
             Covariance of the estimates: inverse observed information,
             inverse outer product of per-individual scores, or the sandwich
-            (robust to misspecification, clustered by individual).
+            (robust to misspecification, clustered by individual, or by
+            ``cluster``). Default "oim", and "robust" with sampling
+            ``weights`` or a ``cluster`` (the only valid choice with them).
+        cluster : str or array_like, optional
+            Clusters of individuals for the sandwich (firms in industries,
+            respondents in survey clusters): a column name of the formula's
+            data, one value per row of the model's data (constant within
+            individuals), or a Series indexed by the individuals' labels. The
+            sandwich sums the weighted scores within clusters. An individual
+            whose rows lie in two clusters is an error naming it.
         gtol : float
             The fit has converged when the Hessian is negative definite and a
             Newton step would add less than ``gtol`` to the log-likelihood
@@ -753,8 +854,8 @@ class LatentClassOLS(LikelihoodModel):
         from smlcr.results import LatentClassOLSResults, LatentClassOLSResultsWrapper
 
         check_keywords(kwargs, _FIT_KEYWORDS, "fit()")
-        if cov_type not in _COV_TYPES:
-            raise ValueError(f"`cov_type` must be one of {_COV_TYPES}, got {cov_type!r}.")
+        cov_type = self._check_cov_type(cov_type, cluster)
+        clusters = None if cluster is None else self.cluster_codes(cluster)
         n_starts = check_count(n_starts, "n_starts", 1, allow_none=True)
         n_full = check_count(n_full, "n_full", 1, allow_none=True)
         maxiter = check_count(maxiter, "maxiter", 0)
@@ -859,8 +960,104 @@ class LatentClassOLS(LikelihoodModel):
             llf_offset=self.llf_offset(),
             var_floor=var_floor,
             min_share=min_share,
+            clusters=clusters,
         )
         return LatentClassOLSResultsWrapper(results)
+
+    def _check_cov_type(self, cov_type, cluster) -> str:
+        """``cov_type`` checked against the weights and ``cluster``, its default resolved."""
+        sampling = self.weighting.kind == "sampling"
+        if cov_type is None:
+            return "robust" if sampling or cluster is not None else "oim"
+        if cov_type not in _COV_TYPES:
+            raise ValueError(f"`cov_type` must be one of {_COV_TYPES}, got {cov_type!r}.")
+        if cov_type != "robust" and sampling:
+            raise ValueError(
+                f"cov_type={cov_type!r} is not valid with sampling `weights`: the weighted "
+                "log-likelihood is not a likelihood, so its information does not estimate "
+                "the variance; use cov_type='robust' (the default with `weights`)."
+            )
+        if cov_type != "robust" and cluster is not None:
+            raise ValueError(
+                f"`cluster` sums scores within clusters in the sandwich; it needs "
+                f"cov_type='robust', got {cov_type!r}."
+            )
+        return cov_type
+
+    def cluster_codes(self, cluster) -> tuple[np.ndarray, str]:
+        """Cluster of every individual (in the order of ``group_labels``), as codes.
+
+        Parameters
+        ----------
+        cluster : str or array_like
+            See :meth:`fit`.
+
+        Returns
+        -------
+        codes : ndarray of int, shape (n_groups,)
+            Cluster of each individual, ``0..G-1`` in order of sorted cluster labels.
+        name : str
+            The clusters' name, for the summary.
+        """
+        name = cluster if isinstance(cluster, str) else getattr(cluster, "name", None)
+        values = self._cluster_rows(cluster)
+        codes, _ = factorize(values, "cluster")
+        if np.isnan(codes).any():
+            raise ValueError(
+                "`cluster` has missing values on rows the model uses; every individual "
+                "needs a cluster."
+            )
+        rows = self.prepared.rows
+        per_row = codes[rows.keep].astype(np.int64)
+        first = np.full(self.n_groups, -1, dtype=np.int64)
+        first[rows.individual[::-1]] = per_row[::-1]
+        spans = np.flatnonzero(per_row != first[rows.individual])
+        if spans.size:
+            label = self.group_labels[rows.individual[spans[0]]]
+            raise ValueError(
+                f"individual {label!r} has rows in two clusters of `cluster`; clusters must "
+                "group whole individuals (each individual's rows in one cluster)."
+            )
+        return np.unique(first, return_inverse=True)[1].reshape(-1), str(name or "cluster")
+
+    def _cluster_rows(self, cluster) -> np.ndarray:
+        """``cluster`` as one value per row of the model (after missing rows were dropped)."""
+        self.require_data("`cluster`")
+        positions = np.asarray(self.row_index).astype(np.int64)  # among the data's rows
+        frame = getattr(self.data, "frame", None)
+        if isinstance(cluster, str):
+            if frame is None or cluster not in frame:
+                raise ValueError(
+                    f"`cluster`={cluster!r} is not a column of the formula's data; pass the "
+                    "values instead (one per row, or a Series indexed by individual)."
+                )
+            return frame[cluster].to_numpy()[positions]
+        n_rows = len(frame) if frame is not None else len(self.data.orig_endog)
+        row_index = (
+            frame.index if frame is not None else getattr(self.data.orig_endog, "index", None)
+        )
+        if isinstance(cluster, pd.Series):
+            if (
+                len(cluster) == n_rows
+                and row_index is not None
+                and cluster.index.isin(row_index).all()
+            ):
+                return aligned(cluster, row_index, "cluster").to_numpy()[positions]
+            groups = self.groups  # the label of every row the model has
+            found = pd.Index(groups).isin(cluster.index)
+            if not cluster.index.is_unique or not found.all():
+                raise ValueError(
+                    "`cluster` is a Series indexed neither by the data's rows nor by every "
+                    "individual's label (one cluster per individual)."
+                )
+            return cluster.reindex(groups).to_numpy()
+        values = np.asarray(cluster).reshape(-1)
+        if values.size != n_rows:
+            raise ValueError(
+                f"`cluster` has {values.size} values but the data have {n_rows} rows; pass "
+                "one value per row, a column name, or a Series indexed by individual."
+            )
+        return values[positions]
 
     def _warn_about_search(self, outcome, polished, maxiter, gtol) -> None:
         """Warnings about the multi-start search and the convergence of the best run."""
@@ -988,6 +1185,18 @@ def _masked_to_float(data: pd.DataFrame) -> pd.DataFrame:
     if not masked:
         return data
     return data.assign(**{c: data[c].astype("float64") for c in masked})
+
+
+def _individual_weight_name(given: dict) -> str | None:
+    """Which individual weights were given (an error for both kinds)."""
+    names = [name for name in INDIVIDUAL_WEIGHTS if given[name] is not None]
+    if len(names) > 1:
+        raise ValueError(
+            "pass either `freq_weights` (counts of identical individuals) or `weights` "
+            "(sampling weights), not both; for a sample whose records stand for several "
+            "respondents, multiply the two into `weights`."
+        )
+    return names[0] if names else None
 
 
 def _check_missing(missing) -> None:

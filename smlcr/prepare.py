@@ -12,7 +12,7 @@ Pure numpy (and a pandas Index for the labels).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,12 @@ from smlcr.compress import (
     within_transform,
 )
 from smlcr.design import per_individual, plain
-from smlcr.exceptions import AbsorbedIndividualWarning, AbsorbedRegressorWarning
+from smlcr.exceptions import (
+    AbsorbedIndividualWarning,
+    AbsorbedRegressorWarning,
+    ZeroWeightWarning,
+)
+from smlcr.weights import INDIVIDUAL_WEIGHTS, Weighting, individual_weight
 
 __all__ = ["CONDITION_LIMIT", "PreparedData", "RowMap", "prepare"]
 
@@ -92,7 +97,10 @@ class PreparedData:
         design (:func:`smlcr.compress.standardization`,
         :func:`smlcr.compress.membership_standardization`).
     nobs : float
-        Rows estimation uses.
+        Rows estimation uses (each counted ``w_i`` times with frequency weights).
+    weighting : Weighting
+        The weights, per individual in the order of ``stats``, and what was
+        dropped for zero weights.
     notes : tuple of (str, type)
         Warnings to give the user: message and category.
     rows : RowMap
@@ -113,13 +121,24 @@ class PreparedData:
     n_groups_no_dof: int
     units: dict
     nobs: float
+    weighting: Weighting = field(default_factory=Weighting)
     notes: tuple = ()
     rows: RowMap = field(default=None)
 
     @property
     def n_groups(self) -> int:
-        """Number of individuals N."""
+        """Number of individuals N in the statistics (records, whatever their weights)."""
         return self.stats.n_groups
+
+    @property
+    def n_individuals(self) -> float:
+        """Individuals the data stand for: ``sum_i w_i`` with frequency weights, else N.
+
+        The sample size of the information criteria and of ``df_resid``.
+        """
+        if self.weighting.kind == "frequency":
+            return float(self.weighting.total)
+        return float(self.n_groups)
 
     @property
     def dof(self) -> np.ndarray:
@@ -218,7 +237,9 @@ class _Absorbed:
     notes: list
 
 
-def absorb_cells(endog, design, codes, labels, cells, names, cell_label) -> _Absorbed:
+def absorb_cells(
+    endog, design, codes, labels, cells, names, cell_label, row_weight=None
+) -> _Absorbed:
     """Within-transform by cell, drop unidentified columns and individuals without dof.
 
     Parameters
@@ -234,6 +255,8 @@ def absorb_cells(endog, design, codes, labels, cells, names, cell_label) -> _Abs
         Names of the design's columns.
     cell_label : callable
         Label of a cell code, for messages.
+    row_weight : ndarray, shape (n,), optional
+        Precision weights: cells are demeaned by their weighted means.
 
     Returns
     -------
@@ -251,7 +274,7 @@ def absorb_cells(endog, design, codes, labels, cells, names, cell_label) -> _Abs
             "`groups` variable in `absorb`."
         )
     n_cells = len(used_cells)
-    demeaned = within_transform(np.column_stack([endog, design]), cells)
+    demeaned = within_transform(np.column_stack([endog, design]), cells, row_weight)
     endog_w, design_w = demeaned[:, 0], demeaned[:, 1:]
     if np.max(np.abs(endog_w)) <= 1e-12 * np.max(np.abs(endog)):
         raise ValueError(
@@ -330,6 +353,9 @@ def prepare(
     membership_names: list | None = None,
     common: np.ndarray | None = None,
     common_names: list = (),
+    individual_weights: np.ndarray | None = None,
+    weight_name: str = "freq_weights",
+    row_weights: np.ndarray | None = None,
 ) -> PreparedData:
     """Check, absorb, standardise and compress aligned rows; order the individuals.
 
@@ -359,6 +385,13 @@ def prepare(
     common : ndarray, shape (n, m), optional
         Regressors with coefficients shared by all classes.
     common_names : list of str
+    individual_weights : ndarray, shape (n,), optional
+        Frequency or sampling weight of each row's individual (constant
+        within individuals; checked by :func:`smlcr.weights.check_weights`).
+    weight_name : {"freq_weights", "weights"}
+        Which kind ``individual_weights`` are (:data:`smlcr.weights.INDIVIDUAL_WEIGHTS`).
+    row_weights : ndarray, shape (n,), optional
+        Precision weights of the rows.
 
     Returns
     -------
@@ -387,19 +420,28 @@ def prepare(
             f"`endog` is constant (every value is {endog[0]!r}): there is no variation "
             "for the regressions to explain."
         )
-    used, codes = np.unique(np.asarray(codes).astype(np.int64), return_inverse=True)
+    codes = np.asarray(codes).astype(np.int64)
+    row_labels = np.asarray(labels)[codes]
+    weighted = _drop_zero_weights(codes, labels, individual_weights, weight_name, row_weights)
+    keep, notes = weighted.keep, list(weighted.notes)
+    if not keep.all():
+        endog, exog, codes = endog[keep], exog[keep], codes[keep]
+        cells = None if cells is None else np.asarray(cells)[keep]
+        membership = None if membership is None else membership[keep]
+        common = None if common is None else common[keep]
+        row_weights = None if row_weights is None else row_weights[keep]
+        individual_weights = None if individual_weights is None else individual_weights[keep]
+    used, codes = np.unique(codes, return_inverse=True)
     labels = np.asarray(labels)[used]
-    row_labels = labels[codes]
     common_names = list(common_names)
     # class-specific and common regressors are compressed together: [X | W]
     design = exog if common is None else np.column_stack([exog, common])
     names = list(class_names) + common_names
-    notes: list = []
     dof, row_keep, cell_codes = None, np.ones(endog.shape[0], dtype=bool), None
     column_keep = np.ones(design.shape[1], dtype=bool)
     n_cells, dropped, n_no_dof = None, [], 0
     if cells is not None:
-        absorbed = absorb_cells(endog, design, codes, labels, cells, names, cell_label)
+        absorbed = absorb_cells(endog, design, codes, labels, cells, names, cell_label, row_weights)
         endog, design, codes, labels = (
             absorbed.endog,
             absorbed.design,
@@ -408,7 +450,12 @@ def prepare(
         )
         dof, row_keep, cell_codes = absorbed.dof, absorbed.row_keep, absorbed.cells
         column_keep, n_cells = absorbed.column_keep, absorbed.n_cells
-        dropped, n_no_dof, notes = absorbed.dropped, absorbed.n_groups_no_dof, absorbed.notes
+        dropped, n_no_dof = absorbed.dropped, absorbed.n_groups_no_dof
+        notes += absorbed.notes
+        if row_weights is not None:
+            row_weights = row_weights[row_keep]
+        if individual_weights is not None:
+            individual_weights = individual_weights[row_keep]
     exog_keep, common_keep = column_keep[: exog.shape[1]], column_keep[exog.shape[1] :]
     class_exog_names = [n for n, k in zip(class_names, exog_keep, strict=True) if k]
     kept_common = [n for n, k in zip(common_names, common_keep, strict=True) if k]
@@ -438,7 +485,10 @@ def prepare(
         x_scale=units["x_scale"],
         y_shift=units["y_shift"],
         y_scale=units["y_scale"],
+        row_weight=row_weights,
     )
+    weighting = _weighting(codes, labels, individual_weights, weight_name, row_weights, weighted)
+    stats = replace(stats, weight=weighting.weight)
     check_rank(stats, class_exog_names + kept_common)
     check_enough_data(stats.dof, k_classes, len(class_exog_names), len(kept_common))
     if membership is None:
@@ -471,7 +521,99 @@ def prepare(
         n_cells=n_cells,
         n_groups_no_dof=n_no_dof,
         units={**units, **z_units},
-        nobs=float(endog.shape[0]),
+        nobs=float(endog.shape[0])
+        if weighting.kind != "frequency"
+        else float(weighting.weight @ np.bincount(codes, minlength=len(labels))),
+        weighting=weighting.take(order),
         notes=tuple(notes),
-        rows=RowMap(keep=row_keep, individual=position[codes], cell=cell_codes, labels=row_labels),
+        rows=RowMap(
+            keep=_combined(keep, row_keep),
+            individual=position[codes],
+            cell=cell_codes,
+            labels=row_labels,
+        ),
     )
+
+
+@dataclass
+class _ZeroWeights:
+    """Rows kept after dropping zero weights, and the warnings about it."""
+
+    keep: np.ndarray
+    notes: list
+    n_groups: int = 0
+    n_rows: int = 0
+
+
+def _drop_zero_weights(codes, labels, individual_weights, weight_name, row_weights):
+    """Rows without a zero individual or row weight; an error when none is left."""
+    keep = np.ones(codes.size, dtype=bool)
+    notes, n_groups, n_rows = [], 0, 0
+    if individual_weights is not None:
+        used, inverse = np.unique(codes, return_inverse=True)
+        per = individual_weight(individual_weights, inverse, np.asarray(labels)[used], weight_name)
+        zero = per == 0
+        if zero.all():
+            raise ValueError(f"`{weight_name}` is zero for every individual; nothing to fit.")
+        if zero.any():
+            n_groups = int(zero.sum())
+            keep &= ~zero[inverse]
+            notes.append(
+                (
+                    f"{n_groups} individual(s) with `{weight_name}` of zero were dropped "
+                    f"({int((~keep).sum())} rows; see `n_groups_zero_weight`).",
+                    ZeroWeightWarning,
+                )
+            )
+    if row_weights is not None:
+        zero = row_weights == 0
+        if (zero | ~keep).all():
+            raise ValueError("`row_weights` is zero on every row; nothing to fit.")
+        if (zero & keep).any():
+            n_rows = int((zero & keep).sum())
+            before = np.unique(codes[keep]).size
+            keep &= ~zero
+            lost = before - np.unique(codes[keep]).size
+            notes.append(
+                (
+                    f"{n_rows} row(s) with `row_weights` of zero (infinite variance) were "
+                    f"dropped, and with them {lost} individual(s) left without rows; see "
+                    "`n_rows_zero_weight`.",
+                    ZeroWeightWarning,
+                )
+            )
+    return _ZeroWeights(keep=keep, notes=notes, n_groups=n_groups, n_rows=n_rows)
+
+
+def _weighting(codes, labels, individual_weights, weight_name, row_weights, zeros) -> Weighting:
+    """The weights per individual (codes ``0..N-1``), sampling weights rescaled to sum to N."""
+    weight, scale, kind = None, 1.0, None
+    if individual_weights is not None:
+        kind = INDIVIDUAL_WEIGHTS[weight_name]
+        weight = individual_weight(individual_weights, codes, labels, weight_name)
+        if kind == "sampling":
+            scale = weight.size / float(np.sum(weight))
+            weight = weight * scale
+    log_row_weight = None
+    if row_weights is not None:
+        log_row_weight = 0.5 * np.bincount(
+            codes, weights=np.log(row_weights), minlength=len(labels)
+        )
+    return Weighting(
+        kind=kind,
+        weight=weight,
+        scale=scale,
+        rows=row_weights is not None,
+        log_row_weight=log_row_weight,
+        n_groups_zero_weight=zeros.n_groups,
+        n_rows_zero_weight=zeros.n_rows,
+    )
+
+
+def _combined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """The rows kept by ``first`` and then, among those, by ``then``."""
+    if first.all():
+        return then
+    out = first.copy()
+    out[first] = then
+    return out

@@ -136,13 +136,14 @@ class LatentClassOLSResults(LikelihoodModelResults):
         var_floor,
         min_share,
         derivatives=None,
+        clusters=None,
     ):
         # the derivatives at the estimate (scaled units), from the Newton phase when it
         # ended there
         derivs = model.derivatives(params) if derivatives is None else derivatives
         names = list(model.data.param_names)
         best = em_outcome.best
-        lost = unidentified(best.params, best.estep.tau, model.layout)
+        lost = unidentified(best.params, best.estep.weighted_tau, model.layout)
         if lost.any():
             warn(
                 f"the estimate is degenerate ({newton.boundary or 'an empty class'}): "
@@ -150,13 +151,25 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 "no standard errors. Fit fewer classes (`refit_fewer_classes()`).",
                 SingularInformationWarning,
             )
-        # all three estimators, in the data's units; only the chosen one may warn
+        # all three estimators, in the data's units; only the chosen one may warn. With
+        # sampling weights only the sandwich estimates the variance (the others are NaN)
+        sampling = model.weighting.kind == "sampling"
+        self.cluster_name, self.n_clusters = None, None
+        meat = information.score_outer(
+            derivs, None if clusters is None else clusters[0], frequency=not sampling
+        )
+        if clusters is not None:
+            self.cluster_name, self.n_clusters = clusters[1], int(clusters[0].max()) + 1
         covariances = {}
         for kind, estimator in information.COVARIANCES.items():
+            if sampling and kind != "robust":
+                covariances[kind] = np.full((len(names), len(names)), np.nan)
+                continue
             with warnings.catch_warnings():
                 if kind != cov_type:
                     warnings.simplefilter("ignore", SingularInformationWarning)
-                scaled = estimator(derivs, names)
+                extra = {"meat": meat} if kind == "robust" else {}
+                scaled = estimator(derivs, names, **extra)
             scaled = scaled.copy()
             scaled[lost, :] = np.nan
             scaled[:, lost] = np.nan
@@ -209,7 +222,10 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.variance_floor_hit = np.asarray(best.floor_hit, dtype=bool)
         self.score_at_estimate = model.unit_map.gradient_to_original(derivs.score)
         self.nobs = model.nobs
-        self.n_groups = model.n_groups
+        self.n_groups = model.n_individuals
+        self.weighting = model.weighting
+        self.n_groups_zero_weight = model.n_groups_zero_weight
+        self.n_rows_zero_weight = model.n_rows_zero_weight
         self.dropped_exog = list(model.dropped_exog)
         self.n_cells = model.n_cells
         self.n_groups_no_dof = model.n_groups_no_dof
@@ -218,7 +234,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.df_resid = float(self.n_groups - len(names))
         self._tau = best.estep.tau
         self.info_criteria = information_criteria(
-            self._llf, len(names), self.n_groups, best.estep.tau
+            self._llf, len(names), self.n_groups, best.estep.tau, weight=model.stats.weight
         )
         self.aic = float(self.info_criteria["aic"])
         self.bic = float(self.info_criteria["bic"])
@@ -234,7 +250,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         )
         self.class_shares = self._class_shares(classes)
         self.classification = classification_diagnostics(
-            best.estep.tau, self.class_shares["share"].to_numpy()
+            best.estep.tau, self.class_shares["share"].to_numpy(), weight=model.stats.weight
         )
         self.min_share = min_share
         self.degenerate = self._degenerate_classes()
@@ -305,13 +321,16 @@ class LatentClassOLSResults(LikelihoodModelResults):
         k, q = m.k_classes, Z.shape[1]
         eta_slice = self._slices()["eta"]
         pi = self._probabilities(Z)
-        share = pi.mean(axis=0)
+        # the individuals' weighted mean (every individual counts once when unweighted)
+        w = np.ones(Z.shape[0]) if m.stats.weight is None else m.stats.weight
+        w = w / w.sum()
+        share = w @ pi
         # d share_s / d eta_r = mean_i pi_is (1[s = r] - pi_ir) z_i,  r = 2..K
         grad = np.zeros((k, q * (k - 1)))
         for r in range(1, k):
             indicator = (np.arange(k) == r).astype(float)
-            weight = pi * (indicator[None, :] - pi[:, [r]])  # (N, K)
-            grad[:, (r - 1) * q : r * q] = weight.T @ Z / Z.shape[0]
+            weight = pi * (indicator[None, :] - pi[:, [r]]) * w[:, None]  # (N, K)
+            grad[:, (r - 1) * q : r * q] = weight.T @ Z
         cov = np.asarray(self.cov_params())[eta_slice, eta_slice]
         bse = np.sqrt(np.maximum(np.einsum("sa,ab,sb->s", grad, cov, grad), 0.0))
         z = scipy_stats.norm.ppf(1 - alpha / 2)

@@ -47,7 +47,6 @@ from smlcr.em import (
     EMRun,
     Workspace,
     _stacked_lstsq,
-    column_sums,
     degeneracy,
     e_step,
     params_from_posteriors,
@@ -273,14 +272,13 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
         log_prior=run.estep.log_prior[:, order],
     )
     floor_hit = run.floor_hit[order]
-    degenerate = run.degenerate and degeneracy(params, estep.tau, floor_hit)
+    degenerate = run.degenerate and degeneracy(params, estep.weighted_tau, floor_hit)
     return replace(run, params=params, estep=estep, floor_hit=floor_hit, degenerate=degenerate)
 
 
 def class_order(run: EMRun) -> np.ndarray:
     """Descending share, ties broken by the first coefficient, then the variance."""
-    tau = run.estep.tau
-    share = np.round(column_sums(tau) / tau.shape[0], 12)
+    share = np.round(run.estep.shares, 12)
     return np.lexsort((run.params.sigma2, run.params.beta[:, 0], -share))
 
 
@@ -479,10 +477,10 @@ def _degenerate_at_end(run: EMRun, min_share: float) -> str | None:
     what the data support, the highest maxima often give a class to one or
     two individuals it fits almost exactly (spurious maxima).
     """
-    reason = degeneracy(run.params, run.estep.tau, run.floor_hit)
+    reason = degeneracy(run.params, run.estep.weighted_tau, run.floor_hit)
     if reason:
         return reason
-    share = column_sums(run.estep.tau) / run.estep.tau.shape[0]
+    share = run.estep.shares
     small = np.flatnonzero(share < min_share)
     if small.size:
         return f"class {int(small[0]) + 1} has a share of {share[small[0]]:.3g}, below min_share"
@@ -729,7 +727,7 @@ def multistart(
             settle(j)
             if status[j]:
                 continue
-            share = column_sums(runs[j].estep.tau) / stats.n_groups
+            share = runs[j].estep.shares
             shrinking = _shrinking_class(share, smallest[j], min_share)
             smallest[j] = float(share.min())
             if shrinking:
@@ -847,7 +845,8 @@ def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiSta
 
 def pooled_variance(stats: CompressedData) -> float:
     """Residual variance of the one-class least-squares fit (scaled units)."""
-    beta = _stacked_lstsq(stats.R, stats.c, np.ones(stats.n_groups))
+    weight = np.ones(stats.n_groups) if stats.weight is None else stats.weight
+    beta = _stacked_lstsq(stats.R, stats.c, weight)
     ssr_, _ = ssr(stats, beta[None, :])
-    dof = max(float(stats.dof.sum()) - stats.k_exog, 1.0)
-    return max(float(ssr_.sum()) / dof, np.finfo(float).tiny)
+    dof = max(float(weight @ stats.dof) - stats.k_exog, 1.0)
+    return max(float(weight @ ssr_[:, 0]) / dof, np.finfo(float).tiny)

@@ -1,0 +1,226 @@
+"""Weights: frequency and sampling weights of individuals, precision weights of rows.
+
+The one owner of what a weight may be and of what each kind means:
+
+- ``freq_weights``: individual ``i`` stands for ``w_i`` identical individuals
+  (non-negative integers); the fit equals that of the replicated data.
+- ``weights``: sampling (probability) weights of individuals; the fit
+  maximises the pseudo-log-likelihood ``sum_i w_i l_i`` with the weights
+  rescaled to sum to the number of individuals (the estimates and the
+  sandwich do not depend on their scale, and so neither does the reported
+  log-likelihood).
+- ``row_weights``: precision weights of rows, ``var(eps_it) = sigma2_s / w_it``.
+
+Zero weights drop the individual (or row) with a warning and a count.
+Pure numpy and pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from smlcr.design import per_individual, plain
+
+__all__ = [
+    "INDIVIDUAL_WEIGHTS",
+    "WEIGHT_ARGUMENTS",
+    "Weighting",
+    "by_individual",
+    "check_weights",
+    "individual_weight",
+]
+
+#: The individual weights' arguments and what they are.
+INDIVIDUAL_WEIGHTS = {"freq_weights": "frequency", "weights": "sampling"}
+
+#: Every weight argument of the model.
+WEIGHT_ARGUMENTS = ("freq_weights", "weights", "row_weights")
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """The weights estimation used, per individual, and what was dropped for them.
+
+    Attributes
+    ----------
+    kind : {"frequency", "sampling"} or None
+        Kind of the individual weights (None: unweighted individuals).
+    weight : ndarray, shape (N,), or None
+        Each individual's weight in the log-likelihood, in the order of the
+        statistics (sampling weights rescaled to sum to N).
+    scale : float
+        Sampling weights were multiplied by this to sum to N (1 otherwise).
+    rows : bool
+        Whether the rows carry precision weights.
+    log_row_weight : ndarray, shape (N,), or None
+        ``0.5 sum_t log w_it`` over each individual's rows: what precision
+        weights add to its log-likelihood.
+    n_groups_zero_weight : int
+        Individuals dropped for a zero frequency or sampling weight.
+    n_rows_zero_weight : int
+        Rows dropped for a zero row weight.
+    """
+
+    kind: str | None = None
+    weight: np.ndarray | None = None
+    scale: float = 1.0
+    rows: bool = False
+    log_row_weight: np.ndarray | None = None
+    n_groups_zero_weight: int = 0
+    n_rows_zero_weight: int = 0
+
+    @property
+    def total(self) -> float | None:
+        """``sum_i w_i`` (None for unweighted individuals)."""
+        return None if self.weight is None else float(np.sum(self.weight))
+
+    def take(self, order: np.ndarray) -> Weighting:
+        """The weighting of the individuals ``order``.
+
+        Parameters
+        ----------
+        order : ndarray of int
+
+        Returns
+        -------
+        Weighting
+        """
+
+        def pick(a):
+            return None if a is None else a[order]
+
+        return Weighting(
+            kind=self.kind,
+            weight=pick(self.weight),
+            scale=self.scale,
+            rows=self.rows,
+            log_row_weight=pick(self.log_row_weight),
+            n_groups_zero_weight=self.n_groups_zero_weight,
+            n_rows_zero_weight=self.n_rows_zero_weight,
+        )
+
+
+def by_individual(value, name: str, row_index, row_groups):
+    """Per-row values of an individual weight given per row or indexed by individual.
+
+    A pandas Series whose index is the data's row index (in any order) is per
+    row; any other Series is read as indexed by the individuals' labels and
+    looked up for every row (a label without a weight is an error; rows
+    whose individual is missing get a placeholder 1, as they are dropped or
+    refused for the missing label).
+
+    Parameters
+    ----------
+    value : object
+    name : str
+        Argument name, for messages.
+    row_index : pandas.Index or None
+        The data's row labels (None: the rows' positions).
+    row_groups : array_like or None
+        Each row's individual label (None without ``groups``).
+
+    Returns
+    -------
+    object
+        ``value`` unchanged, or an ndarray with one value per row.
+    """
+    if not isinstance(value, pd.Series) or row_groups is None:
+        return value
+    n_rows = len(row_groups)
+    if row_index is None:
+        # data without row labels: a Series over the rows carries the default index
+        row_index = pd.RangeIndex(n_rows)
+    if len(value) == n_rows and value.index.is_unique:
+        if value.index.equals(row_index) or value.index.isin(row_index).all():
+            return value
+    if not value.index.is_unique:
+        raise ValueError(
+            f"`{name}` is a Series indexed by individual with repeated labels; give one "
+            "weight per individual."
+        )
+    groups = pd.Series(np.asarray(row_groups).reshape(-1))
+    present = groups.notna().to_numpy()
+    found = groups[present].isin(value.index).to_numpy()
+    if not found.all():
+        absent = list(dict.fromkeys(groups[present][~found]))[:3]
+        raise ValueError(
+            f"`{name}` is a Series whose index is neither the data's rows nor every "
+            f"individual's label: no weight for individual(s) {[plain(a) for a in absent]}. "
+            "Index it by the `groups` labels (one weight per individual) or by the data's "
+            "rows."
+        )
+    out = np.ones(len(groups))
+    out[present] = value.reindex(groups[present]).to_numpy(dtype=np.float64)
+    return out
+
+
+def check_weights(values, name: str) -> np.ndarray:
+    """``values`` as float64, or an error naming ``name`` and the fix.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,)
+    name : str
+        One of :data:`WEIGHT_ARGUMENTS`.
+
+    Returns
+    -------
+    ndarray of float64
+
+    Raises
+    ------
+    ValueError
+        For strings, NaN, infinite or negative values, or non-integer
+        frequency weights.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind in "OUSV":
+        raise ValueError(f"`{name}` must be numeric, but it holds strings or objects.")
+    array = np.asarray(array, dtype=np.float64).reshape(-1)
+    if np.isnan(array).any():
+        raise ValueError(
+            f"`{name}` contains NaN values; every row needs a weight (give rows to drop a "
+            "weight of 0, or remove them)."
+        )
+    if np.isinf(array).any():
+        raise ValueError(f"`{name}` contains infinite values; weights must be finite.")
+    if (array < 0).any():
+        raise ValueError(
+            f"`{name}` contains negative values (smallest {array.min():g}); weights must be "
+            "non-negative."
+        )
+    if name == "freq_weights" and np.any(array != np.round(array)):
+        bad = array[array != np.round(array)][0]
+        raise ValueError(
+            f"`freq_weights` must be whole numbers (counts of identical individuals), got "
+            f"{bad:g}; for non-integer weights use `weights` (sampling weights)."
+        )
+    return array
+
+
+def individual_weight(values: np.ndarray, codes: np.ndarray, labels, name: str) -> np.ndarray:
+    """One weight per individual from per-row weights constant within individuals.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n,)
+    codes : ndarray of int, shape (n,)
+        Individual of each row, ``0..N-1``.
+    labels : array_like
+        The individuals' labels, for the message.
+    name : str
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    try:
+        return per_individual(values[:, None], codes, [name], labels, name)[:, 0]
+    except ValueError as err:
+        raise ValueError(
+            f"{err} Give `{name}` per individual (a Series indexed by the `groups` labels) "
+            "or the same value on every row of an individual."
+        ) from None
