@@ -373,7 +373,7 @@ def score_outer(
 def sandwich_covariance(
     derivs: Derivatives, names: list[str], meat: np.ndarray | None = None
 ) -> np.ndarray:
-    """Sandwich covariance, robust and clustered by individual (or by ``cluster``).
+    """Sandwich covariance, robust and clustered by individual.
 
     ``(-H)^-1 M (-H)^-1`` with ``M`` the outer product of the independent
     units' scores (:func:`score_outer`): valid under misspecification and

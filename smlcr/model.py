@@ -225,6 +225,12 @@ class LatentClassOLS(LikelihoodModel):
             for name in INDIVIDUAL_WEIGHTS:
                 given[name] = by_individual(given[name], name, row_index, groups)
         self._weight_name = _individual_weight_name(given)
+        #: the weights' variable names, for the summary
+        self.weight_names = {
+            name: str(getattr(value, "name", None) or name)
+            for name, value in given.items()
+            if value is not None
+        }
         for name, value in given.items():
             if value is not None:
                 value = check_weights(aligned(value, row_index, name), name)

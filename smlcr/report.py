@@ -49,6 +49,10 @@ def header(res) -> tuple[list, list]:
         ("No. Individuals:", [str(res.n_groups)]),
         ("No. Classes:", [str(res.k_classes)]),
     ]
+    kinds = [res.weighting.kind] if res.weighting.kind else []
+    kinds += ["rows"] if res.weighting.rows else []
+    if kinds:
+        left.append(("Weights:", [", ".join(kinds)]))
     right = [
         ("Log-Likelihood:", [f"{res.llf:#.6g}"]),
         ("AIC:", [f"{res.aic:#.6g}"]),
@@ -211,8 +215,9 @@ def notes(res) -> list[str]:
             if m.has_groups
             else ["No `groups`: every row is its own individual (a mixture of regressions)."]
         ),
-        information.COVARIANCES[res.cov_type].__doc__.splitlines()[0],
+        _covariance_note(res),
         "BIC uses the number of individuals as the sample size.",
+        *_weight_notes(res),
     ]
     if len(res.degenerate):
         out.append(
@@ -260,6 +265,48 @@ def notes(res) -> list[str]:
             f"Did not converge: gradient {res.gradient_norm:.2g}, Hessian "
             + ("negative definite." if res.hessian_negative_definite else "not negative definite.")
         )
+    return out
+
+
+def _covariance_note(res) -> str:
+    """What the standard errors are: the estimator's description, and its clusters."""
+    text = information.COVARIANCES[res.cov_type].__doc__.splitlines()[0]
+    if res.cov_type != "robust":
+        return text
+    if res.cluster_name is not None:
+        text = (
+            f"Sandwich covariance, robust and clustered by {res.cluster_name} "
+            f"({res.n_clusters} clusters)."
+        )
+    return text[:-1] + "; no small-sample factor."
+
+
+def _weight_notes(res) -> list[str]:
+    """How the weights entered the estimates, and what zero weights dropped."""
+    m, weighting = res.model, res.weighting
+    names = getattr(m, "weight_names", {})
+    out = []
+    if weighting.kind == "frequency":
+        out.append(
+            f"Frequency weights ({names.get('freq_weights', 'freq_weights')}): the "
+            f"{m.n_groups} individuals stand for {res.n_groups:g}, and the rows for "
+            f"{res.nobs:g}; as the replicated data."
+        )
+    elif weighting.kind == "sampling":
+        out.append(
+            f"Sampling weights ({names.get('weights', 'weights')}), rescaled to sum to the "
+            f"{m.n_groups} individuals: pseudo-maximum likelihood; the log-likelihood and "
+            "criteria are those of the weighted pseudo-likelihood, and only the sandwich "
+            "estimates the variance."
+        )
+    if weighting.rows:
+        out.append(
+            f"Row weights ({names.get('row_weights', 'row_weights')}): the variance of a "
+            "row is sigma2 / weight."
+        )
+    dropped = weighting.n_groups_zero_weight, weighting.n_rows_zero_weight
+    if any(dropped):
+        out.append(f"Zero weights dropped {dropped[0]} individual(s) and {dropped[1]} row(s).")
     return out
 
 
