@@ -43,6 +43,12 @@ def vuong_weights(small, big) -> np.ndarray:
     -------
     ndarray
         Real parts, largest first.
+
+    Notes
+    -----
+    With frequency weights, as for the replicated data; with sampling
+    weights, the scores' variance is that of the sandwich (``sum w_i^2 s_i
+    s_i'``), the weighted chi-squared limit of a pseudo-likelihood ratio.
     """
     if not small.model.group_labels.equals(big.model.group_labels):
         raise ValueError(
@@ -51,12 +57,21 @@ def vuong_weights(small, big) -> np.ndarray:
         )
     f = small.model.derivatives(np.asarray(small.params))
     g = big.model.derivatives(np.asarray(big.params))
-    n = f.score_obs.shape[0]
+    if not np.array_equal(
+        np.ones(0) if f.weight is None else f.weight, np.ones(0) if g.weight is None else g.weight
+    ):
+        raise ValueError("the two fits have different weights; fit both with the same ones.")
+    # the variance of the independent units' scores: every individual counted w_i times
+    # with frequency weights, its score w_i s_i with sampling weights (as in the sandwich)
+    sampling = small.model.weighting.kind == "sampling"
+
+    def cross(a, b):
+        return (a.weighted_scores if sampling else a.score_obs).T @ b.weighted_scores / n
+
+    n = small.model.n_individuals
     a_f_inv = np.linalg.inv(f.hessian / n)
     a_g_inv = np.linalg.inv(g.hessian / n)
-    b_f = f.score_obs.T @ f.score_obs / n
-    b_g = g.score_obs.T @ g.score_obs / n
-    b_fg = f.score_obs.T @ g.score_obs / n
+    b_f, b_g, b_fg = cross(f, f), cross(g, g), cross(f, g)
     w = np.block([[-b_f @ a_f_inv, -b_fg @ a_g_inv], [b_fg.T @ a_f_inv, b_g @ a_g_inv]])
     return np.sort(-np.linalg.eigvals(w).real)[::-1]
 

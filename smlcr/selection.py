@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from smlcr.exceptions import InterruptedWarning, SmlcrWarning, warn
 from smlcr.lmr import lmr_test
 from smlcr.model import LatentClassOLS
 from smlcr.progress import parallel_map, progress_bar, resolve_jobs
+from smlcr.weights import WEIGHT_ARGUMENTS
 
 __all__ = ["compare_classes", "bootstrap_lrt"]
 
@@ -30,36 +32,82 @@ def _row(res) -> dict:
     }
 
 
-def _simulate_model(res, k_classes: int, rng: np.random.Generator) -> LatentClassOLS:
-    """A model of data drawn from the fitted ``res`` (same rows, regressors, groups, cells)."""
-    model = res.model
+@dataclass
+class _Design:
+    """The rows the bootstrap draws responses for: the model's rows, with frequency-weighted
+    individuals repeated as many times as their weight (independent draws, as in the
+    replicated data the weights stand for)."""
+
+    design: np.ndarray  # (n, p) class-specific regressors, data units
+    common: np.ndarray  # (n, m)
+    codes: np.ndarray  # individual of each row, 0..M-1
+    membership: np.ndarray  # (M, q) membership design per individual
+    cells: np.ndarray | None  # absorbed cell of each row
+    row_weights: np.ndarray | None  # precision weight of each row
+    weights: np.ndarray | None  # sampling weight of each individual (M,)
+
+
+def _design(model) -> _Design:
     design, common = model.rows_used()
-    codes = model.prepared.rows.individual
-    membership = model.membership_exog
-    probs = res._probabilities(membership)
-    draw = rng.random(model.n_groups)[:, None]
+    rows = model.prepared.rows
+    codes, cells = rows.individual, rows.cell
+    row_weights = getattr(model, "row_weights", None)
+    row_weights = None if row_weights is None else np.asarray(row_weights, float)[rows.keep]
+    weighting = model.weighting
+    if weighting.kind != "frequency":
+        return _Design(
+            design, common, codes, model.membership_exog, cells, row_weights, weighting.weight
+        )
+    copies = weighting.weight.astype(np.int64)
+    offset = np.cumsum(copies) - copies  # first new individual of each individual
+    take = np.repeat(np.arange(codes.size), copies[codes])
+    copy = np.arange(take.size) - np.repeat(np.cumsum(copies[codes]) - copies[codes], copies[codes])
+    new_codes = offset[codes[take]] + copy
+    owner = np.repeat(np.arange(copies.size), copies)  # the individual of each new one
+    return _Design(
+        design=design[take],
+        common=common[take],
+        codes=new_codes,
+        membership=model.membership_exog[owner],
+        cells=None if cells is None else cells[take] * int(copies.max()) + copy,
+        row_weights=None if row_weights is None else row_weights[take],
+        weights=None,
+    )
+
+
+def _simulate_model(res, k_classes: int, rng: np.random.Generator) -> LatentClassOLS:
+    """A model of data drawn from the fitted ``res`` (same rows, regressors, groups, cells,
+    weights; frequency-weighted individuals drawn as many times as their weight)."""
+    model = res.model
+    rows = _design(model)
+    probs = res._probabilities(rows.membership)
+    draw = rng.random(probs.shape[0])[:, None]
     classes = np.minimum((draw > np.cumsum(probs, axis=1)).sum(axis=1), model.k_classes - 1)
-    row_class = classes[codes]
+    row_class = classes[rows.codes]
     sigma2 = model.to_scaled(np.asarray(res.params)).sigma2 * model.stats.y_scale**2  # data units
-    endog = np.einsum("np,np->n", design, res._class_coefficients()[row_class])
-    endog = endog + common @ res._common_coefficients()
-    endog = endog + rng.standard_normal(endog.size) * np.sqrt(sigma2[row_class])
-    return _model_like(model, endog, design, common, k_classes)
+    variance = (
+        sigma2[row_class] if rows.row_weights is None else sigma2[row_class] / rows.row_weights
+    )
+    endog = np.einsum("np,np->n", rows.design, res._class_coefficients()[row_class])
+    endog = endog + rows.common @ res._common_coefficients()
+    endog = endog + rng.standard_normal(endog.size) * np.sqrt(variance)
+    return _model_like(model, rows, endog, k_classes)
 
 
-def _model_like(model, endog, design, common, k_classes: int) -> LatentClassOLS:
-    """A model with ``model``'s individuals, cells, options and side designs on new data."""
-    codes = model.prepared.rows.individual
+def _model_like(model, rows: _Design, endog, k_classes: int) -> LatentClassOLS:
+    """A model with ``model``'s options and side designs on ``rows``, response ``endog``."""
     has_membership = model.membership_design is not None
     return LatentClassOLS(
         endog,
-        design,
-        groups=codes,
+        rows.design,
+        groups=rows.codes,
         k_classes=k_classes,
-        absorb=model.prepared.rows.cell,
+        absorb=rows.cells,
         variance=model.variance,
-        membership=model.membership_exog[codes] if has_membership else None,
-        common=common if model.k_common else None,
+        membership=rows.membership[rows.codes] if has_membership else None,
+        common=rows.common if model.k_common else None,
+        weights=None if rows.weights is None else rows.weights[rows.codes],
+        row_weights=rows.row_weights,
     )
 
 
@@ -74,8 +122,7 @@ def _replicate_lrs(task) -> list:
         for seed in seeds:
             small = _simulate_model(res_k, res_k.k_classes, np.random.default_rng(seed))
             fit_small = small.fit(rng=seed, **kwds)
-            design, common = small.rows_used()
-            big = _model_like(res_k.model, small.endog, design, common, res_k.k_classes + 1)
+            big = small.with_k_classes(res_k.k_classes + 1)
             fit_big = big.fit(rng=seed + 1, **kwds)
             out.append(max(2.0 * (fit_big.llf - fit_small.llf), 0.0))
     return out
@@ -210,7 +257,7 @@ def compare_classes(
         installed, one line per step otherwise).
     **model_kwds
         Passed to :meth:`LatentClassOLS.from_formula` (``absorb``,
-        ``variance``, ``missing``, ``subset``, ...).
+        ``variance``, ``missing``, ``subset``, the weights, ...).
 
     Returns
     -------
@@ -226,7 +273,8 @@ def compare_classes(
     """
     check_keywords(
         model_kwds,
-        {"absorb", "variance", "membership", "common", "missing", "subset", "drop_cols"},
+        {"absorb", "variance", "membership", "common", "missing", "subset", "drop_cols"}
+        | set(WEIGHT_ARGUMENTS),
         "compare_classes",
     )
     values = list(k_range)

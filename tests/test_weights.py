@@ -355,3 +355,44 @@ def test_weights_with_missing_rows_pickling_and_the_summary():
     np.testing.assert_array_equal(loaded.params, res.params)
     assert loaded.weighting.kind == "frequency"
     np.testing.assert_allclose(loaded.model.loglike(res.params), res.llf, rtol=1e-12)
+
+
+def test_compare_classes_with_frequency_weights_equals_the_replicated_data():
+    df = _panel(n_groups=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weighted = smlcr.compare_classes(
+            FORMULA, df, groups="id", k_range=range(1, 3), rng=0, freq_weights="fw"
+        )
+        replicated = smlcr.compare_classes(
+            FORMULA, _replicated(df), groups="id", k_range=range(1, 3), rng=0
+        )
+    columns = ["llf", "aic", "bic", "sabic", "caic", "icl"]
+    np.testing.assert_allclose(weighted[columns], replicated[columns], rtol=1e-9)
+
+
+def test_bootstrap_draws_frequency_weighted_individuals_as_independent_ones():
+    from smlcr.selection import _simulate_model
+
+    df = _panel(n_groups=50)
+    res = smlcr.LatentClassOLS.from_formula(
+        FORMULA, df, groups="id", k_classes=1, freq_weights="fw", row_weights="rw"
+    ).fit(rng=0)
+    drawn = _simulate_model(res, 1, np.random.default_rng(0))
+    # every copy of an individual is a separate individual with its own draw
+    assert drawn.n_groups == df.groupby("id")["fw"].first().sum()
+    assert drawn.weighting.kind is None and drawn.weighting.rows
+    # the draws' noise has variance sigma2 / row weight
+    refit = drawn.fit(rng=0)
+    assert abs(refit.params[-1] / res.params["sigma2[1]"] - 1) < 0.15
+    sampled = smlcr.LatentClassOLS.from_formula(
+        FORMULA, df, groups="id", k_classes=1, weights="sw"
+    ).fit(rng=0)
+    drawn = _simulate_model(sampled, 1, np.random.default_rng(0))
+    assert drawn.weighting.kind == "sampling" and drawn.n_groups == df["id"].nunique()
+    np.testing.assert_allclose(np.sort(drawn.stats.weight), np.sort(sampled.model.stats.weight))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        two = sampled.model.with_k_classes(2).fit(rng=0)
+        test = smlcr.bootstrap_lrt(sampled, two, n_boot=3, rng=0)
+    assert test["n_boot"] == 3 and 0 < test["pvalue"] <= 1
