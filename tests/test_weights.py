@@ -396,3 +396,24 @@ def test_bootstrap_draws_frequency_weighted_individuals_as_independent_ones():
         two = sampled.model.with_k_classes(2).fit(rng=0)
         test = smlcr.bootstrap_lrt(sampled, two, n_boot=3, rng=0)
     assert test["n_boot"] == 3 and 0 < test["pvalue"] <= 1
+
+
+def test_sampling_weights_correct_an_informative_sample_and_intervals_cover():
+    """A small run of benchmarks/mc_sampling_weights.py (200 replicates in the README)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mc_sampling_weights.py"
+    spec = importlib.util.spec_from_file_location("mc_sampling_weights", path)
+    mc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mc)
+    weighted = mc.monte_carlo(30, weighted=True)
+    unweighted = mc.monte_carlo(30, weighted=False)
+    # the sample over-represents class 2 (0.35 of the population, 0.68 of the sample)
+    assert abs(weighted["share[1]"].mean() - 0.65) < 0.03
+    assert unweighted["share[1]"].mean() < 0.45
+    for name, truth in mc.TRUTH.items():
+        assert abs(weighted[name].mean() - truth) < 4 * weighted[name].std() / np.sqrt(30)
+    # 150 sandwich intervals at 95%: at least 88% cover (binomial sd 1.8%)
+    coverage = weighted[[c for c in weighted if c.startswith("covered")]].to_numpy().mean()
+    assert coverage >= 0.88

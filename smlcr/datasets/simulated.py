@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["SimulatedData", "simulate_grouped"]
+__all__ = ["SimulatedData", "informative_sample", "simulate_grouped"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +123,37 @@ def simulate_grouped(
             true_class + 1, index=pd.Index(np.arange(n_groups), name="id"), name="true_class"
         ),
     )
+
+
+def informative_sample(
+    population: SimulatedData, inclusion=(0.2, 0.8), seed: int = 0
+) -> pd.DataFrame:
+    """An unequal-probability sample of the individuals of ``population``, with weights.
+
+    Individual ``i`` of true class ``s`` is included with probability
+    ``inclusion[s - 1]`` (all of its rows), independently: the sample's class
+    shares differ from the population's, so unweighted estimates of the shares
+    are biased, and the sampling weights ``1 / inclusion`` correct them.
+
+    Parameters
+    ----------
+    population : SimulatedData
+        A population drawn by :func:`simulate_grouped`.
+    inclusion : sequence of float
+        Inclusion probability of an individual of each true class.
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        The included rows of ``population.data`` with a column ``weight``
+        (constant within individuals).
+    """
+    rng = np.random.default_rng(seed)
+    inclusion = np.asarray(inclusion, dtype=np.float64)
+    classes = population.true_class.to_numpy() - 1
+    included = rng.random(classes.size) < inclusion[classes]
+    chosen = population.true_class.index[included]
+    sample = population.data[population.data["id"].isin(chosen)].copy()
+    sample["weight"] = 1.0 / inclusion[sample["true_class"].to_numpy() - 1]
+    return sample
