@@ -95,6 +95,14 @@ class CompressedData:
         return values * self.weight.reshape((-1,) + (1,) * (np.ndim(values) - 1))
 
     @property
+    def mean_weights(self) -> np.ndarray:
+        """``w_i / sum_j w_j``: the weights of an average over the individuals (1 / N each
+        when unweighted)."""
+        if self.weight is None:
+            return np.full(self.n_groups, 1.0 / self.n_groups)
+        return self.weight / np.sum(self.weight)
+
+    @property
     def total_weight(self) -> float:
         """``sum_i w_i``: the number of individuals the statistics stand for."""
         return float(self.n_groups if self.weight is None else np.sum(self.weight))

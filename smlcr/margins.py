@@ -195,8 +195,9 @@ def class_means(res, alpha: float = 0.05) -> pd.DataFrame:
 
     ``mean_s = x_bar' beta_s + w_bar' delta`` with ``x_bar`` and ``w_bar``
     the means of the class-specific and common regressors (data units) over
-    the rows estimation used: what the class's regression predicts for the
-    average row. With ``absorb=`` the absorbed effects are not estimated, so
+    the rows estimation used (each counted as often as its individual's
+    frequency or sampling weight): what the class's regression predicts for
+    the average row. With ``absorb=`` the absorbed effects are not estimated, so
     the means are of ``x' beta_s + w' delta`` without them.
 
     Parameters
@@ -210,9 +211,13 @@ def class_means(res, alpha: float = 0.05) -> pd.DataFrame:
         One row per class: ``mean``, ``bse``, ``z``, ``pvalue``, ``lower``,
         ``upper``.
     """
-    res.model.require_data("class_means()")
-    design, common = res.model.rows_used()
-    x_bar, w_bar = design.mean(axis=0, keepdims=True), common.mean(axis=0, keepdims=True)
+    model = res.model
+    model.require_data("class_means()")
+    design, common = model.rows_used()
+    # every row counted as often as its individual's frequency or sampling weight
+    weight = model.stats.mean_weights[model.prepared.rows.individual]
+    weight = weight / weight.sum()
+    x_bar, w_bar = (weight @ design)[None, :], (weight @ common)[None, :]
     cov = np.asarray(res.cov_params())
     gradient = np.vstack([_class_gradient(res, x_bar, w_bar, s) for s in range(res.k_classes)])
     estimate = _class_predictions(res, x_bar, w_bar)[0]
@@ -254,8 +259,9 @@ def average_effects(res, alpha: float = 0.05) -> pd.DataFrame:
     # d share_s / d eta_r = mean_i pi_is (1[s = r] - pi_ir) z_i, so
     # d average_j / d eta_r = mean_i pi_ir (beta_rj - sum_s pi_is beta_sj) z_i
     mixed = pi @ beta  # (N, p)
+    w = model.stats.mean_weights[:, None]  # the average over individuals, as the shares'
     for r, block in enumerate(membership_blocks, start=1):
-        gradient[:, block] = ((pi[:, [r]] * (beta[r] - mixed)).T @ z) / z.shape[0]
+        gradient[:, block] = (w * pi[:, [r]] * (beta[r] - mixed)).T @ z
     rows = [(term, "average") for term in model.class_exog_names]
     estimates, variances = [average], [delta_variance(gradient, cov)]
     for s in range(k):

@@ -321,9 +321,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         k, q = m.k_classes, Z.shape[1]
         eta_slice = self._slices()["eta"]
         pi = self._probabilities(Z)
-        # the individuals' weighted mean (every individual counts once when unweighted)
-        w = np.ones(Z.shape[0]) if m.stats.weight is None else m.stats.weight
-        w = w / w.sum()
+        w = m.stats.mean_weights  # each individual counted w_i times
         share = w @ pi
         # d share_s / d eta_r = mean_i pi_is (1[s = r] - pi_ir) z_i,  r = 2..K
         grad = np.zeros((k, q * (k - 1)))

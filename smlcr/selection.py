@@ -48,6 +48,7 @@ class _Design:
 
 
 def _design(model) -> _Design:
+    model.require_data("the bootstrap")
     design, common = model.rows_used()
     rows = model.prepared.rows
     codes, cells = rows.individual, rows.cell

@@ -417,3 +417,22 @@ def test_sampling_weights_correct_an_informative_sample_and_intervals_cover():
     # 150 sandwich intervals at 95%: at least 88% cover (binomial sd 1.8%)
     coverage = weighted[[c for c in weighted if c.startswith("covered")]].to_numpy().mean()
     assert coverage >= 0.88
+
+
+def test_class_means_and_average_effects_with_frequency_weights_equal_the_replicated_data():
+    df = _panel(n_groups=60)
+    options = {"membership": "~ z"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weighted = smlcr.LatentClassOLS.from_formula(
+            FORMULA, df, groups="id", k_classes=2, freq_weights="fw", **options
+        ).fit(rng=0)
+        replicated = smlcr.LatentClassOLS.from_formula(
+            FORMULA, _replicated(df), groups="id", k_classes=2, **options
+        ).fit(rng=0)
+    for method in ("class_means", "average_effects"):
+        np.testing.assert_allclose(
+            getattr(weighted, method)().to_numpy(),
+            getattr(replicated, method)().to_numpy(),
+            rtol=1e-6,
+        )
