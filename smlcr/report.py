@@ -14,7 +14,7 @@ from statsmodels.iolib.table import SimpleTable
 
 from smlcr import information
 
-__all__ = ["header", "notes", "summary", "tables"]
+__all__ = ["count_text", "header", "notes", "summary", "tables"]
 
 
 def _label_corner(table: SimpleTable, label: str) -> None:
@@ -26,6 +26,20 @@ def _label_corner(table: SimpleTable, label: str) -> None:
     corner = table[0][0]
     corner.data = label
     corner.datatype = "stub"
+
+
+def count_text(count: float) -> str:
+    """A count for a table: digits only when whole (``158``, ``1000000``), else 6 digits.
+
+    Parameters
+    ----------
+    count : float
+
+    Returns
+    -------
+    str
+    """
+    return str(int(count)) if float(count).is_integer() else f"{count:.6g}"
 
 
 def header(res) -> tuple[list, list]:
@@ -46,7 +60,7 @@ def header(res) -> tuple[list, list]:
         ("Date:", None),
         ("Time:", None),
         ("No. Observations:", [str(int(res.nobs))]),
-        ("No. Individuals:", [str(res.n_groups)]),
+        ("No. Individuals:", [count_text(res.n_groups)]),
         ("No. Classes:", [str(res.k_classes)]),
     ]
     kinds = [res.weighting.kind] if res.weighting.kind else []

@@ -19,6 +19,8 @@ from scipy.optimize import linear_sum_assignment
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 
+from smlcr.report import count_text
+
 __all__ = ["align_classes", "summary_table"]
 
 #: p-value thresholds of one, two and three stars (statsmodels' ``summary_col``).
@@ -202,7 +204,7 @@ def summary_table(
     per_fit("AIC", lambda r: f"{r.aic:.2f}")
     per_fit("BIC", lambda r: f"{r.bic:.2f}")
     per_fit("Rows", lambda r: f"{int(r.nobs)}")
-    per_fit("Individuals", lambda r: f"{r.n_groups}")
+    per_fit("Individuals", lambda r: count_text(r.n_groups))
     table = SimpleTable(
         body,
         headers=columns,

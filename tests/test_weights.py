@@ -41,6 +41,7 @@ def _panel(n_groups=90, k=2, seed=3):
     df["fw"] = pd.Series(rng.integers(1, 4, ids.size), index=ids).reindex(df["id"]).to_numpy()
     df["sw"] = pd.Series(rng.uniform(0.3, 3.0, ids.size), index=ids).reindex(df["id"]).to_numpy()
     df["rw"] = rng.uniform(0.2, 3.0, len(df))
+    df["kind"] = df["id"] % 3
     return df
 
 
@@ -57,6 +58,8 @@ OPTIONS = {
     "plain": {},
     "absorb_common_variance": {"absorb": ["cell"], "variance": "common"},
     "membership_and_common": {"membership": "~ z", "common": "~ x2"},
+    # few distinct membership rows: the M-step works on the patterns' summed weights
+    "categorical_membership": {"membership": "~ C(kind)"},
 }
 
 
