@@ -402,7 +402,7 @@ def test_bootstrap_draws_frequency_weighted_individuals_as_independent_ones():
 
 
 def test_sampling_weights_correct_an_informative_sample_and_intervals_cover():
-    """A small run of benchmarks/mc_sampling_weights.py (200 replicates in the README)."""
+    """A small run of benchmarks/mc_sampling_weights.py (500 replicates in docs/weights.md)."""
     import importlib.util
     from pathlib import Path
 
