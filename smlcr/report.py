@@ -292,7 +292,7 @@ def _covariance_note(res) -> str:
             f"Sandwich covariance, robust and clustered by {res.cluster_name} "
             f"({res.n_clusters} clusters)."
         )
-    return text[:-1] + "; no small-sample factor."
+    return text + " No small-sample factor is applied."
 
 
 def _weight_notes(res) -> list[str]:
