@@ -30,6 +30,7 @@ __all__ = [
     "power_of_two",
     "block_height",
     "standardization",
+    "units_rule",
     "compress",
     "column_scales",
     "group_codes",
@@ -545,31 +546,67 @@ def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):
         of the constant class-specific column, or None) and ``constant_value``.
     """
     spread = np.ptp(exog, axis=0) if exog.shape[0] else np.zeros(exog.shape[1])
-    constant = np.flatnonzero((spread[:n_class_columns] == 0) & (exog[0, :n_class_columns] != 0))
+    first = exog[0] if exog.shape[0] else np.zeros(exog.shape[1])
+
+    def centred():
+        mean, y_mean = exog.mean(axis=0), np.mean(endog)
+        sd = _spread(exog, centre=True, mean=mean)
+        y_sd = float(_spread(endog[:, None], centre=True, mean=y_mean)[0])
+        return mean, sd, y_mean, y_sd
+
+    def rms():
+        return _spread(exog, centre=False), float(_spread(endog[:, None], centre=False)[0])
+
+    return units_rule(spread, first, n_class_columns, centred, rms)
+
+
+def units_rule(spread, first, n_class_columns: int, centred, rms) -> dict:
+    """:func:`standardization`'s units from summaries of the columns (the one owner of the rule).
+
+    Parameters
+    ----------
+    spread : ndarray, shape (p,)
+        Range (max - min) of each regressor.
+    first : ndarray, shape (p,)
+        The regressors' values on one row (the constant's value).
+    n_class_columns : int
+    centred : callable
+        Returns the regressors' means and standard deviations and the
+        response's (``mean, sd, y_mean, y_sd``); called with a constant column.
+    rms : callable
+        Returns the regressors' and the response's root mean squares
+        (``rms, y_rms``); called without one.
+
+    Returns
+    -------
+    dict
+    """
+    spread, first = np.asarray(spread, dtype=np.float64), np.asarray(first, dtype=np.float64)
+    constant = np.flatnonzero((spread[:n_class_columns] == 0) & (first[:n_class_columns] != 0))
     if constant.size == 0:
+        x_rms, y_rms = rms()
         return {
-            "x_shift": np.zeros(exog.shape[1]),
-            "x_scale": column_scales(exog),
+            "x_shift": np.zeros(spread.size),
+            "x_scale": power_of_two(x_rms),
             "y_shift": 0.0,
-            "y_scale": float(column_scales(endog)[0]),
+            "y_scale": float(power_of_two(y_rms)),
             "constant": None,
             "constant_value": None,
         }
+    mean, sd, y_mean, y_sd = centred()
     varies = spread > 0
-    mean = exog.mean(axis=0)
-    sd = power_of_two(_spread(exog, centre=True, mean=mean))
+    sd = power_of_two(sd)
     x_shift = np.where(varies, _coarse_shift(mean, sd), 0.0)
-    x_scale = np.where(varies, sd, np.abs(exog[0]))
+    x_scale = np.where(varies, sd, np.abs(first))
     x_scale = np.where(x_scale > 0, x_scale, 1.0)
-    y_mean = np.mean(endog)
-    y_scale = float(power_of_two(_spread(endog[:, None], centre=True, mean=y_mean))[0])
+    y_scale = float(power_of_two(y_sd))
     return {
         "x_shift": x_shift,
         "x_scale": x_scale,
         "y_shift": float(_coarse_shift(y_mean, y_scale)),
         "y_scale": y_scale,
         "constant": int(constant[0]),
-        "constant_value": float(exog[0, constant[0]]),
+        "constant_value": float(first[constant[0]]),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import numbers
 import sys
 import warnings
@@ -16,6 +17,7 @@ from smlcr import em, information, starts
 from smlcr.compress import (
     CompressedData,
 )
+from smlcr.dask_data import from_dask, is_dask_frame
 from smlcr.design import (
     Cells,
     SideDesign,
@@ -42,7 +44,13 @@ from smlcr.exceptions import (
 from smlcr.information import Derivatives
 from smlcr.newton import newton_phase
 from smlcr.params import ClassParams, Layout
-from smlcr.prepare import CONDITION_LIMIT, prepare  # noqa: F401 (re-exported)
+from smlcr.prepare import (  # noqa: F401 (CONDITION_LIMIT re-exported)
+    CONDITION_LIMIT,
+    check_enough_data,
+    check_k_classes_fit,
+    from_statistics,
+    prepare,
+)
 from smlcr.progress import progress_bar
 from smlcr.units import unit_map as build_unit_map
 from smlcr.weights import (
@@ -67,6 +75,10 @@ _STATSMODELS_KEYWORDS = frozenset(
 
 
 _VARIANCES = ("class", "common")
+
+#: The statistics a model is built from instead of its rows (Dask data): set only while
+#: :func:`statistics_model` constructs the model on the data's skeleton.
+_GIVEN_PREPARED = contextvars.ContextVar("smlcr_given_prepared", default=None)
 
 
 class LatentClassOLS(LikelihoodModel):
@@ -312,34 +324,41 @@ class LatentClassOLS(LikelihoodModel):
         self._membership_rows = membership
         individual_weights = None if self._weight_name is None else getattr(self, self._weight_name)
         row_weights = getattr(self, "row_weights", None)
-        prepared = prepare(
-            endog,
-            exog,
-            np.asarray(self.groups, dtype=np.float64),
-            labels,
-            self.k_classes,
-            class_names=self._exog_names(exog),
-            groups_name=self._groups_name,
-            cells=None if self._cells is None else np.asarray(self.absorb, dtype=np.float64),
-            cell_label=None if self._cells is None else self._cells.label,
-            membership=membership,
-            membership_names=None
-            if self.membership_design is None
-            else self.membership_design.names,
-            common=common,
-            common_names=[] if self.common_design is None else list(self.common_design.names),
-            individual_weights=None
-            if individual_weights is None
-            else np.asarray(individual_weights, dtype=np.float64),
-            weight_name=self._weight_name or "freq_weights",
-            row_weights=None if row_weights is None else np.asarray(row_weights, dtype=np.float64),
+        given = _GIVEN_PREPARED.get()
+        prepared = (
+            given
+            if given is not None
+            else prepare(
+                endog,
+                exog,
+                np.asarray(self.groups, dtype=np.float64),
+                labels,
+                self.k_classes,
+                class_names=self._exog_names(exog),
+                groups_name=self._groups_name,
+                cells=None if self._cells is None else np.asarray(self.absorb, dtype=np.float64),
+                cell_label=None if self._cells is None else self._cells.label,
+                membership=membership,
+                membership_names=None
+                if self.membership_design is None
+                else self.membership_design.names,
+                common=common,
+                common_names=[] if self.common_design is None else list(self.common_design.names),
+                individual_weights=None
+                if individual_weights is None
+                else np.asarray(individual_weights, dtype=np.float64),
+                weight_name=self._weight_name or "freq_weights",
+                row_weights=None
+                if row_weights is None
+                else np.asarray(row_weights, dtype=np.float64),
+            )
         )
         for message, category in prepared.notes:
             warn(message, category)
         #: the record estimation works from (:class:`smlcr.prepare.PreparedData`); the
         #: attributes below are its fields, for statsmodels' idiom
         self.prepared = prepared
-        self.groups = prepared.rows.labels
+        self.groups = None if prepared.rows is None else prepared.rows.labels
         self.stats: CompressedData = prepared.stats
         self.membership_exog = prepared.membership_exog
         self.membership_names = prepared.membership_names
@@ -376,17 +395,15 @@ class LatentClassOLS(LikelihoodModel):
         self.df_resid = float(self.n_individuals - self.k_params)
         self._init_keys.extend(["k_classes", "variance"])
         # row-length arrays that `remove_data` must drop with endog and exog
+        rows = [
+            "prepared.rows.keep",
+            "prepared.rows.individual",
+            "prepared.rows.cell",
+            "prepared.rows.labels",
+        ]
         self._data_attr.extend(
-            [
-                "groups",
-                "row_index",
-                "prepared.rows.keep",
-                "prepared.rows.individual",
-                "prepared.rows.cell",
-                "prepared.rows.labels",
-                "_common_rows",
-                "_membership_rows",
-            ]
+            ["groups", "row_index", "_common_rows", "_membership_rows"]
+            + (rows if prepared.rows is not None else [])
             + [name for name in WEIGHT_ARGUMENTS if getattr(self, name, None) is not None]
             + (["absorb", "_cells.codes"] if self._cells is not None else [])
             + (["membership_design.matrix"] if self.membership_design is not None else [])
@@ -420,6 +437,15 @@ class LatentClassOLS(LikelihoodModel):
         LatentClassOLS
             Warnings about the data already given by this model are not repeated.
         """
+        if getattr(self, "_statistics", None) is not None:
+            spec, kwargs = self._statistics
+            return statistics_model(
+                type(self),
+                spec,
+                self.prepared,
+                {**kwargs, "k_classes": k_classes},
+                self.n_missing_dropped,
+            )
         self.require_data("with_k_classes (and refit_fewer_classes)")
         kwargs = {
             "groups": pd.Series(self.groups, name=self._groups_name),
@@ -464,6 +490,13 @@ class LatentClassOLS(LikelihoodModel):
         -------
         None
         """
+        if getattr(self, "_statistics", None) is not None:
+            raise ValueError(
+                f"{what} needs the model's rows, and this model was built from Dask data: it "
+                "holds the per-individual statistics, not the rows. Estimates, standard "
+                "errors, tests, posteriors of individuals and predictions on new pandas data "
+                "are available; compute row-level values on the rows with `predict`."
+            )
         if self.endog is None or self.exog is None:
             raise ValueError(
                 f"{what} needs the model's rows, which were removed by remove_data(); keep "
@@ -539,6 +572,8 @@ class LatentClassOLS(LikelihoodModel):
         LatentClassOLS
         """
         check_keywords(kwargs, _INIT_KEYWORDS | {"eval_env"}, "LatentClassOLS.from_formula")
+        if is_dask_frame(data):
+            return from_dask(cls, formula, data, subset, drop_cols, **kwargs)
         _check_missing(kwargs.get("missing", "drop"))
         if not isinstance(formula, str) or "~" not in formula or not formula.split("~")[0].strip():
             raise ValueError(
@@ -1191,6 +1226,109 @@ def _masked_to_float(data: pd.DataFrame) -> pd.DataFrame:
     if not masked:
         return data
     return data.assign(**{c: data[c].astype("float64") for c in masked})
+
+
+def statistics_model(cls, spec, computed, kwargs: dict, n_missing: int = 0) -> LatentClassOLS:
+    """A model of statistics computed from Dask data (:mod:`smlcr.dask_data`), without rows.
+
+    The model is built by :meth:`LatentClassOLS.from_formula` on the data's skeleton
+    (which gives it the formula's spec, names and side designs for new data) with the
+    statistics in place of the skeleton's; the skeleton's rows are then dropped.
+
+    Parameters
+    ----------
+    cls : type
+    spec : smlcr.dask_data.DaskSpec
+    computed : smlcr.dask_data.DaskStatistics or PreparedData
+        The statistics (a ``PreparedData`` for another number of classes of the
+        same statistics).
+    kwargs : dict
+        ``k_classes``, ``variance`` and the other model options.
+    n_missing : int
+        Rows dropped for missing values (with a ``PreparedData``).
+
+    Returns
+    -------
+    LatentClassOLS
+    """
+    check_keywords(kwargs, {"k_classes", "variance"}, "LatentClassOLS.from_formula (Dask data)")
+    k_classes = _check_k_classes(kwargs.get("k_classes", 2))
+    if hasattr(computed, "record"):
+        prepared, _ = from_statistics(
+            computed.stats,
+            computed.labels,
+            computed.membership_exog,
+            k_classes,
+            groups_name=spec.groups,
+            class_exog_names=[
+                n
+                for n, k in zip(dask_names(spec, "x"), computed.record["exog_keep"], strict=True)
+                if k
+            ],
+            common_names=[
+                n
+                for n, k in zip(
+                    dask_names(spec, "common"), computed.record["common_keep"], strict=True
+                )
+                if k
+            ],
+            units=computed.units,
+            weighting=computed.weighting,
+            **computed.record,
+        )
+        n_missing = computed.n_missing
+    else:
+        prepared = computed
+        check_k_classes_fit(k_classes, prepared.n_groups)
+        check_enough_data(
+            prepared.stats.dof,
+            k_classes,
+            len(prepared.class_exog_names),
+            len(prepared.common_names),
+        )
+    options = {
+        "groups": spec.groups,
+        "absorb": spec.absorb,
+        "membership": spec.membership,
+        "common": spec.common,
+        **spec.weights,
+    }
+    token = _GIVEN_PREPARED.set(prepared)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the skeleton's own notes are not the data's
+            model = cls.from_formula(
+                spec.formula,
+                spec.skeleton,
+                missing="drop",
+                eval_env={"np": np},
+                **{k: v for k, v in options.items() if v is not None},
+                **kwargs,
+            )
+    finally:
+        _GIVEN_PREPARED.reset(token)
+    for name in [
+        "endog",
+        "exog",
+        "groups",
+        "row_index",
+        "absorb",
+        "_common_rows",
+        "_membership_rows",
+        *WEIGHT_ARGUMENTS,
+    ]:
+        if hasattr(model, name):
+            setattr(model, name, None)
+    model.n_missing_dropped = n_missing
+    model._statistics = (spec, {k: v for k, v in kwargs.items() if k != "k_classes"})
+    return model
+
+
+def dask_names(spec, name: str) -> list:
+    """Column names of a design of Dask data (:func:`smlcr.dask_data.spec_names`)."""
+    from smlcr.dask_data import spec_names
+
+    return spec_names(spec, name)
 
 
 def _individual_weight_name(given: dict) -> str | None:

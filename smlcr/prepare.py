@@ -35,7 +35,7 @@ from smlcr.exceptions import (
 )
 from smlcr.weights import INDIVIDUAL_WEIGHTS, Weighting, individual_weight
 
-__all__ = ["CONDITION_LIMIT", "PreparedData", "RowMap", "prepare"]
+__all__ = ["CONDITION_LIMIT", "PreparedData", "RowMap", "from_statistics", "prepare"]
 
 #: Largest condition number of the standardised regressors (of their pooled R factor)
 #: accepted: the information matrix's is about its square, and above 1e7 the standard
@@ -197,6 +197,20 @@ def check_rank(stats: CompressedData, names: list) -> None:
             f"`exog` is {what}: the columns {involved} are collinear (condition number "
             f"{condition:.3g} of the standardised regressors, above {CONDITION_LIMIT:.0e}); "
             "drop one of them or combine them."
+        )
+
+
+def check_k_classes_fit(k_classes: int, n_groups: int) -> None:
+    """An error when there are more classes than individuals.
+
+    Parameters
+    ----------
+    k_classes, n_groups : int
+    """
+    if k_classes > n_groups:
+        raise ValueError(
+            f"`k_classes`={k_classes} exceeds the number of individuals "
+            f"({n_groups}); use at most {n_groups} classes."
         )
 
 
@@ -464,11 +478,7 @@ def prepare(
             "no class-specific regressor is left; `exog` needs at least one column that "
             "varies within the absorbed cells."
         )
-    if k_classes > len(labels):
-        raise ValueError(
-            f"`k_classes`={k_classes} exceeds the number of individuals "
-            f"({len(labels)}); use at most {len(labels)} classes."
-        )
+    check_k_classes_fit(k_classes, len(labels))
     units = standardization(endog, design, int(exog_keep.sum()))
     if not 1e-150 < units["y_scale"] < 1e150:
         raise ValueError(
@@ -489,8 +499,6 @@ def prepare(
     )
     weighting = _weighting(codes, labels, individual_weights, weight_name, row_weights, weighted)
     stats = replace(stats, weight=weighting.weight)
-    check_rank(stats, class_exog_names + kept_common)
-    check_enough_data(stats.dof, k_classes, len(class_exog_names), len(kept_common))
     if membership is None:
         membership_exog = np.ones((len(labels), 1))
         membership_names = ["Intercept"]
@@ -498,6 +506,88 @@ def prepare(
         membership_exog = per_individual(
             membership[row_keep], codes, membership_names, labels, "membership"
         )
+    prepared, position = from_statistics(
+        stats,
+        labels,
+        membership_exog,
+        k_classes,
+        groups_name=groups_name,
+        class_exog_names=class_exog_names,
+        common_names=kept_common,
+        membership_names=list(membership_names),
+        exog_keep=exog_keep,
+        common_keep=common_keep,
+        dropped_exog=dropped,
+        n_cells=n_cells,
+        n_groups_no_dof=n_no_dof,
+        units=units,
+        nobs=float(endog.shape[0])
+        if weighting.kind != "frequency"
+        else float(weighting.weight @ np.bincount(codes, minlength=len(labels))),
+        weighting=weighting,
+        notes=tuple(notes),
+    )
+    return replace(
+        prepared,
+        rows=RowMap(
+            keep=_combined(keep, row_keep),
+            individual=position[codes],
+            cell=cell_codes,
+            labels=row_labels,
+        ),
+    )
+
+
+def from_statistics(
+    stats: CompressedData,
+    labels,
+    membership_exog: np.ndarray,
+    k_classes: int,
+    *,
+    groups_name: str,
+    class_exog_names: list,
+    common_names: list,
+    units: dict,
+    weighting: Weighting,
+    **record,
+) -> tuple[PreparedData, np.ndarray]:
+    """The record of individuals' statistics (in any order), checked and put in canonical order.
+
+    The step after compression, shared by rows in memory (:func:`prepare`) and
+    statistics computed elsewhere (:mod:`smlcr.dask_data`): the rank and
+    data checks, the membership design's units, and the data-defined order of
+    the individuals.
+
+    Parameters
+    ----------
+    stats : CompressedData
+        Statistics in scaled units (``units``), with the weights.
+    labels : array_like
+        Label of each individual of ``stats``, sorted (``label_order`` is the
+        inverse of the canonical order).
+    membership_exog : ndarray, shape (N, q)
+        Membership design per individual, data units.
+    k_classes : int
+    groups_name : str
+    class_exog_names, common_names : list of str
+        Names of the compressed columns (class-specific, then common).
+    units : dict
+        :func:`smlcr.compress.standardization`'s units of ``stats``.
+    weighting : Weighting
+        The weights, in the order of ``stats``.
+    **record
+        The other fields of :class:`PreparedData` (``rows`` excepted).
+
+    Returns
+    -------
+    prepared : PreparedData
+        Without ``rows``.
+    position : ndarray of int
+        Position in the canonical order of each individual of ``stats``.
+    """
+    check_k_classes_fit(k_classes, stats.n_groups)
+    check_rank(stats, class_exog_names + common_names)
+    check_enough_data(stats.dof, k_classes, len(class_exog_names), len(common_names))
     # estimation works on a standardised membership design (units of any size), and on
     # the individuals in an order defined by their data, so that neither their labels nor
     # the order of the rows changes the starts or any sum over individuals
@@ -506,33 +596,19 @@ def prepare(
     order = canonical_order_of_individuals(stats, scaled_z)
     position = np.empty_like(order)
     position[order] = np.arange(order.size)
-    return PreparedData(
+    prepared = PreparedData(
         stats=stats.take(order),
         Z=np.ascontiguousarray(scaled_z[order]),
         membership_exog=membership_exog[order],
-        group_labels=pd.Index(labels, name=groups_name)[order],
+        group_labels=pd.Index(np.asarray(labels), name=groups_name)[order],
         label_order=np.argsort(order),
-        exog_keep=exog_keep,
-        common_keep=common_keep,
         class_exog_names=class_exog_names,
-        common_names=kept_common,
-        membership_names=list(membership_names),
-        dropped_exog=dropped,
-        n_cells=n_cells,
-        n_groups_no_dof=n_no_dof,
+        common_names=common_names,
         units={**units, **z_units},
-        nobs=float(endog.shape[0])
-        if weighting.kind != "frequency"
-        else float(weighting.weight @ np.bincount(codes, minlength=len(labels))),
         weighting=weighting.take(order),
-        notes=tuple(notes),
-        rows=RowMap(
-            keep=_combined(keep, row_keep),
-            individual=position[codes],
-            cell=cell_codes,
-            labels=row_labels,
-        ),
+        **record,
     )
+    return prepared, position
 
 
 @dataclass
