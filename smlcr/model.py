@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import copy
 import numbers
 import sys
 import warnings
@@ -626,14 +627,23 @@ class LatentClassOLS(LikelihoodModel):
 
     def __getstate__(self):
         # formula engines' specs do not pickle; they are rebuilt from the formula text
+        # (statsmodels' own rebuilding of the model's spec looks for the formula's names
+        # in the frames of the call stack, and fails when loaded from a script's top level)
         state = self.__dict__.copy()
         state.pop("_side_specs", None)
+        if getattr(self.data, "model_spec", None) is not None:
+            data = copy.copy(self.data)
+            del data.model_spec
+            data._smlcr_restore_spec = True
+            state["data"] = data
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._side_specs = {}
         frame = getattr(self.data, "frame", None)
+        if self.data.__dict__.pop("_smlcr_restore_spec", False):
+            self.data.model_spec = _rebuilt_spec(getattr(self.data, "formula", None), frame)
         for name, text in getattr(self, "_side_formulas", {}).items():
             try:
                 _, self._side_specs[name] = side_formula(
@@ -1322,6 +1332,22 @@ def statistics_model(cls, spec, computed, kwargs: dict, n_missing: int = 0) -> L
     model.n_missing_dropped = n_missing
     model._statistics = (spec, {k: v for k, v in kwargs.items() if k != "k_classes"})
     return model
+
+
+def _rebuilt_spec(formula, frame):
+    """The formula engine's spec of the model's regressors, rebuilt from the formula and
+    the data it was evaluated on (numpy as ``np`` in its namespace); None when it cannot
+    be (a formula using names of the caller's namespace, or data removed)."""
+    if formula is None or frame is None:
+        return None
+    from statsmodels.formula._manager import FormulaManager
+
+    manager = FormulaManager()
+    try:
+        manager.get_matrices(formula, frame, eval_env={"np": np}, pandas=True)
+    except Exception:  # noqa: BLE001 - any failure leaves predictions needing arrays
+        return None
+    return manager.spec
 
 
 def dask_names(spec, name: str) -> list:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
+from smlcr.dask_data import is_dask_frame
 from smlcr.design import check_count, check_keywords
 from smlcr.exceptions import InterruptedWarning, SmlcrWarning, warn
 from smlcr.lmr import lmr_test
@@ -205,9 +206,12 @@ def _fit_k(task):
     formula, data, groups, k, model_kwds, fit_kwds, seed = task
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = LatentClassOLS.from_formula(
-            formula, data, groups=groups, k_classes=k, eval_env=1, **model_kwds
-        )
+        if isinstance(data, LatentClassOLS):  # statistics of Dask data, computed once
+            model = data.with_k_classes(k)
+        else:
+            model = LatentClassOLS.from_formula(
+                formula, data, groups=groups, k_classes=k, eval_env=1, **model_kwds
+            )
         res = model.fit(rng=np.random.default_rng(seed), **fit_kwds)
     return res, [(str(w.message), w.category) for w in caught]
 
@@ -232,7 +236,9 @@ def compare_classes(
     ----------
     formula : str
         Model formula, as in :meth:`LatentClassOLS.from_formula`.
-    data : pandas.DataFrame
+    data : pandas.DataFrame or dask.dataframe.DataFrame
+        With Dask data the statistics are computed once and every K is
+        fitted to them (no bootstrap: it needs the rows).
     groups : str or array_like, optional
         Individuals, as in :meth:`LatentClassOLS.from_formula`.
     k_range : iterable of int
@@ -290,6 +296,17 @@ def compare_classes(
     )
     fit_seeds = dict(zip(ks, seeds.spawn(len(ks)), strict=True))
     jobs = resolve_jobs(n_jobs)
+    if is_dask_frame(data):
+        if n_boot:
+            raise ValueError(
+                "the bootstrap draws new responses for the rows, which Dask data do not keep "
+                "in memory; use n_boot=0 (the criteria and the Vuong-Lo-Mendell-Rubin test "
+                "need only the statistics)."
+            )
+        # one pass over the data for every K
+        data = LatentClassOLS.from_formula(
+            formula, data, groups=groups, k_classes=ks[0], **model_kwds
+        )
     tasks = [(formula, data, groups, k, model_kwds, fit_kwds or {}, fit_seeds[k]) for k in ks]
     bar = progress_bar(len(ks), "compare_classes", progress)
     try:
