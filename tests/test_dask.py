@@ -1,0 +1,238 @@
+"""Dask data: statistics equal to the in-memory path for any partitioning, the same fits,
+and a model without rows that says so."""
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import smlcr
+from smlcr.datasets import simulate_grouped
+
+dask = pytest.importorskip("dask")
+dd = pytest.importorskip("dask.dataframe")
+
+
+@pytest.fixture(autouse=True)
+def threaded():
+    with dask.config.set(scheduler="threads"):
+        yield
+
+
+def _panel(n_groups=80, seed=1):
+    sim = simulate_grouped(n_groups=n_groups, rows_per_group=(1, 7), seed=seed)
+    df = sim.data.copy()
+    rng = np.random.default_rng(seed)
+    df["cell"] = df["id"].astype(str) + "_" + (np.arange(len(df)) % 2).astype(str)
+    df["kind"] = np.array(["a", "b", "c"])[df["id"] % 3]
+    df["z"] = pd.Series(rng.standard_normal(n_groups)).reindex(df["id"]).to_numpy()
+    df["x1"] = df["x1"] * 1e3 + 5e6  # a regressor on a large scale, far from zero
+    return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def _random_partitions(df, rng, n_parts):
+    """Cut the rows at random points: individuals and cells split across partitions,
+    partitions of one row, and empty partitions."""
+    cuts = np.sort(rng.integers(0, len(df) + 1, n_parts - 1))
+    cuts = np.concatenate([[0], cuts, [1, 1], [len(df)]])
+    cuts = np.sort(cuts)
+    parts = [df.iloc[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    parts.append(df.iloc[:0])
+    return dd.from_delayed([dask.delayed(p) for p in parts], meta=df.iloc[:0])
+
+
+def _by_label(model):
+    """Each individual's R'R, R'c, rss and dof, ordered by label."""
+    stats = model.stats
+    order = np.argsort(model.group_labels.to_numpy())
+    gram = np.einsum("nji,njk->nik", stats.R, stats.R)[order]
+    moment = np.einsum("nji,nj->ni", stats.R, stats.c)[order]
+    return gram, moment, stats.rss[order], stats.dof[order]
+
+
+OPTIONS = {
+    "plain": ("y ~ x1 + x2", {}),
+    "absorb": ("y ~ x1 + x2", {"absorb": ["cell"]}),
+    "membership_common": ("y ~ x1", {"membership": "~ C(kind) + z", "common": "~ x2"}),
+    "absorb_common_variance": ("y ~ x1 + x2", {"absorb": "cell", "variance": "common"}),
+}
+
+
+@pytest.mark.parametrize("case", list(OPTIONS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_statistics_and_fits_equal_the_in_memory_path_for_random_partitionings(case, seed):
+    formula, options = OPTIONS[case]
+    df = _panel(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = smlcr.LatentClassOLS.from_formula(formula, df, groups="id", k_classes=2, **options)
+        ddf = _random_partitions(df, np.random.default_rng(seed), n_parts=6)
+        lazy = smlcr.LatentClassOLS.from_formula(formula, ddf, groups="id", k_classes=2, **options)
+    for a, b in zip(_by_label(memory), _by_label(lazy), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9 * np.max(np.abs(a)))
+    for name in ("x_shift", "x_scale", "y_shift", "y_scale"):
+        np.testing.assert_array_equal(getattr(lazy.stats, name), getattr(memory.stats, name))
+    assert lazy.class_exog_names == memory.class_exog_names
+    assert lazy.dropped_exog == memory.dropped_exog
+    assert lazy.n_groups_no_dof == memory.n_groups_no_dof and lazy.n_cells == memory.n_cells
+    assert lazy.nobs == memory.nobs
+    res = memory.fit(rng=0)
+    for model in (memory, lazy):
+        same_start = model.fit(start_params=res.params)
+        np.testing.assert_allclose(same_start.llf, res.llf, rtol=1e-10)
+    lazy_res = lazy.fit(rng=0)
+    np.testing.assert_allclose(lazy_res.llf, res.llf, rtol=1e-10)
+    np.testing.assert_allclose(lazy_res.params, res.params, rtol=1e-6, atol=1e-8)
+    for kind in ("oim", "opg", "robust"):
+        np.testing.assert_allclose(
+            np.sqrt(np.diag(getattr(lazy_res, f"cov_params_{kind}"))),
+            np.sqrt(np.diag(getattr(res, f"cov_params_{kind}"))),
+            rtol=1e-5,
+        )
+
+
+def test_a_model_of_dask_data_has_no_rows_and_says_so():
+    df = _panel()
+    lazy = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", dd.from_pandas(df, npartitions=4), groups="id", k_classes=2
+    )
+    memory = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="id", k_classes=2)
+    res, reference = lazy.fit(rng=0), memory.fit(rng=0)
+    assert lazy.endog is None and lazy.exog is None
+    for what in ("fittedvalues", "resid"):
+        with pytest.raises(ValueError, match="built from Dask data"):
+            getattr(res, what)
+    with pytest.raises(ValueError, match="built from Dask data"):
+        res.row_posteriors()
+    # what needs only the statistics works, and predictions on new pandas data
+    new = df.head(7)
+    np.testing.assert_allclose(res.predict(new), reference.predict(new), rtol=1e-8)
+    np.testing.assert_allclose(
+        res.posteriors.to_numpy(), reference.posteriors.to_numpy(), rtol=1e-6, atol=1e-10
+    )
+    assert "Log-Likelihood" in str(res.summary())
+    assert np.isfinite(res.test_class_equality().pvalue)
+    np.testing.assert_allclose(res.info_criteria, reference.info_criteria, rtol=1e-10)
+    loaded = pickle.loads(pickle.dumps(res))
+    np.testing.assert_allclose(loaded.predict(new), reference.predict(new), rtol=1e-8)
+    assert loaded.model.with_k_classes(3).k_classes == 3
+
+
+def test_compare_classes_on_dask_data_equals_pandas():
+    df = _panel(n_groups=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lazy = smlcr.compare_classes(
+            "y ~ x1 + x2", dd.from_pandas(df, npartitions=3), groups="id", k_range=[1, 2], rng=0
+        )
+        memory = smlcr.compare_classes("y ~ x1 + x2", df, groups="id", k_range=[1, 2], rng=0)
+    np.testing.assert_allclose(lazy[["llf", "bic"]], memory[["llf", "bic"]], rtol=1e-10)
+    with pytest.raises(ValueError, match="bootstrap"):
+        smlcr.compare_classes(
+            "y ~ x1", dd.from_pandas(df, npartitions=2), groups="id", k_range=[1, 2], n_boot=9
+        )
+
+
+def test_missing_values_and_weights_on_dask_data():
+    df = _panel()
+    df.loc[df.index[:5], "x2"] = np.nan
+    ids = np.sort(df["id"].unique())
+    df["fw"] = pd.Series(np.arange(ids.size) % 3 + 1, index=ids).reindex(df["id"]).to_numpy()
+    df["rw"] = np.random.default_rng(0).uniform(0.5, 2.0, len(df))
+    options = {"freq_weights": "fw", "row_weights": "rw"}
+    with pytest.warns(smlcr.exceptions.MissingRowsWarning, match="5 row"):
+        lazy = smlcr.LatentClassOLS.from_formula(
+            "y ~ x1 + x2", dd.from_pandas(df, npartitions=5), groups="id", k_classes=2, **options
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = smlcr.LatentClassOLS.from_formula(
+            "y ~ x1 + x2", df, groups="id", k_classes=2, **options
+        )
+    assert lazy.n_missing_dropped == memory.n_missing_dropped == 5
+    assert lazy.nobs == memory.nobs and lazy.n_individuals == memory.n_individuals
+    np.testing.assert_allclose(lazy.fit(rng=0).llf, memory.fit(rng=0).llf, rtol=1e-10)
+    with pytest.raises(ValueError, match="missing='drop'"):
+        smlcr.LatentClassOLS.from_formula(
+            "y ~ x1 + x2", dd.from_pandas(df, npartitions=2), groups="id", missing="none"
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"groups": np.arange(3)}, "must be a column name"),
+        ({"groups": "nope"}, "not a column"),
+        ({"groups": "id", "membership": np.ones(3)}, "must be a formula"),
+        ({"groups": "id", "subset": [1, 2]}, "filter the Dask DataFrame"),
+        ({}, "pass `groups`"),
+    ],
+)
+def test_bad_arguments_with_dask_data(kwargs, message):
+    ddf = dd.from_pandas(_panel(n_groups=20), npartitions=2)
+    with pytest.raises(ValueError, match=message):
+        smlcr.LatentClassOLS.from_formula("y ~ x1", ddf, **kwargs)
+
+
+def test_transforms_that_learn_from_the_data_are_refused():
+    ddf = dd.from_pandas(_panel(n_groups=20), npartitions=2)
+    with pytest.raises(ValueError, match="learns from the data"):
+        smlcr.LatentClassOLS.from_formula("y ~ center(x1)", ddf, groups="id")
+
+
+def test_categorical_levels_come_from_the_whole_data():
+    df = _panel(n_groups=60).sort_values("id").reset_index(drop=True)
+    df["late"] = np.where(df["id"] > 50, "late", "early")  # absent from the first rows
+    formula = "y ~ x1 + C(late)"
+    lazy = smlcr.LatentClassOLS.from_formula(
+        formula, dd.from_pandas(df, npartitions=4), groups="id", k_classes=2
+    )
+    memory = smlcr.LatentClassOLS.from_formula(formula, df, groups="id", k_classes=2)
+    assert lazy.class_exog_names == memory.class_exog_names
+    np.testing.assert_allclose(lazy.fit(rng=0).llf, memory.fit(rng=0).llf, rtol=1e-10)
+
+
+def test_a_distributed_local_cluster_gives_the_same_statistics():
+    distributed = pytest.importorskip("distributed")
+    df = _panel()
+    memory = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", df, groups="id", absorb="cell", k_classes=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster),
+        ):
+            lazy = smlcr.LatentClassOLS.from_formula(
+                "y ~ x1 + x2",
+                dd.from_pandas(df, npartitions=4),
+                groups="id",
+                absorb="cell",
+                k_classes=2,
+            )
+    for a, b in zip(_by_label(memory), _by_label(lazy), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9 * np.max(np.abs(a)))
+
+
+def test_pickled_formula_results_load_at_a_scripts_top_level(tmp_path):
+    script = tmp_path / "load.py"
+    script.write_text(
+        "import pickle, smlcr\n"
+        "from smlcr.datasets import simulate_grouped\n"
+        "sim = simulate_grouped(n_groups=40, rows_per_group=3, seed=1)\n"
+        "res = smlcr.LatentClassOLS.from_formula('y ~ x1', sim.data, groups='id').fit(rng=0)\n"
+        "back = pickle.loads(pickle.dumps(res))\n"
+        "assert abs(back.predict(sim.data.head()).sum() - res.predict(sim.data.head()).sum()) "
+        "< 1e-12\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
