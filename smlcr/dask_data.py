@@ -141,6 +141,19 @@ class DaskSpec:
             built[name] = (spec, list(pd.DataFrame(design).columns))
         return built
 
+    def _plain(self, columns: list) -> bool:
+        """Whether a design's columns are the data's numeric columns (and ``Intercept``)."""
+        dtypes = self.skeleton.dtypes
+        return all(
+            c == "Intercept"
+            or (
+                c in dtypes.index
+                and pd.api.types.is_numeric_dtype(dtypes[c])
+                and not pd.api.types.is_bool_dtype(dtypes[c])
+            )
+            for c in columns
+        )
+
     @property
     def specs(self) -> dict:
         """Name to ``(engine spec, column names)`` for ``y``, ``x``, ``membership``, ``common``."""
@@ -171,6 +184,14 @@ class DaskSpec:
         kept = np.ones(n, dtype=bool)
         designs = {}
         for name, (spec, columns) in self.specs.items():
+            if self._plain(columns):
+                # the design is the data's own numeric columns (and a constant): read them
+                if name == "common":  # the classes' intercepts hold the constant
+                    columns = [c for c in columns if c != "Intercept"]
+                design = _plain_design(frame, columns)
+                kept &= ~np.isnan(design).any(axis=1)
+                designs[name] = design
+                continue
             design = manager.get_matrices(
                 spec, frame, pandas=True, na_action=manager.get_na_action("drop")
             )
@@ -195,9 +216,26 @@ class DaskSpec:
             extra[argument] = pd.Series(check_weights(frame[column], argument))
         for values in extra.values():
             kept &= values.notna().to_numpy()
-        arrays = {name: design[kept] for name, design in designs.items()}
-        arrays.update({name: values.to_numpy()[kept] for name, values in extra.items()})
+        every = kept.all()  # (no copies then)
+        arrays = {name: design if every else design[kept] for name, design in designs.items()}
+        arrays.update(
+            {
+                name: values.to_numpy() if every else values.to_numpy()[kept]
+                for name, values in extra.items()
+            }
+        )
         return arrays, kept
+
+
+def _plain_design(frame: pd.DataFrame, columns: list) -> np.ndarray:
+    """The columns ``columns`` of ``frame`` as float64 (``Intercept``: ones), NaN kept."""
+    real = [j for j, c in enumerate(columns) if c != "Intercept"]
+    block = frame[[columns[j] for j in real]].to_numpy(dtype=np.float64, na_value=np.nan)
+    if len(real) == len(columns):
+        return block
+    out = np.ones((len(frame), len(columns)))
+    out[:, real] = block  # one copy by rows (the data's columns were read as a block)
+    return out
 
 
 def _refuse_stateful(spec, text: str) -> None:
@@ -303,19 +341,13 @@ class Pieces:
     n_zero_rows: int = 0
 
 
-def _moments(values: np.ndarray) -> dict | None:
-    if values.shape[0] == 0:
-        return None
-    mean = values.mean(axis=0)
-    centred = values - mean
-    return {
-        "n": float(values.shape[0]),
-        "mean": mean,
-        "m2": np.einsum("ij,ij->j", centred, centred),
-        "low": values.min(axis=0),
-        "high": values.max(axis=0),
-        "first": values[0],
-    }
+def _key_codes(keys: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """Integer code of every row's key (its columns' combination), in order of appearance."""
+    if keys.shape[1] == 1:
+        codes, uniques = pd.factorize(keys.iloc[:, 0])
+        return codes.astype(np.int64), len(uniques)
+    codes = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
+    return codes.astype(np.int64), int(codes.max()) + 1 if codes.size else 0
 
 
 def _merge_moments(a: dict | None, b: dict | None) -> dict | None:
@@ -356,10 +388,15 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
             f"the Dask data have {n_missing} row(s) with a missing value in a variable the "
             "model uses; pass missing='drop' to drop them (they are counted)."
         )
-    design = (
-        arrays["x"] if "common" not in arrays else np.column_stack([arrays["x"], arrays["common"]])
-    )
-    values = np.column_stack([design, arrays["y"][:, 0]])
+    absorb = spec.absorb is not None
+    lead = 1 if absorb else 0  # the cells' column of ones comes first
+    parts = [arrays["x"]] + ([arrays["common"]] if "common" in arrays else []) + [arrays["y"]]
+    width = sum(a.shape[1] for a in parts)
+    values = np.empty((parts[0].shape[0], lead + width))
+    column = lead
+    for part in parts:
+        values[:, column : column + part.shape[1]] = part
+        column += part.shape[1]
     n_zero = 0
     weight = arrays.get("row_weights")
     if weight is not None:
@@ -369,28 +406,37 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
             keep = ~zero
             values, weight = values[keep], weight[keep]
             arrays = {k: (v[keep] if k != "y" and np.ndim(v) else v) for k, v in arrays.items()}
-    moments = _moments(values)
-    absorb = spec.absorb is not None
     groups = arrays["groups"] if "groups" in arrays else np.arange(values.shape[0])
     key_columns = {"group": groups}
     for position in range(len(spec.absorb or [])):
         key_columns[f"absorb{position}"] = arrays[f"absorb{position}"]
     keys = pd.DataFrame(key_columns)
-    codes = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
-    n_keys = int(codes.max()) + 1 if codes.size else 0
+    codes, n_keys = _key_codes(keys)
     first = np.full(n_keys, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(codes.size)[::-1]
-    # centring within the partition, undone where the design has a constant
-    centre = np.zeros(values.shape[1])
-    if values.shape[0] and (absorb or constant is not None):
-        centre = values.mean(axis=0)
-        if constant is not None and not absorb:
-            centre[constant] = 0.0
-    rows = values - centre
+    # the moments of the columns, and the rows centred within the partition (undone
+    # where the design has a constant; without one, nothing is centred)
+    data = values[:, lead:]
+    moments = None
+    centre = np.zeros(width)
+    if data.shape[0]:
+        moments = {"n": float(data.shape[0]), "mean": data.mean(axis=0)}
+        moments.update(low=data.min(axis=0), high=data.max(axis=0), first=data[0].copy())
+        if absorb or constant is not None:
+            data -= moments["mean"]  # in place: the rows the QR reads
+            moments["m2"] = np.einsum("ij,ij->j", data, data)
+            centre = moments["mean"].copy()
+            if constant is not None and not absorb:
+                centre[constant] = 0.0
+                data[:, constant] = 1.0
+        else:  # no constant to undo a centring with: the rows stay as they are
+            deviation = data - moments["mean"]
+            moments["m2"] = np.einsum("ij,ij->j", deviation, deviation)
     if absorb:
-        rows = np.column_stack([np.ones(rows.shape[0]), rows])
+        values[:, 0] = 1.0
+    rows = values
     if weight is not None:
-        rows = rows * np.sqrt(weight)[:, None]
+        rows *= np.sqrt(weight)[:, None]
     m = rows.shape[1]
     order = np.argsort(codes, kind="stable")  # the QR levels read each key's rows together
     R = _tsqr(rows[order], codes[order], n_keys) if n_keys else np.zeros((0, m, m))
@@ -398,7 +444,7 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     for argument in INDIVIDUAL_WEIGHTS:
         if argument in arrays:
             side.append(np.asarray(arrays[argument], dtype=np.float64)[:, None])
-    side = np.column_stack(side) if side else np.zeros((values.shape[0], 0))
+    side = np.column_stack(side) if side else np.zeros((rows.shape[0], 0))
     low = np.full((n_keys, side.shape[1]), np.inf)
     high = np.full((n_keys, side.shape[1]), -np.inf)
     np.minimum.at(low, codes, side)
@@ -455,8 +501,7 @@ def merge_pieces(a: Pieces, b: Pieces, constant: int | None, constant_value: flo
     Pieces
     """
     keys = pd.concat([a.keys, b.keys], ignore_index=True)
-    codes = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
-    n_keys = int(codes.max()) + 1 if codes.size else 0
+    codes, n_keys = _key_codes(keys)
     R = np.concatenate([a.R, b.R])
     centre = np.concatenate([a.centre, b.centre])
     first = np.full(n_keys, -1, dtype=np.int64)
