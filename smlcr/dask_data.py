@@ -907,7 +907,7 @@ def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs):
     for text in texts:
         tokens |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
     used = [c for c in data.columns if c in tokens]
-    used += [c for c in (groups or []) + (absorb or []) + list(weights.values()) if c not in used]
+    used = list(dict.fromkeys(used + (groups or []) + (absorb or []) + list(weights.values())))
     skeleton = _skeleton(data, texts, used)
     spec = DaskSpec(
         formula=formula,

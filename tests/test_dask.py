@@ -59,6 +59,7 @@ OPTIONS = {
     "absorb": ("y ~ x1 + x2", {"absorb": ["cell"]}),
     "membership_common": ("y ~ x1", {"membership": "~ C(kind) + z", "common": "~ x2"}),
     "absorb_common_variance": ("y ~ x1 + x2", {"absorb": "cell", "variance": "common"}),
+    "absorb_with_groups": ("y ~ x1 + x2", {"absorb": ["id", "cell"]}),
 }
 
 
