@@ -479,7 +479,37 @@ class LatentClassOLSResults(LikelihoodModelResults):
         -------
         ContrastResults
         """
-        return self._named_constraints(super().wald_test, r_matrix, *args, **kwargs)
+        return self._named_constraints(self._equilibrated_wald, r_matrix, *args, **kwargs)
+
+    def _equilibrated_wald(self, r_matrix, *args, **kwargs):
+        """statsmodels' ``wald_test`` with every restriction divided by its standard error.
+
+        The statistic does not change, but statsmodels' rank check of ``R V R'``
+        then sees a correlation matrix: with regressors in very different units
+        (a slope per unit of a variable near 1e6 and an intercept) it would
+        otherwise take a full-rank set of restrictions for a singular one and
+        silently drop one.
+        """
+        if isinstance(r_matrix, (str, list)) and (
+            isinstance(r_matrix, str) or all(isinstance(r, str) for r in r_matrix)
+        ):
+            from patsy import DesignInfo
+
+            constraint = DesignInfo(list(self.model.data.param_names)).linear_constraint(r_matrix)
+            r_matrix = (constraint.coefs, constraint.constants[:, 0])
+        if isinstance(r_matrix, tuple):
+            matrix, q = (
+                np.atleast_2d(np.asarray(r_matrix[0], float)),
+                np.asarray(r_matrix[1], float).reshape(-1),
+            )
+        else:
+            matrix = np.atleast_2d(np.asarray(r_matrix, dtype=np.float64))
+            q = np.zeros(matrix.shape[0])
+        cov = np.asarray(self.cov_params())
+        with np.errstate(invalid="ignore"):
+            size = np.sqrt(np.einsum("ij,jk,ik->i", matrix, cov, matrix))
+        size = np.where(np.isfinite(size) & (size > 0), size, 1.0)
+        return super().wald_test((matrix / size[:, None], q / size), *args, **kwargs)
 
     def wald_test_terms(self, *args, **kwargs):
         """Not available: statsmodels' per-term tests do not know the class structure.

@@ -248,3 +248,34 @@ def test_bootstrap_lrt():
     # two against three (the truth is two): not rejected
     assert table.loc[2, "boot_pvalue"] > 0.1
     assert np.isnan(table.loc[3, "boot_pvalue"])
+
+
+def test_wald_tests_do_not_depend_on_the_units_of_the_regressors():
+    """A regressor near 5e6 makes R V R' badly scaled: the test must still use every
+    restriction (statsmodels' rank check would drop one and lower the degrees of freedom)."""
+    import warnings
+
+    import smlcr
+    from smlcr.datasets import simulate_grouped
+
+    sim = simulate_grouped(n_groups=150, rows_per_group=4, seed=2)
+    big = sim.data.assign(x1=sim.data["x1"] * 1e3 + 5e6)
+    results = []
+    for data in (sim.data, big):
+        res = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", data, groups="id", k_classes=3)
+        results.append(res.fit(rng=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "covariance of constraints does not have full rank"
+        tests = [r.test_class_equality() for r in results]
+        named = [
+            r.wald_test("Intercept[1] = Intercept[2], x1[1] = x1[2]", scalar=True) for r in results
+        ]
+    assert tests[0].df_denom == tests[1].df_denom == 6
+    np.testing.assert_allclose(tests[1].statistic, tests[0].statistic, rtol=1e-6)
+    # the slopes' tests are invariant (the intercepts' meaning moves with the shift of x1)
+    np.testing.assert_allclose(
+        tests[1].per_term.loc[["x1", "x2"], "statistic"],
+        tests[0].per_term.loc[["x1", "x2"], "statistic"],
+        rtol=1e-6,
+    )
+    assert named[0].df_denom == named[1].df_denom == 2
