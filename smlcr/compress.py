@@ -320,33 +320,42 @@ def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int)
     return r, block_group, blocks_per_group
 
 
-def block_height(m: int, longest: int) -> int:
-    """Rows per block of the first QR level: fitted to the panel's longest individual.
+#: Most rows per block of the first QR level, in multiples of the columns: LAPACK's
+#: QR of a taller block costs less per row (measured: 1,000,000 rows x 12 columns in
+#: individuals of 1,000 rows, 0.27 s with blocks of 4 m rows, 0.14 s with 32 m).
+MAX_BLOCK_COLUMNS = 32
 
-    ``max(m, min(4 m, longest))``: a panel of short individuals is not padded
-    with zero rows to a fixed height (the cost and memory of the pass follow
-    the data), and long individuals are cut into blocks of ``4 m`` rows whose
-    factors are merged by further levels.
+
+def block_height(m: int, counts) -> int:
+    """Rows per block of the first QR level: fitted to the lengths of the individuals.
+
+    ``max(m, min(32 m, q))`` with ``q`` the 90th percentile of the individuals'
+    rows: a panel of short individuals is not padded with zero rows to a
+    fixed height (the cost and memory of the pass follow the data), a few
+    long individuals do not make the short ones padded, and long individuals
+    are cut into blocks whose factors are merged by further levels.
 
     Parameters
     ----------
     m : int
         Columns (regressors and the response).
-    longest : int
-        Rows of the longest individual.
+    counts : array_like of int
+        Rows of each individual.
 
     Returns
     -------
     int
     """
-    return max(m, min(4 * m, int(longest)))
+    counts = np.asarray(counts)
+    typical = int(np.percentile(counts, 90)) if counts.size else m
+    return max(m, min(MAX_BLOCK_COLUMNS * m, typical))
 
 
 def _tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int | None = None):
     """R factor (m x m) of each individual's rows, by repeated block QR."""
     m = rows.shape[1]
     if height is None:
-        height = block_height(m, np.bincount(codes, minlength=n_groups).max())
+        height = block_height(m, np.bincount(codes, minlength=n_groups))
     r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, height)
     while np.any(blocks_per_group > 1):
         # merge the factors four at a time (a block of m rows would not shrink)

@@ -24,6 +24,7 @@ Dask is imported only here, and only when Dask data is given.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -229,12 +230,13 @@ class DaskSpec:
 
 def _plain_design(frame: pd.DataFrame, columns: list) -> np.ndarray:
     """The columns ``columns`` of ``frame`` as float64 (``Intercept``: ones), NaN kept."""
-    real = [j for j, c in enumerate(columns) if c != "Intercept"]
-    block = frame[[columns[j] for j in real]].to_numpy(dtype=np.float64, na_value=np.nan)
-    if len(real) == len(columns):
-        return block
-    out = np.ones((len(frame), len(columns)))
-    out[:, real] = block  # one copy by rows (the data's columns were read as a block)
+    # column-major: every column written and later reduced contiguously
+    out = np.empty((len(frame), len(columns)), order="F")
+    for j, column in enumerate(columns):
+        if column == "Intercept":
+            out[:, j] = 1.0
+        else:
+            out[:, j] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 
 
@@ -275,11 +277,18 @@ def _skeleton(data, texts: list, used: list) -> pd.DataFrame:
     import dask
 
     columns = [c for c in data.columns if c in set(used)]
-    head = data[columns].head(SKELETON_ROWS, npartitions=-1).dropna()
+    partitions = 1  # as few as give enough complete rows (not a pass over all of them)
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # fewer rows than asked: widened
+            head = data[columns].head(SKELETON_ROWS, npartitions=partitions).dropna()
+        if len(head) >= min(SKELETON_ROWS, 10) or partitions >= data.npartitions:
+            break
+        partitions = min(4 * partitions, data.npartitions)
     if head.empty:
         raise ValueError(
-            f"the first {SKELETON_ROWS} rows of the Dask data have a missing value in every "
-            "row; the formulas' design is built from complete rows."
+            "every row of the Dask data has a missing value; the formulas' design is built "
+            "from complete rows."
         )
     categorical = [c for c in _categorical_columns(data, texts) if c in columns]
     levels = dask.compute(*[data[c].dropna().unique() for c in categorical])
@@ -394,9 +403,12 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     width = sum(a.shape[1] for a in parts)
     values = np.empty((parts[0].shape[0], lead + width))
     column = lead
+    summaries = []
     for part in parts:
         values[:, column : column + part.shape[1]] = part
         column += part.shape[1]
+        if part.shape[0]:  # each column's range and mean, read where it is contiguous
+            summaries.append((part.min(axis=0), part.max(axis=0), part.mean(axis=0)))
     n_zero = 0
     weight = arrays.get("row_weights")
     if weight is not None:
@@ -406,6 +418,10 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
             keep = ~zero
             values, weight = values[keep], weight[keep]
             arrays = {k: (v[keep] if k != "y" and np.ndim(v) else v) for k, v in arrays.items()}
+            rest = values[:, lead:]
+            summaries = (
+                [(rest.min(axis=0), rest.max(axis=0), rest.mean(axis=0))] if len(rest) else []
+            )
     groups = arrays["groups"] if "groups" in arrays else np.arange(values.shape[0])
     key_columns = {"group": groups}
     for position in range(len(spec.absorb or [])):
@@ -420,8 +436,9 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     moments = None
     centre = np.zeros(width)
     if data.shape[0]:
-        moments = {"n": float(data.shape[0]), "mean": data.mean(axis=0)}
-        moments.update(low=data.min(axis=0), high=data.max(axis=0), first=data[0].copy())
+        low, high, mean = (np.concatenate(parts) for parts in zip(*summaries, strict=True))
+        moments = {"n": float(data.shape[0]), "mean": mean, "low": low, "high": high}
+        moments["first"] = data[0].copy()
         if absorb or constant is not None:
             data -= moments["mean"]  # in place: the rows the QR reads
             moments["m2"] = np.einsum("ij,ij->j", data, data)

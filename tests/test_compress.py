@@ -63,8 +63,10 @@ def test_any_block_height_gives_the_same_statistics():
     counts = rng.integers(1, 40, size=50)
     codes = np.repeat(np.arange(50), counts)
     rows = rng.normal(size=(codes.size, 4)) * [1.0, 1e3, 1e-2, 1.0]
-    assert block_height(4, counts.max()) == 16 and block_height(4, 6) == 6
-    assert block_height(4, 2) == 4
+    assert block_height(4, counts) == int(np.percentile(counts, 90))
+    assert block_height(4, [6, 6, 2]) == 6 and block_height(4, [2, 3]) == 4
+    assert block_height(4, [1000] * 5) == 128  # long individuals: blocks of 32 m rows
+    assert block_height(4, [2] * 95 + [1000] * 5) == 4  # a few long ones pad nobody
     reference = None
     for height in (None, 4, 5, 9, 64):
         r = _tsqr(rows, codes, 50, height)

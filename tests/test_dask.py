@@ -144,6 +144,7 @@ def test_missing_values_and_weights_on_dask_data():
     ids = np.sort(df["id"].unique())
     df["fw"] = pd.Series(np.arange(ids.size) % 3 + 1, index=ids).reindex(df["id"]).to_numpy()
     df["rw"] = np.random.default_rng(0).uniform(0.5, 2.0, len(df))
+    df.loc[df.index[10:14], "rw"] = 0.0  # rows of infinite variance, dropped and counted
     options = {"freq_weights": "fw", "row_weights": "rw"}
     with pytest.warns(smlcr.exceptions.MissingRowsWarning, match="5 row"):
         lazy = smlcr.LatentClassOLS.from_formula(
@@ -155,6 +156,7 @@ def test_missing_values_and_weights_on_dask_data():
             "y ~ x1 + x2", df, groups="id", k_classes=2, **options
         )
     assert lazy.n_missing_dropped == memory.n_missing_dropped == 5
+    assert lazy.n_rows_zero_weight == memory.n_rows_zero_weight == 4
     assert lazy.nobs == memory.nobs and lazy.n_individuals == memory.n_individuals
     np.testing.assert_allclose(lazy.fit(rng=0).llf, memory.fit(rng=0).llf, rtol=1e-10)
     with pytest.raises(ValueError, match="missing='drop'"):
