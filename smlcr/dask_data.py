@@ -37,14 +37,20 @@ from smlcr.compress import (
     power_of_two,
     units_rule,
 )
-from smlcr.exceptions import (
-    AbsorbedIndividualWarning,
-    AbsorbedRegressorWarning,
-    MissingRowsWarning,
-    ZeroWeightWarning,
-    warn,
+from smlcr.exceptions import MissingRowsWarning, warn
+from smlcr.prepare import (
+    check_varies_within,
+    check_y_scale,
+    no_dof_note,
+    unidentified_regressors,
 )
-from smlcr.weights import INDIVIDUAL_WEIGHTS, Weighting, check_weights
+from smlcr.weights import (
+    INDIVIDUAL_WEIGHTS,
+    Weighting,
+    check_some_weight,
+    check_weights,
+    zero_weight_notes,
+)
 
 __all__ = ["DaskSpec", "compress_dask", "from_dask", "is_dask_frame"]
 
@@ -668,27 +674,12 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         gram_diag = np.einsum("nij,nij->j", R, R)
         rms_within = np.sqrt(gram_diag / n_rows)
         rms_raw = np.sqrt(moments["m2"] / n_rows + moments["mean"] ** 2)
-        if rms_within[-1] <= 1e-12 * rms_raw[-1]:
-            raise ValueError(
-                "`endog` is constant within every absorbed cell, so nothing is left to "
-                "explain once the fixed effects are absorbed; absorb fewer effects."
-            )
+        check_varies_within(rms_within[-1] > 1e-12 * rms_raw[-1])
+        # as :func:`smlcr.compress.constant_within`, from the statistics
         constant = rms_within[:-1] <= 1e-9 * rms_raw[:-1]
-        if constant[: len(class_names)].all():
-            raise ValueError(
-                "every regressor in `exog` is constant within the absorbed cells, so none "
-                "is identified; add regressors that vary within cells or absorb less."
-            )
-        dropped = [n for n, c in zip(names, constant, strict=True) if c]
+        dropped, dropped_notes = unidentified_regressors(constant, names, len(class_names))
+        notes += dropped_notes
         if dropped:
-            notes.append(
-                (
-                    f"regressors {dropped} are constant within every absorbed cell and are not "
-                    "identified alongside the fixed effects; they were dropped (see "
-                    "`dropped_exog`).",
-                    AbsorbedRegressorWarning,
-                )
-            )
             keep = np.concatenate([~constant, [True]])
             R = np.linalg.qr(R[:, :, keep], mode="r")
             rms_within = rms_within[keep]
@@ -740,11 +731,7 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         x_shift=units["x_shift"],
         y_shift=units["y_shift"],
     )
-    if not 1e-150 < units["y_scale"] < 1e150:
-        raise ValueError(
-            f"`endog` varies on a scale of {units['y_scale']:.3g}, whose square is outside the "
-            "range of float64; divide it by a constant."
-        )
+    check_y_scale(units["y_scale"])
     # individual-level columns: membership design, then the individual weight
     q = pieces.side_low.shape[1] - (1 if set(spec.weights) & set(INDIVIDUAL_WEIGHTS) else 0)
     membership_names = spec_names(spec, "membership")
@@ -761,44 +748,19 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
     log_row_weight = None
     if "row_weights" in spec.weights:
         log_row_weight = np.bincount(codes, weights=pieces.log_row_weight, minlength=n_groups)
-    kind, weight, scale_w = None, None, 1.0
-    for argument, name in INDIVIDUAL_WEIGHTS.items():
-        if argument in spec.weights:
-            kind, weight = name, side[:, q]
+    weight = side[:, q] if q < side.shape[1] else None
+    argument = next((a for a in spec.weights if a in INDIVIDUAL_WEIGHTS), None)
     keep = dof > 0
     n_no_dof = int((~keep).sum()) if absorb else 0
     if n_no_dof:
-        notes.append(
-            (
-                f"{n_no_dof} individual(s) have one row in every absorbed cell, so nothing is "
-                "left of them after the within transformation; they were dropped (see "
-                "`n_groups_no_dof`).",
-                AbsorbedIndividualWarning,
-            )
-        )
+        notes.append(no_dof_note(n_no_dof))
     n_zero_groups = 0
     if weight is not None:
         zero = weight == 0
-        if (zero & keep).all() or not (keep & ~zero).any():
-            raise ValueError(f"`{_weight_argument(spec)}` is zero for every individual.")
+        check_some_weight(zero | ~keep, argument)
         n_zero_groups = int((zero & keep).sum())
-        if n_zero_groups:
-            notes.append(
-                (
-                    f"{n_zero_groups} individual(s) with `{_weight_argument(spec)}` of zero "
-                    "were dropped (see `n_groups_zero_weight`).",
-                    ZeroWeightWarning,
-                )
-            )
         keep &= ~zero
-    if pieces.n_zero_rows:
-        notes.append(
-            (
-                f"{pieces.n_zero_rows} row(s) with `row_weights` of zero (infinite variance) "
-                "were dropped; see `n_rows_zero_weight`.",
-                ZeroWeightWarning,
-            )
-        )
+    notes += zero_weight_notes(argument, n_zero_groups, pieces.n_zero_rows)
     n_cells_dropped = int(np.bincount(codes, minlength=n_groups)[~keep].sum()) if absorb else 0
     if not keep.all():
         index = np.flatnonzero(keep)
@@ -806,20 +768,13 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         labels, membership_exog, rows_per = labels[index], membership_exog[index], rows_per[index]
         weight = None if weight is None else weight[index]
         log_row_weight = None if log_row_weight is None else log_row_weight[index]
-    if kind == "sampling":
-        scale_w = weight.size / float(np.sum(weight))
-        weight = weight * scale_w
-    weighting = Weighting(
-        kind=kind,
-        weight=weight,
-        scale=scale_w,
-        rows=log_row_weight is not None,
-        log_row_weight=log_row_weight,
-        n_groups_zero_weight=n_zero_groups,
-        n_rows_zero_weight=pieces.n_zero_rows,
+    weighting = Weighting.build(argument, weight, log_row_weight, n_zero_groups, pieces.n_zero_rows)
+    stats = replace(stats, weight=weighting.weight)
+    nobs = (
+        float(weighting.weight @ rows_per)
+        if weighting.kind == "frequency"
+        else float(rows_per.sum())
     )
-    stats = replace(stats, weight=weight)
-    nobs = float(rows_per.sum()) if kind != "frequency" else float(weight @ rows_per)
     record = {
         "exog_keep": column_keep[: len(class_names)],
         "common_keep": column_keep[len(class_names) :],
@@ -839,10 +794,6 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         n_missing=pieces.n_missing,
         notes=notes,
     )
-
-
-def _weight_argument(spec: DaskSpec) -> str:
-    return next(a for a in spec.weights if a in INDIVIDUAL_WEIGHTS)
 
 
 def spec_names(spec: DaskSpec, name: str) -> list:

@@ -419,6 +419,7 @@ class LatentClassOLS(LikelihoodModel):
         exog : ndarray, shape (nobs, k_exog)
         common : ndarray, shape (nobs, k_common)
         """
+        self.require_data("rows_used()")
         exog = np.asarray(self.exog, dtype=np.float64)
         exog = exog[:, None] if exog.ndim == 1 else exog
         keep = self.prepared.rows.keep

@@ -31,9 +31,13 @@ from smlcr.design import per_individual, plain
 from smlcr.exceptions import (
     AbsorbedIndividualWarning,
     AbsorbedRegressorWarning,
-    ZeroWeightWarning,
 )
-from smlcr.weights import INDIVIDUAL_WEIGHTS, Weighting, individual_weight
+from smlcr.weights import (
+    Weighting,
+    check_some_weight,
+    individual_weight,
+    zero_weight_notes,
+)
 
 __all__ = ["CONDITION_LIMIT", "PreparedData", "RowMap", "from_statistics", "prepare"]
 
@@ -233,6 +237,90 @@ def check_enough_data(dof: np.ndarray, k_classes: int, k_exog: int, k_common: in
         )
 
 
+def check_varies_within(varies: bool) -> None:
+    """An error when the response is constant within every absorbed cell.
+
+    Parameters
+    ----------
+    varies : bool
+        Whether the within-transformed response is not (numerically) zero.
+    """
+    if not varies:
+        raise ValueError(
+            "`endog` is constant within every absorbed cell, so nothing is left to "
+            "explain once the fixed effects are absorbed; absorb fewer effects."
+        )
+
+
+def unidentified_regressors(constant: np.ndarray, names: list, n_class: int) -> tuple:
+    """Regressors constant within the cells: an error when no class-specific one is left,
+    else their names and the warning.
+
+    Parameters
+    ----------
+    constant : ndarray of bool
+        Columns (class-specific, then common) constant within every cell.
+    names : list of str
+    n_class : int
+        Number of class-specific columns.
+
+    Returns
+    -------
+    dropped : list of str
+    notes : list of (str, type)
+    """
+    if constant[:n_class].all():
+        raise ValueError(
+            "every regressor in `exog` is constant within the absorbed cells, so none "
+            "is identified; add regressors that vary within cells or absorb less."
+        )
+    dropped = [n for n, c in zip(names, constant, strict=True) if c]
+    if not dropped:
+        return [], []
+    message = (
+        f"regressors {dropped} are constant within every absorbed cell and are not "
+        "identified alongside the fixed effects; they were dropped (see `dropped_exog`)."
+    )
+    return dropped, [(message, AbsorbedRegressorWarning)]
+
+
+def no_dof_note(n_groups: int, n_rows: int | None = None) -> tuple:
+    """The warning about individuals left without degrees of freedom by absorbing.
+
+    Parameters
+    ----------
+    n_groups : int
+    n_rows : int, optional
+        Their rows.
+
+    Returns
+    -------
+    (str, type)
+    """
+    rows = "" if n_rows is None else f"{n_rows} rows; "
+    return (
+        f"{n_groups} individual(s) have one row in every absorbed cell, so nothing is left "
+        f"of them after the within transformation; they were dropped ({rows}see "
+        "`n_groups_no_dof`).",
+        AbsorbedIndividualWarning,
+    )
+
+
+def check_y_scale(y_scale: float) -> None:
+    """An error when the response's scale squared is outside float64's range.
+
+    Parameters
+    ----------
+    y_scale : float
+    """
+    if not 1e-150 < y_scale < 1e150:
+        raise ValueError(
+            f"`endog` varies on a scale of {y_scale:.3g}, whose square (the scale of the "
+            "residual variances) is outside the range of float64; divide it by a constant "
+            "(the estimates scale with it)."
+        )
+
+
 @dataclass
 class _Absorbed:
     """What absorbing the cells left of the rows."""
@@ -290,28 +378,10 @@ def absorb_cells(
     n_cells = len(used_cells)
     demeaned = within_transform(np.column_stack([endog, design]), cells, row_weight)
     endog_w, design_w = demeaned[:, 0], demeaned[:, 1:]
-    if np.max(np.abs(endog_w)) <= 1e-12 * np.max(np.abs(endog)):
-        raise ValueError(
-            "`endog` is constant within every absorbed cell, so nothing is left to "
-            "explain once the fixed effects are absorbed; absorb fewer effects."
-        )
+    check_varies_within(np.max(np.abs(endog_w)) > 1e-12 * np.max(np.abs(endog)))
     constant = constant_within(design, design_w)
-    if constant.all():
-        raise ValueError(
-            "every regressor in `exog` is constant within the absorbed cells, so none "
-            "is identified; add regressors that vary within cells or absorb less."
-        )
-    notes, dropped = [], []
+    dropped, notes = unidentified_regressors(constant, names, constant.size)
     if constant.any():
-        dropped = [n for n, c in zip(names, constant, strict=True) if c]
-        notes.append(
-            (
-                f"regressors {dropped} are constant within every absorbed cell "
-                "and are not identified alongside the fixed effects; they were dropped "
-                "(see `dropped_exog`).",
-                AbsorbedRegressorWarning,
-            )
-        )
         design_w = design_w[:, ~constant]
     n_rows = np.bincount(codes, minlength=len(labels))
     cell_group = np.zeros(n_cells, dtype=np.int64)
@@ -322,14 +392,7 @@ def absorb_cells(
     no_dof = dof == 0
     row_keep = np.ones(codes.size, dtype=bool)
     if no_dof.any():
-        notes.append(
-            (
-                f"{int(no_dof.sum())} individual(s) have one row in every absorbed cell, "
-                "so nothing is left of them after the within transformation; they were "
-                f"dropped ({int(n_rows[no_dof].sum())} rows; see `n_groups_no_dof`).",
-                AbsorbedIndividualWarning,
-            )
-        )
+        notes.append(no_dof_note(int(no_dof.sum()), int(n_rows[no_dof].sum())))
         row_keep = ~no_dof[codes]
         n_cells -= int(cells_per_group[no_dof].sum())
         kept_groups, codes = np.unique(codes[row_keep], return_inverse=True)
@@ -480,12 +543,7 @@ def prepare(
         )
     check_k_classes_fit(k_classes, len(labels))
     units = standardization(endog, design, int(exog_keep.sum()))
-    if not 1e-150 < units["y_scale"] < 1e150:
-        raise ValueError(
-            f"`endog` varies on a scale of {units['y_scale']:.3g}, whose square (the scale "
-            "of the residual variances) is outside the range of float64; divide it by a "
-            "constant (the estimates scale with it)."
-        )
+    check_y_scale(units["y_scale"])
     stats = compress(
         endog,
         design,
@@ -624,66 +682,36 @@ class _ZeroWeights:
 def _drop_zero_weights(codes, labels, individual_weights, weight_name, row_weights):
     """Rows without a zero individual or row weight; an error when none is left."""
     keep = np.ones(codes.size, dtype=bool)
-    notes, n_groups, n_rows = [], 0, 0
+    n_groups, n_rows, lost = 0, 0, 0
     if individual_weights is not None:
         used, inverse = np.unique(codes, return_inverse=True)
         per = individual_weight(individual_weights, inverse, np.asarray(labels)[used], weight_name)
         zero = per == 0
-        if zero.all():
-            raise ValueError(f"`{weight_name}` is zero for every individual; nothing to fit.")
-        if zero.any():
-            n_groups = int(zero.sum())
-            keep &= ~zero[inverse]
-            notes.append(
-                (
-                    f"{n_groups} individual(s) with `{weight_name}` of zero were dropped "
-                    f"({int((~keep).sum())} rows; see `n_groups_zero_weight`).",
-                    ZeroWeightWarning,
-                )
-            )
+        check_some_weight(zero, weight_name)
+        n_groups = int(zero.sum())
+        keep &= ~zero[inverse]
     if row_weights is not None:
         zero = row_weights == 0
-        if (zero | ~keep).all():
-            raise ValueError("`row_weights` is zero on every row; nothing to fit.")
-        if (zero & keep).any():
-            n_rows = int((zero & keep).sum())
-            before = np.unique(codes[keep]).size
-            keep &= ~zero
-            lost = before - np.unique(codes[keep]).size
-            notes.append(
-                (
-                    f"{n_rows} row(s) with `row_weights` of zero (infinite variance) were "
-                    f"dropped, and with them {lost} individual(s) left without rows; see "
-                    "`n_rows_zero_weight`.",
-                    ZeroWeightWarning,
-                )
-            )
+        check_some_weight(zero | ~keep, "row_weights")
+        n_rows = int((zero & keep).sum())
+        before = np.unique(codes[keep]).size
+        keep &= ~zero
+        lost = before - np.unique(codes[keep]).size
+    detail = f", and with them {lost} individual(s) left without rows" if lost else ""
+    notes = zero_weight_notes(weight_name, n_groups, n_rows, detail)
     return _ZeroWeights(keep=keep, notes=notes, n_groups=n_groups, n_rows=n_rows)
 
 
 def _weighting(codes, labels, individual_weights, weight_name, row_weights, zeros) -> Weighting:
-    """The weights per individual (codes ``0..N-1``), sampling weights rescaled to sum to N."""
-    weight, scale, kind = None, 1.0, None
+    """The weights per individual (codes ``0..N-1``)."""
+    weight, log_row_weight = None, None
     if individual_weights is not None:
-        kind = INDIVIDUAL_WEIGHTS[weight_name]
         weight = individual_weight(individual_weights, codes, labels, weight_name)
-        if kind == "sampling":
-            scale = weight.size / float(np.sum(weight))
-            weight = weight * scale
-    log_row_weight = None
     if row_weights is not None:
         log_row_weight = 0.5 * np.bincount(
             codes, weights=np.log(row_weights), minlength=len(labels)
         )
-    return Weighting(
-        kind=kind,
-        weight=weight,
-        scale=scale,
-        rows=row_weights is not None,
-        log_row_weight=log_row_weight,
-        n_groups_zero_weight=zeros.n_groups,
-        n_rows_zero_weight=zeros.n_rows,
-    )
+    return Weighting.build(weight_name, weight, log_row_weight, zeros.n_groups, zeros.n_rows)
 
 
 def _combined(first: np.ndarray, then: np.ndarray) -> np.ndarray:

@@ -29,8 +29,10 @@ __all__ = [
     "WEIGHT_ARGUMENTS",
     "Weighting",
     "by_individual",
+    "check_some_weight",
     "check_weights",
     "individual_weight",
+    "zero_weight_notes",
 ]
 
 #: The individual weights' arguments and what they are.
@@ -71,6 +73,44 @@ class Weighting:
     log_row_weight: np.ndarray | None = None
     n_groups_zero_weight: int = 0
     n_rows_zero_weight: int = 0
+
+    @classmethod
+    def build(
+        cls,
+        argument: str | None,
+        weight: np.ndarray | None,
+        log_row_weight: np.ndarray | None,
+        n_groups_zero_weight: int = 0,
+        n_rows_zero_weight: int = 0,
+    ) -> Weighting:
+        """The record from the weights per individual (sampling weights rescaled to sum to N).
+
+        Parameters
+        ----------
+        argument : {"freq_weights", "weights"} or None
+        weight : ndarray, shape (N,), or None
+            Each individual's weight as given.
+        log_row_weight : ndarray, shape (N,), or None
+        n_groups_zero_weight, n_rows_zero_weight : int
+
+        Returns
+        -------
+        Weighting
+        """
+        kind = None if weight is None else INDIVIDUAL_WEIGHTS[argument]
+        scale = 1.0
+        if kind == "sampling":
+            scale = weight.size / float(np.sum(weight))
+            weight = weight * scale
+        return cls(
+            kind=kind,
+            weight=weight,
+            scale=scale,
+            rows=log_row_weight is not None,
+            log_row_weight=log_row_weight,
+            n_groups_zero_weight=n_groups_zero_weight,
+            n_rows_zero_weight=n_rows_zero_weight,
+        )
 
     @property
     def total(self) -> float | None:
@@ -224,3 +264,56 @@ def individual_weight(values: np.ndarray, codes: np.ndarray, labels, name: str) 
             f"{err} Give `{name}` per individual (a Series indexed by the `groups` labels) "
             "or the same value on every row of an individual."
         ) from None
+
+
+def zero_weight_notes(argument: str | None, n_groups: int, n_rows: int, detail: str = "") -> list:
+    """The warnings about individuals and rows dropped for a zero weight.
+
+    Parameters
+    ----------
+    argument : str or None
+        The individual weights' argument.
+    n_groups : int
+        Individuals dropped for a zero individual weight.
+    n_rows : int
+        Rows dropped for a zero row weight.
+    detail : str
+        Appended to the rows' message (what else was lost with them).
+
+    Returns
+    -------
+    list of (str, type)
+    """
+    from smlcr.exceptions import ZeroWeightWarning
+
+    notes = []
+    if n_groups:
+        notes.append(
+            (
+                f"{n_groups} individual(s) with `{argument}` of zero were dropped (see "
+                "`n_groups_zero_weight`).",
+                ZeroWeightWarning,
+            )
+        )
+    if n_rows:
+        notes.append(
+            (
+                f"{n_rows} row(s) with `row_weights` of zero (infinite variance) were dropped"
+                f"{detail}; see `n_rows_zero_weight`.",
+                ZeroWeightWarning,
+            )
+        )
+    return notes
+
+
+def check_some_weight(zero: np.ndarray, argument: str) -> None:
+    """An error when every individual (or row) has a zero weight.
+
+    Parameters
+    ----------
+    zero : ndarray of bool
+    argument : str
+    """
+    if zero.all():
+        where = "row" if argument == "row_weights" else "individual"
+        raise ValueError(f"`{argument}` is zero for every {where}; nothing to fit.")

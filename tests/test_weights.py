@@ -264,7 +264,7 @@ def _bad(df, column, values):
         ("freq_weights", "fw", lambda d: d["fw"] + 0.5, "whole numbers"),
         ("weights", "sw", lambda d: d["sw"] + 0.01 * (d.index % 2), "varies within individual"),
         ("weights", "sw", lambda d: 0 * d["sw"], "zero for every individual"),
-        ("row_weights", "rw", lambda d: 0 * d["rw"], "zero on every row"),
+        ("row_weights", "rw", lambda d: 0 * d["rw"], "zero for every row"),
         ("freq_weights", "fw", lambda d: d["fw"].astype(str), "numeric"),
     ],
 )
