@@ -37,22 +37,28 @@ from smlcr.compress import (
     power_of_two,
     units_rule,
 )
+from smlcr.design import check_k_classes, check_keywords
 from smlcr.exceptions import MissingRowsWarning, warn
 from smlcr.prepare import (
+    GIVEN_PREPARED,
+    check_enough_data,
+    check_k_classes_fit,
     check_varies_within,
     check_y_scale,
+    from_statistics,
     no_dof_note,
     unidentified_regressors,
 )
 from smlcr.weights import (
     INDIVIDUAL_WEIGHTS,
+    WEIGHT_ARGUMENTS,
     Weighting,
     check_some_weight,
     check_weights,
     zero_weight_notes,
 )
 
-__all__ = ["DaskSpec", "compress_dask", "from_dask", "is_dask_frame"]
+__all__ = ["DaskSpec", "compress_dask", "from_dask", "is_dask_frame", "statistics_model"]
 
 #: Rows of the data taken (from the first partitions) into the skeleton.
 SKELETON_ROWS = 200
@@ -196,7 +202,8 @@ class DaskSpec:
                 if name == "common":  # the classes' intercepts hold the constant
                     columns = [c for c in columns if c != "Intercept"]
                 design = _plain_design(frame, columns)
-                kept &= ~np.isnan(design).any(axis=1)
+                for j in range(design.shape[1]):  # column by column, where it is contiguous
+                    kept &= ~np.isnan(design[:, j])
                 designs[name] = design
                 continue
             design = manager.get_matrices(
@@ -446,12 +453,13 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
         moments = {"n": float(data.shape[0]), "mean": mean, "low": low, "high": high}
         moments["first"] = data[0].copy()
         if absorb or constant is not None:
-            data -= moments["mean"]  # in place: the rows the QR reads
-            moments["m2"] = np.einsum("ij,ij->j", data, data)
             centre = moments["mean"].copy()
             if constant is not None and not absorb:
-                centre[constant] = 0.0
-                data[:, constant] = 1.0
+                centre[constant] = 0.0  # the constant stays: it undoes the centring
+            data -= centre  # in place: the rows the QR reads
+            moments["m2"] = np.einsum("ij,ij->j", data, data)
+            if constant is not None and not absorb:
+                moments["m2"][constant] = 0.0
         else:  # no constant to undo a centring with: the rows stay as they are
             deviation = data - moments["mean"]
             moments["m2"] = np.einsum("ij,ij->j", deviation, deviation)
@@ -461,8 +469,12 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     if weight is not None:
         rows *= np.sqrt(weight)[:, None]
     m = rows.shape[1]
-    order = np.argsort(codes, kind="stable")  # the QR levels read each key's rows together
-    R = _tsqr(rows[order], codes[order], n_keys) if n_keys else np.zeros((0, m, m))
+    if codes.size and np.any(codes[1:] < codes[:-1]):
+        order = np.argsort(codes, kind="stable")  # the QR levels read each key's rows together
+        rows, codes_sorted = rows[order], codes[order]
+    else:  # rows already grouped by key (data written by individual): no copy
+        codes_sorted = codes
+    R = _tsqr(rows, codes_sorted, n_keys) if n_keys else np.zeros((0, m, m))
     side = [arrays["membership"]] if "membership" in arrays else []
     for argument in INDIVIDUAL_WEIGHTS:
         if argument in arrays:
@@ -835,8 +847,6 @@ def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs):
         Holding the statistics and the per-individual data, not the rows.
     """
     _require_dask()
-    from smlcr.model import statistics_model
-
     if subset is not None or drop_cols is not None:
         raise ValueError(
             "`subset` and `drop_cols` are not available with Dask data; filter the Dask "
@@ -909,3 +919,99 @@ def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs):
     for message, category in computed.notes:
         warn(message, category)
     return statistics_model(cls, spec, computed, kwargs)
+
+
+def statistics_model(cls, spec: DaskSpec, computed, kwargs: dict, n_missing: int = 0):
+    """A model of statistics computed from Dask data (:mod:`smlcr.dask_data`), without rows.
+
+    The model is built by :meth:`LatentClassOLS.from_formula` on the data's skeleton
+    (which gives it the formula's spec, names and side designs for new data) with the
+    statistics in place of the skeleton's; the skeleton's rows are then dropped.
+
+    Parameters
+    ----------
+    cls : type
+    spec : smlcr.dask_data.DaskSpec
+    computed : smlcr.dask_data.DaskStatistics or PreparedData
+        The statistics (a ``PreparedData`` for another number of classes of the
+        same statistics).
+    kwargs : dict
+        ``k_classes``, ``variance`` and the other model options.
+    n_missing : int
+        Rows dropped for missing values (with a ``PreparedData``).
+
+    Returns
+    -------
+    LatentClassOLS
+    """
+    check_keywords(kwargs, {"k_classes", "variance"}, "LatentClassOLS.from_formula (Dask data)")
+    k_classes = check_k_classes(kwargs.get("k_classes", 2))
+    if hasattr(computed, "record"):
+        prepared, _ = from_statistics(
+            computed.stats,
+            computed.labels,
+            computed.membership_exog,
+            k_classes,
+            groups_name=spec.groups,
+            class_exog_names=[
+                n
+                for n, k in zip(spec_names(spec, "x"), computed.record["exog_keep"], strict=True)
+                if k
+            ],
+            common_names=[
+                n
+                for n, k in zip(
+                    spec_names(spec, "common"), computed.record["common_keep"], strict=True
+                )
+                if k
+            ],
+            units=computed.units,
+            weighting=computed.weighting,
+            **computed.record,
+        )
+        n_missing = computed.n_missing
+    else:
+        prepared = computed
+        check_k_classes_fit(k_classes, prepared.n_groups)
+        check_enough_data(
+            prepared.stats.dof,
+            k_classes,
+            len(prepared.class_exog_names),
+            len(prepared.common_names),
+        )
+    options = {
+        "groups": spec.groups,
+        "absorb": spec.absorb,
+        "membership": spec.membership,
+        "common": spec.common,
+        **spec.weights,
+    }
+    token = GIVEN_PREPARED.set(prepared)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the skeleton's own notes are not the data's
+            model = cls.from_formula(
+                spec.formula,
+                spec.skeleton,
+                missing="drop",
+                eval_env={"np": np},
+                **{k: v for k, v in options.items() if v is not None},
+                **kwargs,
+            )
+    finally:
+        GIVEN_PREPARED.reset(token)
+    for name in [
+        "endog",
+        "exog",
+        "groups",
+        "row_index",
+        "absorb",
+        "_common_rows",
+        "_membership_rows",
+        *WEIGHT_ARGUMENTS,
+    ]:
+        if hasattr(model, name):
+            setattr(model, name, None)
+    model.n_missing_dropped = n_missing
+    model._statistics = (spec, {k: v for k, v in kwargs.items() if k != "k_classes"})
+    return model

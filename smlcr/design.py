@@ -7,11 +7,14 @@ only; no statsmodels.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "check_count",
+    "check_k_classes",
     "check_tolerance",
     "aligned",
     "check_keywords",
@@ -462,3 +465,21 @@ def side_design_for(spec, data: pd.DataFrame, drop_intercept: bool) -> pd.DataFr
     if drop_intercept and "Intercept" in design.columns:
         design = design.drop(columns="Intercept")
     return design
+
+
+def check_k_classes(k_classes) -> int:
+    """``k_classes`` as an int, or an error naming it (not an integer, below 1).
+
+    Parameters
+    ----------
+    k_classes : object
+
+    Returns
+    -------
+    int
+    """
+    if isinstance(k_classes, bool) or not isinstance(k_classes, numbers.Integral):
+        raise TypeError(f"`k_classes` must be an integer, got {k_classes!r}.")
+    if k_classes < 1:
+        raise ValueError(f"`k_classes` must be at least 1, got {k_classes}.")
+    return int(k_classes)

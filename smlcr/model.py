@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextvars
 import copy
-import numbers
 import sys
 import warnings
 from dataclasses import replace
@@ -14,7 +12,7 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from smlcr import em, information, starts
+from smlcr import dask_data, em, information, starts
 from smlcr.compress import (
     CompressedData,
 )
@@ -24,6 +22,7 @@ from smlcr.design import (
     SideDesign,
     aligned,
     check_count,
+    check_k_classes,
     check_keywords,
     check_tolerance,
     factorize,
@@ -45,13 +44,7 @@ from smlcr.exceptions import (
 from smlcr.information import Derivatives
 from smlcr.newton import newton_phase
 from smlcr.params import ClassParams, Layout
-from smlcr.prepare import (  # noqa: F401 (CONDITION_LIMIT re-exported)
-    CONDITION_LIMIT,
-    check_enough_data,
-    check_k_classes_fit,
-    from_statistics,
-    prepare,
-)
+from smlcr.prepare import CONDITION_LIMIT, GIVEN_PREPARED, prepare  # noqa: F401 (re-exported)
 from smlcr.progress import progress_bar
 from smlcr.units import unit_map as build_unit_map
 from smlcr.weights import (
@@ -76,10 +69,6 @@ _STATSMODELS_KEYWORDS = frozenset(
 
 
 _VARIANCES = ("class", "common")
-
-#: The statistics a model is built from instead of its rows (Dask data): set only while
-#: :func:`statistics_model` constructs the model on the data's skeleton.
-_GIVEN_PREPARED = contextvars.ContextVar("smlcr_given_prepared", default=None)
 
 
 class LatentClassOLS(LikelihoodModel):
@@ -212,7 +201,7 @@ class LatentClassOLS(LikelihoodModel):
     ):
         check_keywords(kwargs, _INIT_KEYWORDS | _STATSMODELS_KEYWORDS, "LatentClassOLS")
         _check_missing(missing)
-        self.k_classes = _check_k_classes(k_classes)
+        self.k_classes = check_k_classes(k_classes)
         if variance not in _VARIANCES:
             raise ValueError(
                 f"`variance` must be 'class' (one variance per class) or 'common' "
@@ -325,7 +314,7 @@ class LatentClassOLS(LikelihoodModel):
         self._membership_rows = membership
         individual_weights = None if self._weight_name is None else getattr(self, self._weight_name)
         row_weights = getattr(self, "row_weights", None)
-        given = _GIVEN_PREPARED.get()
+        given = GIVEN_PREPARED.get()
         prepared = (
             given
             if given is not None
@@ -441,7 +430,7 @@ class LatentClassOLS(LikelihoodModel):
         """
         if getattr(self, "_statistics", None) is not None:
             spec, kwargs = self._statistics
-            return statistics_model(
+            return dask_data.statistics_model(
                 type(self),
                 spec,
                 self.prepared,
@@ -1239,102 +1228,6 @@ def _masked_to_float(data: pd.DataFrame) -> pd.DataFrame:
     return data.assign(**{c: data[c].astype("float64") for c in masked})
 
 
-def statistics_model(cls, spec, computed, kwargs: dict, n_missing: int = 0) -> LatentClassOLS:
-    """A model of statistics computed from Dask data (:mod:`smlcr.dask_data`), without rows.
-
-    The model is built by :meth:`LatentClassOLS.from_formula` on the data's skeleton
-    (which gives it the formula's spec, names and side designs for new data) with the
-    statistics in place of the skeleton's; the skeleton's rows are then dropped.
-
-    Parameters
-    ----------
-    cls : type
-    spec : smlcr.dask_data.DaskSpec
-    computed : smlcr.dask_data.DaskStatistics or PreparedData
-        The statistics (a ``PreparedData`` for another number of classes of the
-        same statistics).
-    kwargs : dict
-        ``k_classes``, ``variance`` and the other model options.
-    n_missing : int
-        Rows dropped for missing values (with a ``PreparedData``).
-
-    Returns
-    -------
-    LatentClassOLS
-    """
-    check_keywords(kwargs, {"k_classes", "variance"}, "LatentClassOLS.from_formula (Dask data)")
-    k_classes = _check_k_classes(kwargs.get("k_classes", 2))
-    if hasattr(computed, "record"):
-        prepared, _ = from_statistics(
-            computed.stats,
-            computed.labels,
-            computed.membership_exog,
-            k_classes,
-            groups_name=spec.groups,
-            class_exog_names=[
-                n
-                for n, k in zip(dask_names(spec, "x"), computed.record["exog_keep"], strict=True)
-                if k
-            ],
-            common_names=[
-                n
-                for n, k in zip(
-                    dask_names(spec, "common"), computed.record["common_keep"], strict=True
-                )
-                if k
-            ],
-            units=computed.units,
-            weighting=computed.weighting,
-            **computed.record,
-        )
-        n_missing = computed.n_missing
-    else:
-        prepared = computed
-        check_k_classes_fit(k_classes, prepared.n_groups)
-        check_enough_data(
-            prepared.stats.dof,
-            k_classes,
-            len(prepared.class_exog_names),
-            len(prepared.common_names),
-        )
-    options = {
-        "groups": spec.groups,
-        "absorb": spec.absorb,
-        "membership": spec.membership,
-        "common": spec.common,
-        **spec.weights,
-    }
-    token = _GIVEN_PREPARED.set(prepared)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the skeleton's own notes are not the data's
-            model = cls.from_formula(
-                spec.formula,
-                spec.skeleton,
-                missing="drop",
-                eval_env={"np": np},
-                **{k: v for k, v in options.items() if v is not None},
-                **kwargs,
-            )
-    finally:
-        _GIVEN_PREPARED.reset(token)
-    for name in [
-        "endog",
-        "exog",
-        "groups",
-        "row_index",
-        "absorb",
-        "_common_rows",
-        "_membership_rows",
-        *WEIGHT_ARGUMENTS,
-    ]:
-        if hasattr(model, name):
-            setattr(model, name, None)
-    model.n_missing_dropped = n_missing
-    model._statistics = (spec, {k: v for k, v in kwargs.items() if k != "k_classes"})
-    return model
-
-
 def _rebuilt_spec(formula, frame):
     """The formula engine's spec of the model's regressors, rebuilt from the formula and
     the data it was evaluated on (numpy as ``np`` in its namespace); None when it cannot
@@ -1349,13 +1242,6 @@ def _rebuilt_spec(formula, frame):
     except Exception:  # noqa: BLE001 - any failure leaves predictions needing arrays
         return None
     return manager.spec
-
-
-def dask_names(spec, name: str) -> list:
-    """Column names of a design of Dask data (:func:`smlcr.dask_data.spec_names`)."""
-    from smlcr.dask_data import spec_names
-
-    return spec_names(spec, name)
 
 
 def _individual_weight_name(given: dict) -> str | None:
@@ -1383,11 +1269,3 @@ def _check_endog_shape(endog) -> None:
             f"`endog` must be one column (one response per row), got shape {shape}; fit one "
             "model per response."
         )
-
-
-def _check_k_classes(k_classes) -> int:
-    if isinstance(k_classes, bool) or not isinstance(k_classes, numbers.Integral):
-        raise TypeError(f"`k_classes` must be an integer, got {k_classes!r}.")
-    if k_classes < 1:
-        raise ValueError(f"`k_classes` must be at least 1, got {k_classes}.")
-    return int(k_classes)

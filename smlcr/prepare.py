@@ -12,6 +12,7 @@ Pure numpy (and a pandas Index for the labels).
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -40,6 +41,10 @@ from smlcr.weights import (
 )
 
 __all__ = ["CONDITION_LIMIT", "PreparedData", "RowMap", "from_statistics", "prepare"]
+
+#: The statistics a model is built from instead of its rows (Dask data): set only while
+#: :func:`smlcr.dask_data.statistics_model` builds the model on the data's skeleton.
+GIVEN_PREPARED = contextvars.ContextVar("smlcr_given_prepared", default=None)
 
 #: Largest condition number of the standardised regressors (of their pooled R factor)
 #: accepted: the information matrix's is about its square, and above 1e7 the standard
