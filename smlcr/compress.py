@@ -304,19 +304,30 @@ def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int)
     """One TSQR level: QR of blocks of ``height`` rows within each individual.
 
     ``rows`` must be sorted by ``codes``. Returns the stacked R factors
-    (one ``m x m`` per block), and the individual of each block.
+    (one ``m x m`` per block), and the individual of each block. The blocks
+    are gathered with one ``take`` (zero rows pad an individual's last
+    block); when no block needs padding they are a view of ``rows``.
     """
     n, m = rows.shape
+    h = max(height, m)
     counts = np.bincount(codes, minlength=n_groups)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    position = np.arange(n) - starts[codes]
-    blocks_per_group = np.maximum(-(-counts // height), 1)
-    block_offset = np.concatenate(([0], np.cumsum(blocks_per_group)[:-1]))
-    block = block_offset[codes] + position // height
-    stacked = np.zeros((blocks_per_group.sum(), max(height, m), m))
-    stacked[block, position % height] = rows
-    r = np.linalg.qr(stacked, mode="r")[:, :m, :]
+    blocks_per_group = np.maximum(-(-counts // h), 1)
+    n_blocks = int(blocks_per_group.sum())
     block_group = np.repeat(np.arange(n_groups), blocks_per_group)
+    if n == n_blocks * h and np.all(counts == blocks_per_group * h):
+        stacked = np.ascontiguousarray(rows).reshape(n_blocks, h, m)
+    else:
+        starts = np.cumsum(counts) - counts
+        slots = blocks_per_group * h
+        slot_group = np.repeat(np.arange(n_groups), slots)
+        within = np.arange(n_blocks * h) - np.repeat(np.cumsum(slots) - slots, slots)
+        pad = within >= counts[slot_group]
+        source = starts[slot_group] + within
+        source[pad] = 0
+        stacked = rows.take(source, axis=0)
+        stacked[pad] = 0.0
+        stacked = stacked.reshape(n_blocks, h, m)
+    r = np.linalg.qr(stacked, mode="r")[:, :m, :]
     return r, block_group, blocks_per_group
 
 
@@ -348,6 +359,12 @@ def block_height(m: int, counts) -> int:
     """
     counts = np.asarray(counts)
     typical = int(np.percentile(counts, 90)) if counts.size else m
+    if counts.size and typical > MAX_BLOCK_COLUMNS * m and np.all(counts == counts[0]):
+        # a balanced panel: the largest height that divides the common length, so that no
+        # block is padded and the blocks are a view of the rows
+        for parts in range(-(-typical // (MAX_BLOCK_COLUMNS * m)), typical // m + 1):
+            if typical % parts == 0:
+                return typical // parts
     return max(m, min(MAX_BLOCK_COLUMNS * m, typical))
 
 

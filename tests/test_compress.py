@@ -65,10 +65,20 @@ def test_any_block_height_gives_the_same_statistics():
     rows = rng.normal(size=(codes.size, 4)) * [1.0, 1e3, 1e-2, 1.0]
     assert block_height(4, counts) == int(np.percentile(counts, 90))
     assert block_height(4, [6, 6, 2]) == 6 and block_height(4, [2, 3]) == 4
-    assert block_height(4, [1000] * 5) == 128  # long individuals: blocks of 32 m rows
+    assert block_height(4, [1000] * 5) == 125  # balanced and long: a divisor, no padding
     assert block_height(4, [2] * 95 + [1000] * 5) == 4  # a few long ones pad nobody
+    assert block_height(4, [1000] * 5 + [999]) == 128
+    assert block_height(12, [1000] * 7) == 250
+    # blocks that need no padding are a view of the rows: the same statistics
+    balanced = np.repeat(np.arange(6), 40)
+    values = rng.normal(size=(balanced.size, 4))
+    direct = np.zeros((6, 4, 4))
+    np.add.at(direct, balanced, np.einsum("ni,nk->nik", values, values))
+    for height in (None, 8, 10, 40):
+        r = _tsqr(values, balanced, 6, height)
+        np.testing.assert_allclose(np.einsum("nji,njk->nik", r, r), direct, rtol=1e-12)
     reference = None
-    for height in (None, 4, 5, 9, 64):
+    for height in (None, 4, 5, 9, 64, 39):
         r = _tsqr(rows, codes, 50, height)
         gram = np.einsum("nji,njk->nik", r, r)  # [X | y]' [X | y] of each individual
         if reference is None:
