@@ -412,30 +412,18 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
         )
     absorb = spec.absorb is not None
     lead = 1 if absorb else 0  # the cells' column of ones comes first
-    parts = [arrays["x"]] + ([arrays["common"]] if "common" in arrays else []) + [arrays["y"]]
-    width = sum(a.shape[1] for a in parts)
-    values = np.empty((parts[0].shape[0], lead + width))
-    column = lead
-    summaries = []
-    for part in parts:
-        values[:, column : column + part.shape[1]] = part
-        column += part.shape[1]
-        if part.shape[0]:  # each column's range and mean, read where it is contiguous
-            summaries.append((part.min(axis=0), part.max(axis=0), part.mean(axis=0)))
     n_zero = 0
     weight = arrays.get("row_weights")
-    if weight is not None:
-        zero = weight == 0
-        n_zero = int(zero.sum())
-        if n_zero:
-            keep = ~zero
-            values, weight = values[keep], weight[keep]
-            arrays = {k: (v[keep] if k != "y" and np.ndim(v) else v) for k, v in arrays.items()}
-            rest = values[:, lead:]
-            summaries = (
-                [(rest.min(axis=0), rest.max(axis=0), rest.mean(axis=0))] if len(rest) else []
-            )
-    groups = arrays["groups"] if "groups" in arrays else np.arange(values.shape[0])
+    if weight is not None and np.any(weight == 0):
+        keep = weight != 0
+        n_zero = int((~keep).sum())
+        arrays = {k: (v[keep] if np.ndim(v) else v) for k, v in arrays.items()}
+        weight = arrays["row_weights"]
+    parts = [arrays["x"]] + ([arrays["common"]] if "common" in arrays else []) + [arrays["y"]]
+    width = sum(a.shape[1] for a in parts)
+    n = parts[0].shape[0]
+    values = np.empty((n, lead + width))
+    groups = arrays["groups"] if "groups" in arrays else np.arange(n)
     key_columns = {"group": groups}
     for position in range(len(spec.absorb or [])):
         key_columns[f"absorb{position}"] = arrays[f"absorb{position}"]
@@ -443,25 +431,37 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     codes, n_keys = _key_codes(keys)
     first = np.full(n_keys, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(codes.size)[::-1]
-    # the moments of the columns, and the rows centred within the partition (undone
-    # where the design has a constant; without one, nothing is centred)
-    data = values[:, lead:]
+    # the moments of the columns (each column summarised where it is contiguous), and the
+    # rows centred within the partition as they are copied into one row-major block (the
+    # centring is undone through the design's constant; without one, nothing is centred)
     moments = None
     centre = np.zeros(width)
-    if data.shape[0]:
-        low, high, mean = (np.concatenate(parts) for parts in zip(*summaries, strict=True))
-        moments = {"n": float(data.shape[0]), "mean": mean, "low": low, "high": high}
-        moments["first"] = data[0].copy()
-        if absorb or constant is not None:
-            centre = moments["mean"].copy()
+    centred = absorb or constant is not None
+    if n:
+        summaries = [(part.min(axis=0), part.max(axis=0), part.mean(axis=0)) for part in parts]
+        low, high, mean = (np.concatenate(columns) for columns in zip(*summaries, strict=True))
+        moments = {"n": float(n), "mean": mean, "low": low, "high": high}
+        if centred:
+            centre = mean.copy()
             if constant is not None and not absorb:
                 centre[constant] = 0.0  # the constant stays: it undoes the centring
-            data -= centre  # in place: the rows the QR reads
+    column = lead
+    for part in parts:
+        target = values[:, column : column + part.shape[1]]
+        if centred:
+            np.subtract(part, centre[column - lead : column - lead + part.shape[1]], out=target)
+        else:
+            target[...] = part
+        column += part.shape[1]
+    data = values[:, lead:]
+    if n:
+        moments["first"] = data[0] + centre
+        if centred:
             moments["m2"] = np.einsum("ij,ij->j", data, data)
             if constant is not None and not absorb:
                 moments["m2"][constant] = 0.0
-        else:  # no constant to undo a centring with: the rows stay as they are
-            deviation = data - moments["mean"]
+        else:
+            deviation = data - mean
             moments["m2"] = np.einsum("ij,ij->j", deviation, deviation)
     if absorb:
         values[:, 0] = 1.0
