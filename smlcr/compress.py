@@ -314,8 +314,14 @@ def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int)
     blocks_per_group = np.maximum(-(-counts // h), 1)
     n_blocks = int(blocks_per_group.sum())
     block_group = np.repeat(np.arange(n_groups), blocks_per_group)
+    # column-major rows (as a partition of Dask data is built) are gathered by columns, and
+    # LAPACK reads their blocks as they lie
+    by_columns = rows.flags.f_contiguous and not rows.flags.c_contiguous
     if n == n_blocks * h and np.all(counts == blocks_per_group * h):
-        stacked = np.ascontiguousarray(rows).reshape(n_blocks, h, m)
+        if by_columns:
+            stacked = rows.T.reshape(m, n_blocks, h).transpose(1, 2, 0)
+        else:
+            stacked = np.ascontiguousarray(rows).reshape(n_blocks, h, m)
     else:
         starts = np.cumsum(counts) - counts
         slots = blocks_per_group * h
@@ -324,9 +330,14 @@ def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int)
         pad = within >= counts[slot_group]
         source = starts[slot_group] + within
         source[pad] = 0
-        stacked = rows.take(source, axis=0)
-        stacked[pad] = 0.0
-        stacked = stacked.reshape(n_blocks, h, m)
+        if by_columns:
+            gathered = rows.T.take(source, axis=1)
+            gathered[:, pad] = 0.0
+            stacked = gathered.reshape(m, n_blocks, h).transpose(1, 2, 0)
+        else:
+            stacked = rows.take(source, axis=0)
+            stacked[pad] = 0.0
+            stacked = stacked.reshape(n_blocks, h, m)
     r = np.linalg.qr(stacked, mode="r")[:, :m, :]
     return r, block_group, blocks_per_group
 

@@ -422,7 +422,7 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     parts = [arrays["x"]] + ([arrays["common"]] if "common" in arrays else []) + [arrays["y"]]
     width = sum(a.shape[1] for a in parts)
     n = parts[0].shape[0]
-    values = np.empty((n, lead + width))
+    values = np.empty((n, lead + width), order="F")  # column-major: see _block_qr_r
     groups = arrays["groups"] if "groups" in arrays else np.arange(n)
     key_columns = {"group": groups}
     for position in range(len(spec.absorb or [])):
@@ -471,7 +471,7 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     m = rows.shape[1]
     if codes.size and np.any(codes[1:] < codes[:-1]):
         order = np.argsort(codes, kind="stable")  # the QR levels read each key's rows together
-        rows, codes_sorted = rows[order], codes[order]
+        rows, codes_sorted = np.asfortranarray(rows[order]), codes[order]
     else:  # rows already grouped by key (data written by individual): no copy
         codes_sorted = codes
     R = _tsqr(rows, codes_sorted, n_keys) if n_keys else np.zeros((0, m, m))
