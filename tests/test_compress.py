@@ -74,12 +74,17 @@ def test_any_block_height_gives_the_same_statistics():
     values = rng.normal(size=(balanced.size, 4))
     direct = np.zeros((6, 4, 4))
     np.add.at(direct, balanced, np.einsum("ni,nk->nik", values, values))
-    for height in (None, 8, 10, 40):
-        r = _tsqr(values, balanced, 6, height)
-        np.testing.assert_allclose(np.einsum("nji,njk->nik", r, r), direct, rtol=1e-12)
+    for height in (None, 8, 10, 40, 7):
+        for layout in (values, np.asfortranarray(values)):  # rows by rows, or by columns
+            r = _tsqr(layout, balanced, 6, height)
+            np.testing.assert_allclose(np.einsum("nji,njk->nik", r, r), direct, rtol=1e-12)
     reference = None
-    for height in (None, 4, 5, 9, 64, 39):
-        r = _tsqr(rows, codes, 50, height)
+    for height in (None, 4, 5, 9, 64, 39, "by columns"):
+        r = (
+            _tsqr(np.asfortranarray(rows), codes, 50)
+            if height == "by columns"
+            else _tsqr(rows, codes, 50, height)
+        )
         gram = np.einsum("nji,njk->nik", r, r)  # [X | y]' [X | y] of each individual
         if reference is None:
             reference = gram
