@@ -29,6 +29,7 @@ __all__ = [
     "canonical_order_of_individuals",
     "power_of_two",
     "block_height",
+    "tsqr",
     "standardization",
     "units_rule",
     "compress",
@@ -257,24 +258,35 @@ def canonical_order_of_individuals(stats: CompressedData, Z: np.ndarray) -> np.n
     keys += [stats.c[:, j] for j in range(p)][::-1]
     keys += [np.ones(n) if stats.weight is None else stats.weight]
     keys += [stats.rss, stats.dof]
-    # the two leading keys nearly always decide; only individuals tied on them are
-    # sorted on the rest (the same order as sorting everyone on every key)
+    # the two leading keys nearly always decide; individuals tied on them are sorted on the
+    # next key, those still tied on the next, and so on (the same order as sorting
+    # everyone on every key, as every sort is stable): individuals that fit exactly
+    # (rss 0) are many when they have as few rows as regressors
     order = np.lexsort(keys[-2:])
-    dof, rss = stats.dof[order], stats.rss[order]
-    same = (dof[1:] == dof[:-1]) & (
-        (rss[1:] == rss[:-1]) | (np.isnan(rss[1:]) & np.isnan(rss[:-1]))
-    )
-    if not same.any():
-        return order
-    run = np.concatenate(([0], np.cumsum(~same)))  # run of equal leading keys
-    tied = np.zeros(n, dtype=bool)
-    tied[1:] |= same
-    tied[:-1] |= same
-    positions = np.flatnonzero(tied)
-    members = order[positions]
-    within = np.lexsort([key[members] for key in keys[:-2]] + [run[positions]])
-    order[positions] = members[within]
+    run = np.zeros(n, dtype=np.int64)
+    for key in (keys[-1], keys[-2]):
+        run = _runs(run, key[order])
+    for key in keys[-3::-1]:
+        same = run[1:] == run[:-1]
+        if not same.any():
+            break
+        tied = np.zeros(n, dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        positions = np.flatnonzero(tied)
+        members = order[positions]
+        order[positions] = members[np.lexsort([key[members], run[positions]])]
+        run = _runs(run, key[order])
     return order
+
+
+def _runs(run: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Runs of consecutive positions equal in ``run`` and in ``values`` (NaN equal to NaN)."""
+    if values.size == 0:
+        return run
+    differ = (values[1:] != values[:-1]) & ~(np.isnan(values[1:]) & np.isnan(values[:-1]))
+    change = (run[1:] != run[:-1]) | differ
+    return np.concatenate(([0], np.cumsum(change)))
 
 
 def column_scales(a: np.ndarray) -> np.ndarray:
@@ -379,8 +391,24 @@ def block_height(m: int, counts) -> int:
     return max(m, min(MAX_BLOCK_COLUMNS * m, typical))
 
 
-def _tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int | None = None):
-    """R factor (m x m) of each individual's rows, by repeated block QR."""
+def tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int | None = None):
+    """R factor (m x m) of each group's rows, by repeated block QR (tall-skinny QR).
+
+    Parameters
+    ----------
+    rows : ndarray, shape (n, m)
+        Sorted by ``codes`` (row-major, or column-major as Dask partitions are).
+    codes : ndarray of int, shape (n,)
+        Group of each row, ``0..n_groups-1``.
+    n_groups : int
+    height : int, optional
+        Rows per block of the first level (default :func:`block_height`).
+
+    Returns
+    -------
+    ndarray, shape (n_groups, m, m)
+        Upper-triangular factors (a group without rows gets zeros).
+    """
     m = rows.shape[1]
     if height is None:
         height = block_height(m, np.bincount(codes, minlength=n_groups))
@@ -463,7 +491,7 @@ def compress(
         rows[:, p] = (endog[idx] - y_shift) / y_scale
         if row_weight is not None:
             rows *= np.sqrt(row_weight[idx])[:, None]
-        r_full[first_group:last_group] = _tsqr(
+        r_full[first_group:last_group] = tsqr(
             rows, sorted_codes[start:stop] - first_group, last_group - first_group
         )
         first_group = last_group

@@ -32,9 +32,9 @@ import pandas as pd
 
 from smlcr.compress import (
     CompressedData,
-    _tsqr,
     membership_standardization,  # noqa: F401 (the in-memory path's units of Z)
     power_of_two,
+    tsqr,
     units_rule,
 )
 from smlcr.design import check_k_classes, check_keywords
@@ -474,7 +474,7 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
         rows, codes_sorted = np.asfortranarray(rows[order]), codes[order]
     else:  # rows already grouped by key (data written by individual): no copy
         codes_sorted = codes
-    R = _tsqr(rows, codes_sorted, n_keys) if n_keys else np.zeros((0, m, m))
+    R = tsqr(rows, codes_sorted, n_keys) if n_keys else np.zeros((0, m, m))
     side = [arrays["membership"]] if "membership" in arrays else []
     for argument in INDIVIDUAL_WEIGHTS:
         if argument in arrays:
@@ -551,7 +551,7 @@ def merge_pieces(a: Pieces, b: Pieces, constant: int | None, constant_value: flo
         merged[codes] = R
     else:
         order = np.argsort(codes, kind="stable")
-        merged = _tsqr(R[order].reshape(-1, m), np.repeat(codes[order], m), n_keys)
+        merged = tsqr(R[order].reshape(-1, m), np.repeat(codes[order], m), n_keys)
 
     def summed(x, y):
         out = np.zeros(n_keys)
@@ -680,7 +680,7 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         m = p_all + 1
         within = pieces.R[:, 1:, 1:]
         order = np.argsort(codes, kind="stable")
-        R = _tsqr(within[order].reshape(-1, m), np.repeat(codes[order], m), n_groups)
+        R = tsqr(within[order].reshape(-1, m), np.repeat(codes[order], m), n_groups)
         cells_per = np.bincount(codes, minlength=n_groups)
         dof = rows_per - cells_per
         gram_diag = np.einsum("nij,nij->j", R, R)

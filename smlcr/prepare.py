@@ -25,6 +25,7 @@ from smlcr.compress import (
     constant_within,
     membership_standardization,
     standardization,
+    tsqr,
     unnested_cell,
     within_transform,
 )
@@ -195,7 +196,9 @@ def check_rank(stats: CompressedData, names: list) -> None:
         Names of the compressed columns.
     """
     p = stats.k_exog
-    pooled = np.linalg.qr(stats.R.reshape(-1, p), mode="r")
+    rows = stats.R.reshape(-1, p)
+    # the R factor of the stacked R_i, by the batched tall-skinny QR (4x one LAPACK call)
+    pooled = tsqr(rows, np.zeros(rows.shape[0], dtype=np.int64), 1)[0]
     _, singular, vt = np.linalg.svd(pooled)
     condition = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
     if not condition <= CONDITION_LIMIT:

@@ -57,7 +57,7 @@ def test_column_scales_handle_zero_and_constant_columns():
 def test_any_block_height_gives_the_same_statistics():
     """The first QR level's block height (fitted to the panel by default) changes
     nothing but rounding: the same R_i'R_i, R_i'c_i and residual sums of squares."""
-    from smlcr.compress import _tsqr, block_height
+    from smlcr.compress import block_height, tsqr
 
     rng = np.random.default_rng(1)
     counts = rng.integers(1, 40, size=50)
@@ -76,14 +76,14 @@ def test_any_block_height_gives_the_same_statistics():
     np.add.at(direct, balanced, np.einsum("ni,nk->nik", values, values))
     for height in (None, 8, 10, 40, 7):
         for layout in (values, np.asfortranarray(values)):  # rows by rows, or by columns
-            r = _tsqr(layout, balanced, 6, height)
+            r = tsqr(layout, balanced, 6, height)
             np.testing.assert_allclose(np.einsum("nji,njk->nik", r, r), direct, rtol=1e-12)
     reference = None
     for height in (None, 4, 5, 9, 64, 39, "by columns"):
         r = (
-            _tsqr(np.asfortranarray(rows), codes, 50)
+            tsqr(np.asfortranarray(rows), codes, 50)
             if height == "by columns"
-            else _tsqr(rows, codes, 50, height)
+            else tsqr(rows, codes, 50, height)
         )
         gram = np.einsum("nji,njk->nik", r, r)  # [X | y]' [X | y] of each individual
         if reference is None:
