@@ -321,7 +321,7 @@ def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int)
     block); when no block needs padding they are a view of ``rows``.
     """
     n, m = rows.shape
-    h = max(height, m)
+    h = int(height)
     counts = np.bincount(codes, minlength=n_groups)
     blocks_per_group = np.maximum(-(-counts // h), 1)
     n_blocks = int(blocks_per_group.sum())
@@ -350,7 +350,8 @@ def _block_qr_r(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int)
             stacked = rows.take(source, axis=0)
             stacked[pad] = 0.0
             stacked = stacked.reshape(n_blocks, h, m)
-    r = np.linalg.qr(stacked, mode="r")[:, :m, :]
+    # blocks shorter than m rows give R factors of as many rows (not padded to m)
+    r = np.linalg.qr(stacked, mode="r")
     return r, block_group, blocks_per_group
 
 
@@ -363,11 +364,12 @@ MAX_BLOCK_COLUMNS = 32
 def block_height(m: int, counts) -> int:
     """Rows per block of the first QR level: fitted to the lengths of the individuals.
 
-    ``max(m, min(32 m, q))`` with ``q`` the 90th percentile of the individuals'
-    rows: a panel of short individuals is not padded with zero rows to a
-    fixed height (the cost and memory of the pass follow the data), a few
-    long individuals do not make the short ones padded, and long individuals
-    are cut into blocks whose factors are merged by further levels.
+    ``min(32 m, q)`` with ``q`` the 90th percentile of the individuals' rows:
+    a panel of short individuals is not padded with zero rows to a fixed
+    height (individuals with fewer rows than columns not even to ``m``: the
+    cost and memory of the pass follow the data), a few long individuals do
+    not make the short ones padded, and long individuals are cut into blocks
+    whose factors are merged by further levels.
 
     Parameters
     ----------
@@ -388,10 +390,16 @@ def block_height(m: int, counts) -> int:
         for parts in range(-(-typical // (MAX_BLOCK_COLUMNS * m)), typical // m + 1):
             if typical % parts == 0:
                 return typical // parts
-    return max(m, min(MAX_BLOCK_COLUMNS * m, typical))
+    return max(1, min(MAX_BLOCK_COLUMNS * m, typical))
 
 
-def tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int | None = None):
+def tsqr(
+    rows: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    height: int | None = None,
+    out: np.ndarray | None = None,
+):
     """R factor (m x m) of each group's rows, by repeated block QR (tall-skinny QR).
 
     Parameters
@@ -403,11 +411,14 @@ def tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int | None 
     n_groups : int
     height : int, optional
         Rows per block of the first level (default :func:`block_height`).
+    out : ndarray, shape (n_groups, m, m), optional
+        Where to write the factors.
 
     Returns
     -------
     ndarray, shape (n_groups, m, m)
-        Upper-triangular factors (a group without rows gets zeros).
+        Upper-triangular factors (a group without rows gets zeros; rows beyond
+        a group's number of rows are zero).
     """
     m = rows.shape[1]
     if height is None:
@@ -415,10 +426,18 @@ def tsqr(rows: np.ndarray, codes: np.ndarray, n_groups: int, height: int | None 
     r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, height)
     while np.any(blocks_per_group > 1):
         # merge the factors four at a time (a block of m rows would not shrink)
+        k = r.shape[1]
         rows = r.reshape(-1, m)
-        codes = np.repeat(block_group, m)
+        codes = np.repeat(block_group, k)
         r, block_group, blocks_per_group = _block_qr_r(rows, codes, n_groups, 4 * m)
-    return r
+    k = r.shape[1]
+    if out is None:
+        if k == m:
+            return r
+        out = np.empty((n_groups, m, m))
+    out[:, :k] = r
+    out[:, k:] = 0.0
+    return out
 
 
 def compress(
@@ -426,7 +445,7 @@ def compress(
     exog: np.ndarray,
     codes: np.ndarray,
     dof: np.ndarray | None = None,
-    chunk_rows: int = 2_000_000,
+    chunk_rows: int = 1_000_000,
     x_shift: np.ndarray | None = None,
     x_scale: np.ndarray | None = None,
     y_shift: float = 0.0,
@@ -478,7 +497,10 @@ def compress(
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     group_end = np.cumsum(counts)
-    r_full = np.empty((n_groups, p + 1, p + 1))
+    # the statistics are written chunk by chunk where they are kept (no full-size copy)
+    R = np.empty((n_groups, p, p))
+    c = np.empty((n_groups, p))
+    rss = np.empty(n_groups)
     first_group = 0
     while first_group < n_groups:
         start = group_end[first_group] - counts[first_group]
@@ -487,19 +509,25 @@ def compress(
         stop = group_end[last_group - 1]
         idx = order[start:stop]
         rows = np.empty((stop - start, p + 1))
-        rows[:, :p] = (exog[idx] - x_shift) / x_scale
+        block = exog.take(idx, axis=0)
+        block -= x_shift
+        block /= x_scale
+        rows[:, :p] = block
+        del block
         rows[:, p] = (endog[idx] - y_shift) / y_scale
         if row_weight is not None:
             rows *= np.sqrt(row_weight[idx])[:, None]
-        r_full[first_group:last_group] = tsqr(
-            rows, sorted_codes[start:stop] - first_group, last_group - first_group
-        )
+        r = tsqr(rows, sorted_codes[start:stop] - first_group, last_group - first_group)
+        del rows
+        R[first_group:last_group] = r[:, :p, :p]
+        c[first_group:last_group] = r[:, :p, p]
+        rss[first_group:last_group] = r[:, p, p] ** 2
         first_group = last_group
 
     return CompressedData(
-        R=np.ascontiguousarray(r_full[:, :p, :p]),
-        c=np.ascontiguousarray(r_full[:, :p, p]),
-        rss=r_full[:, p, p] ** 2,
+        R=R,
+        c=c,
+        rss=rss,
         dof=np.asarray(dof, dtype=np.float64),
         x_scale=x_scale,
         y_scale=y_scale,

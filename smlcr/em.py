@@ -89,7 +89,7 @@ class Workspace:
     """
 
     R_flat: np.ndarray  # (N * p, p)
-    moments: np.ndarray  # (N, p * p + p + 1), columns as _moment_columns says
+    moments: np.ndarray  # (N, p (p + 1) / 2 + p + 1), columns as _moment_columns says
     Z: np.ndarray  # (N, q)
     c_norm: np.ndarray  # (N,)
     R_norm: np.ndarray  # (N,)
@@ -108,8 +108,15 @@ class Workspace:
         gram, moment, square = _moment_columns(p)
         c_square = np.einsum("np,np->n", stats.c, stats.c)
         weighted = stats.weighted
-        moments = np.empty((n, p * p + p + 1))
-        moments[:, gram] = stats.gram.reshape(n, p * p)
+        moments = np.empty((n, gram.stop + p + 1))
+        # the upper triangle of R_i'R_i, a block of individuals at a time (no (N, p, p)
+        # temporary)
+        upper = np.triu_indices(p)
+        block = max(1, 2**22 // (p * p))
+        for start in range(0, n, block):
+            part = slice(start, min(start + block, n))
+            full = np.matmul(stats.R[part].transpose(0, 2, 1), stats.R[part])
+            moments[part, gram] = full[:, upper[0], upper[1]]
         moments[:, moment] = stats.moment
         moments[:, square] = stats.rss + c_square
         R_norm = np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R))
@@ -131,9 +138,38 @@ class Workspace:
 
 
 def _moment_columns(p: int) -> tuple[slice, slice, int]:
-    """Columns of ``Workspace.moments``: ``R_i'R_i`` (flattened), ``R_i'c_i``, and
-    ``rss_i + ||c_i||^2``."""
-    return slice(0, p * p), slice(p * p, p * p + p), p * p + p
+    """Columns of ``Workspace.moments``: the upper triangle of ``R_i'R_i`` (row by row,
+    :func:`numpy.triu_indices`), ``R_i'c_i``, and ``rss_i + ||c_i||^2``."""
+    t = p * (p + 1) // 2
+    return slice(0, t), slice(t, t + p), t + p
+
+
+def unpack_gram(packed: np.ndarray, p: int) -> np.ndarray:
+    """Symmetric matrices from their upper triangles (the moments' layout).
+
+    Parameters
+    ----------
+    packed : ndarray, shape (..., p (p + 1) / 2)
+    p : int
+
+    Returns
+    -------
+    ndarray, shape (..., p, p)
+    """
+    upper = np.triu_indices(p)
+    out = np.empty(packed.shape[:-1] + (p, p))
+    out[..., upper[0], upper[1]] = packed
+    out[..., upper[1], upper[0]] = packed
+    return out
+
+
+def _packed_outer(b: np.ndarray) -> np.ndarray:
+    """``beta' G beta`` as a product with the packed upper triangle of ``G``: the
+    coefficients ``beta_j^2`` and ``2 beta_j beta_l`` (j < l), one column per class."""
+    p = b.shape[1]
+    upper = np.triu_indices(p)
+    factor = np.where(upper[0] == upper[1], 1.0, 2.0)
+    return (b[:, upper[0]] * b[:, upper[1]] * factor).T
 
 
 def _patterns(Z: np.ndarray, weight: np.ndarray | None = None) -> tuple | None:
@@ -251,9 +287,7 @@ def expanded_ssr(
     b = beta[fast]
     # one product of the moments [R_i'R_i | R_i'c_i | rss_i + ||c_i||^2] (_moment_columns)
     # with [beta beta' ; -2 beta ; 1]
-    coef = np.concatenate(
-        [np.einsum("kp,kq->pqk", b, b).reshape(-1, b.shape[0]), -2.0 * b.T, np.ones((1, len(b)))]
-    )
+    coef = np.concatenate([_packed_outer(b), -2.0 * b.T, np.ones((1, len(b)))])
     part = work.moments @ coef
     # never below the individual's own residual sum (rounding can push it there)
     np.maximum(part, stats.rss[:, None], out=part)
@@ -796,7 +830,7 @@ def m_step(
 
     weighted = tau.T @ work.moments  # one pass over the statistics for a and b
     gram, moment, _ = _moment_columns(p)
-    a = weighted[:, gram].reshape(k, p, p)
+    a = unpack_gram(weighted[:, gram], p)
     b = weighted[:, moment]
     if constraints.n_common:
         beta = _coupled_coefficients(stats, tau, a, b, previous.sigma2, constraints.n_common, exact)

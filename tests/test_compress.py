@@ -64,9 +64,9 @@ def test_any_block_height_gives_the_same_statistics():
     codes = np.repeat(np.arange(50), counts)
     rows = rng.normal(size=(codes.size, 4)) * [1.0, 1e3, 1e-2, 1.0]
     assert block_height(4, counts) == int(np.percentile(counts, 90))
-    assert block_height(4, [6, 6, 2]) == 6 and block_height(4, [2, 3]) == 4
+    assert block_height(4, [6, 6, 2]) == 6 and block_height(4, [2, 3]) == 2  # not padded to m
     assert block_height(4, [1000] * 5) == 125  # balanced and long: a divisor, no padding
-    assert block_height(4, [2] * 95 + [1000] * 5) == 4  # a few long ones pad nobody
+    assert block_height(4, [2] * 95 + [1000] * 5) == 2  # a few long ones pad nobody
     assert block_height(4, [1000] * 5 + [999]) == 128
     assert block_height(12, [1000] * 7) == 250
     # blocks that need no padding are a view of the rows: the same statistics
