@@ -330,8 +330,9 @@ def log_density(stats: CompressedData, sigma2: np.ndarray, ssr_: np.ndarray):
     -------
     ndarray, shape (N, K)
     """
-    d = stats.dof[:, None]
-    return -0.5 * d * (LOG_2PI + np.log(sigma2)) - 0.5 * ssr_ / sigma2
+    out = np.multiply(ssr_, -0.5 / np.asarray(sigma2, dtype=np.float64))
+    out += np.multiply.outer(stats.dof, -0.5 * (LOG_2PI + np.log(sigma2)))
+    return out
 
 
 def log_sum_exp(a: np.ndarray) -> np.ndarray:
@@ -360,6 +361,28 @@ def log_sum_exp(a: np.ndarray) -> np.ndarray:
     for s in range(1, a.shape[1]):
         total += terms[:, s]
     return np.log(total) + top
+
+
+def _normalised(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`log_sum_exp` of the rows of ``a`` and ``exp(a - lse)``, from one exponential.
+
+    The terms ``exp(a_is - max_s a_is)`` are at most 1 and sum to at least 1, so
+    dividing them by their sum gives the normalised probabilities to rounding.
+    """
+    if a.ndim != 2 or a.shape[1] > 16:
+        lse = log_sum_exp(a)
+        return lse, np.exp(a - lse[:, None])
+    top = a[:, 0].copy()
+    for s in range(1, a.shape[1]):
+        np.maximum(top, a[:, s], out=top)
+    top[~np.isfinite(top)] = 0.0
+    terms = a - top[:, None]
+    np.exp(terms, out=terms)
+    total = terms[:, 0].copy()
+    for s in range(1, a.shape[1]):
+        total += terms[:, s]
+    terms /= total[:, None]
+    return np.log(total) + top, terms
 
 
 def log_prior(Z: np.ndarray, eta: np.ndarray) -> np.ndarray:
@@ -518,9 +541,9 @@ def e_step(
             ssr_, errors = expanded_ssr(stats, params.beta, params.sigma2, work)
             ssr_error = float(errors.sum())
     lp = _log_prior(Z, params.eta, work)
-    log_joint = lp + log_density(stats, params.sigma2, ssr_)
-    llf_obs = log_sum_exp(log_joint)
-    tau = np.exp(log_joint - llf_obs[:, None])
+    log_joint = log_density(stats, params.sigma2, ssr_)
+    log_joint += lp
+    llf_obs, tau = _normalised(log_joint)
     return EStep(
         tau=tau,
         llf_obs=llf_obs,
