@@ -335,6 +335,24 @@ def log_density(stats: CompressedData, sigma2: np.ndarray, ssr_: np.ndarray):
     return out
 
 
+def _shifted_exp(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``exp(a_is - top_i)``, their row sums and ``top_i = max_s a_is``, for few columns.
+
+    Elementwise over the columns (a reduction along a short last axis is several
+    times slower); the same operations in the same order for every row.
+    """
+    top = a[:, 0].copy()
+    for s in range(1, a.shape[1]):
+        np.maximum(top, a[:, s], out=top)
+    top[~np.isfinite(top)] = 0.0
+    terms = a - top[:, None]
+    np.exp(terms, out=terms)
+    total = terms[:, 0].copy()
+    for s in range(1, a.shape[1]):
+        total += terms[:, s]
+    return terms, total, top
+
+
 def log_sum_exp(a: np.ndarray) -> np.ndarray:
     """``log sum_s exp(a_is)`` over the last axis, shifted by the row maximum.
 
@@ -350,16 +368,7 @@ def log_sum_exp(a: np.ndarray) -> np.ndarray:
         top = np.max(a, axis=-1, keepdims=True)
         top = np.where(np.isfinite(top), top, 0.0)
         return np.log(np.sum(np.exp(a - top), axis=-1)) + top[..., 0]
-    # few classes: elementwise over columns (a reduction along a short last axis is
-    # several times slower); the same operations in the same order for every row
-    top = a[:, 0].copy()
-    for s in range(1, a.shape[1]):
-        np.maximum(top, a[:, s], out=top)
-    top[~np.isfinite(top)] = 0.0
-    terms = np.exp(a - top[:, None])
-    total = terms[:, 0].copy()
-    for s in range(1, a.shape[1]):
-        total += terms[:, s]
+    _, total, top = _shifted_exp(a)
     return np.log(total) + top
 
 
@@ -372,15 +381,7 @@ def _normalised(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if a.ndim != 2 or a.shape[1] > 16:
         lse = log_sum_exp(a)
         return lse, np.exp(a - lse[:, None])
-    top = a[:, 0].copy()
-    for s in range(1, a.shape[1]):
-        np.maximum(top, a[:, s], out=top)
-    top[~np.isfinite(top)] = 0.0
-    terms = a - top[:, None]
-    np.exp(terms, out=terms)
-    total = terms[:, 0].copy()
-    for s in range(1, a.shape[1]):
-        total += terms[:, s]
+    terms, total, top = _shifted_exp(a)
     terms /= total[:, None]
     return np.log(total) + top, terms
 

@@ -93,3 +93,26 @@ def test_any_block_height_gives_the_same_statistics():
             np.testing.assert_allclose(gram, direct, rtol=1e-10, atol=1e-8)
         else:
             np.testing.assert_allclose(gram, reference, rtol=1e-12, atol=1e-9)
+
+
+def test_canonical_order_equals_one_sort_on_every_key_with_many_ties():
+    """Individuals with as many rows as columns fit exactly (rss 0, tied on the leading
+    keys): the order refined over the tied ones equals sorting everyone on every key."""
+    from smlcr.compress import canonical_order_of_individuals, compress
+
+    rng = np.random.default_rng(3)
+    counts = rng.choice([3, 3, 3, 5], size=400)
+    codes = np.repeat(np.arange(400), counts)
+    x = np.column_stack([np.ones(codes.size), rng.normal(size=(codes.size, 2))])
+    y = rng.normal(size=codes.size)
+    stats = compress(y, x, codes)
+    # a few identical individuals, tied on every key
+    stats = stats.take(np.concatenate([np.arange(400), [5, 5, 17]]))
+    Z = rng.integers(0, 2, size=(stats.n_groups, 1)).astype(float)
+    upper = np.triu_indices(3)
+    keys = [Z[:, 0]]
+    keys += [stats.R[:, i, j] for i, j in zip(*upper, strict=True)][::-1]
+    keys += [stats.c[:, j] for j in range(3)][::-1]
+    keys += [np.ones(stats.n_groups), stats.rss, stats.dof]
+    assert (stats.rss[stats.dof == 3] < 1e-20).all()
+    np.testing.assert_array_equal(canonical_order_of_individuals(stats, Z), np.lexsort(keys))
