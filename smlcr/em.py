@@ -27,6 +27,7 @@ import numpy as np
 
 from smlcr.compress import CompressedData
 from smlcr.params import ClassParams, Layout
+from smlcr.threads import single_threaded
 
 __all__ = [
     "ClassParams",
@@ -564,6 +565,7 @@ def _log_prior(Z, eta, work):
     return log_prior(Z, eta)
 
 
+@single_threaded
 def _solve_psd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Minimum-norm solution of ``a x = b`` for symmetric PSD ``a`` (stacked).
 
@@ -584,6 +586,7 @@ def _solve_psd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 GRAM_CONDITION_LIMIT = 1e10
 
 
+@single_threaded
 def _well_conditioned(a: np.ndarray) -> np.ndarray:
     """Which of the stacked symmetric matrices ``a`` are positive definite with a
     condition number below :data:`GRAM_CONDITION_LIMIT`."""

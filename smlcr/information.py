@@ -21,6 +21,7 @@ from smlcr.compress import CompressedData
 from smlcr.em import EStep, e_step, membership_information
 from smlcr.exceptions import SingularInformationWarning, warn
 from smlcr.params import ClassParams, Layout
+from smlcr.threads import single_threaded
 
 __all__ = [
     "COVARIANCES",
@@ -253,6 +254,7 @@ def derivatives(
     )
 
 
+@single_threaded
 def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
     """Inverse of a symmetric information matrix, with a rank check.
 

@@ -25,6 +25,7 @@ from smlcr.em import (
 )
 from smlcr.information import Derivatives, derivatives
 from smlcr.params import Layout
+from smlcr.threads import single_threaded, small_dense
 
 __all__ = ["NewtonOutcome", "newton_phase", "relative_gradient", "trust_region_step"]
 
@@ -50,6 +51,7 @@ def relative_gradient(score: np.ndarray, theta: np.ndarray, llf: float) -> float
     return float(np.max(np.abs(score) * np.maximum(1.0, np.abs(theta))) / max(1.0, abs(llf)))
 
 
+@single_threaded
 def _negative_definite(hessian: np.ndarray) -> bool:
     """Whether ``hessian`` is negative definite, judged on its equilibrated form."""
     diagonal = -np.diag(hessian)
@@ -67,6 +69,7 @@ def _equilibration(hessian: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(diagonal, floor))
 
 
+@single_threaded
 def trust_region_step(score: np.ndarray, hessian: np.ndarray, radius: float):
     """The step that maximises the quadratic model within a trust region.
 
@@ -242,7 +245,8 @@ def newton_phase(
         gradient = relative_gradient(derivs.score, theta, run.llf)
         decrement = np.nan
         if definite:
-            direction = np.linalg.solve(-derivs.hessian, derivs.score)
+            with small_dense():
+                direction = np.linalg.solve(-derivs.hessian, derivs.score)
             decrement = 0.5 * float(derivs.score @ direction)
         if boundary is not None:
             break
@@ -275,7 +279,8 @@ def newton_phase(
                 # the first step: the whole Newton step where there is one, else one unit
                 radius = 1.0
                 if _negative_definite(hessian_log):
-                    newton_log = np.linalg.solve(-hessian_log, score_log)
+                    with small_dense():
+                        newton_log = np.linalg.solve(-hessian_log, score_log)
                     radius = max(
                         1.0, float(np.linalg.norm(newton_log * _equilibration(hessian_log)))
                     )

@@ -231,3 +231,23 @@ def test_basic_input_errors(sim3):
         smlcr.LatentClassOLS.from_formula("y ~ x1 + x3", twice, groups="id")
     with pytest.raises(ValueError, match="cov_type"):
         smlcr.LatentClassOLS.from_formula("y ~ x1", data, groups="id").fit(cov_type="hc0")
+
+
+def test_small_dense_work_runs_with_one_blas_thread_unless_overridden(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from smlcr.threads import SMALL_DENSE_ENV, small_dense
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    outside = blas_threads()
+    with small_dense():
+        assert blas_threads() <= {1}
+    assert blas_threads() == outside
+    monkeypatch.setenv(SMALL_DENSE_ENV, "default")
+    with small_dense():
+        assert blas_threads() == outside
+    monkeypatch.setenv(SMALL_DENSE_ENV, "many")
+    with pytest.raises(ValueError, match=SMALL_DENSE_ENV):
+        small_dense()
