@@ -32,12 +32,10 @@ import pandas as pd
 
 from smlcr.compress import (
     CompressedData,
-    membership_standardization,  # noqa: F401 (the in-memory path's units of Z)
-    power_of_two,
     tsqr,
     units_rule,
 )
-from smlcr.design import check_k_classes, check_keywords
+from smlcr.design import check_k_classes, check_keywords, differ_within, varies_within_error
 from smlcr.exceptions import MissingRowsWarning, warn
 from smlcr.prepare import (
     GIVEN_PREPARED,
@@ -624,20 +622,18 @@ class DaskStatistics:
 
 
 def _per_individual(
-    pieces: Pieces, individual: np.ndarray, n_groups: int, values, what: str, names: list, labels
+    individual: np.ndarray, n_groups: int, low_high: tuple, arguments: list, names: list, labels
 ) -> np.ndarray:
-    """Individual-level columns from the merged pieces, checked constant within individuals."""
-    low = np.full((n_groups, values[0].shape[1]), np.inf)
-    high = np.full((n_groups, values[0].shape[1]), -np.inf)
-    np.minimum.at(low, individual, values[0])
-    np.maximum.at(high, individual, values[1])
-    varies = high - low > 1e-12 * np.maximum(1.0, np.abs(low))
+    """Individual-level columns from the merged pieces' ranges, checked constant within
+    individuals (the rule and error of :func:`smlcr.design.per_individual`)."""
+    low = np.full((n_groups, low_high[0].shape[1]), np.inf)
+    high = np.full((n_groups, low_high[0].shape[1]), -np.inf)
+    np.minimum.at(low, individual, low_high[0])
+    np.maximum.at(high, individual, low_high[1])
+    varies = differ_within(high - low, low)
     if varies.any():
         row, col = np.argwhere(varies)[0]
-        raise ValueError(
-            f"`{what}` variable {names[col]!r} varies within individual {labels[row]!r}; its "
-            "values describe individuals, so they must be constant across an individual's rows."
-        )
+        raise varies_within_error(arguments[col], names[col], labels[row])
     return low
 
 
@@ -696,7 +692,6 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
             R = np.linalg.qr(R[:, :, keep], mode="r")
             rms_within = rms_within[keep]
         column_keep = ~constant
-        x_scale, y_scale = power_of_two(rms_within[:-1]), float(power_of_two(rms_within[-1]))
         units = units_rule(
             np.ones(int(column_keep.sum())),
             np.ones(int(column_keep.sum())),
@@ -705,7 +700,6 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
             lambda: (rms_within[:-1], rms_within[-1]),
         )
         R = R / np.concatenate([units["x_scale"], [units["y_scale"]]])[None, None, :]
-        del x_scale, y_scale
         n_cells = int(len(pieces.keys))
     else:
         column_keep = np.ones(p_all, dtype=bool)
@@ -745,23 +739,22 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
     )
     check_y_scale(units["y_scale"])
     # individual-level columns: membership design, then the individual weight
-    q = pieces.side_low.shape[1] - (1 if set(spec.weights) & set(INDIVIDUAL_WEIGHTS) else 0)
+    argument = next((a for a in spec.weights if a in INDIVIDUAL_WEIGHTS), None)
+    q = pieces.side_low.shape[1] - (argument is not None)
     membership_names = spec_names(spec, "membership")
     side = _per_individual(
-        pieces,
         codes,
         n_groups,
         (pieces.side_low, pieces.side_high),
-        "membership",
-        membership_names + [a for a in spec.weights if a in INDIVIDUAL_WEIGHTS],
+        ["membership"] * q + ([argument] if argument else []),
+        membership_names + ([spec.weights[argument]] if argument else []),
         labels,
     )
     membership_exog = side[:, :q] if q else np.ones((n_groups, 1))
     log_row_weight = None
     if "row_weights" in spec.weights:
         log_row_weight = np.bincount(codes, weights=pieces.log_row_weight, minlength=n_groups)
-    weight = side[:, q] if q < side.shape[1] else None
-    argument = next((a for a in spec.weights if a in INDIVIDUAL_WEIGHTS), None)
+    weight = side[:, q] if argument else None
     keep = dof > 0
     n_no_dof = int((~keep).sum()) if absorb else 0
     if n_no_dof:

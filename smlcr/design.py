@@ -23,6 +23,8 @@ __all__ = [
     "factorize",
     "row_values",
     "per_individual",
+    "differ_within",
+    "varies_within_error",
     "side_formula",
     "side_rows",
     "side_design_for",
@@ -357,15 +359,51 @@ def per_individual(matrix: np.ndarray, codes: np.ndarray, names, labels, arg: st
     first = np.full(n_groups, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(codes.size)[::-1]
     per_group = matrix[first]
-    varies = np.abs(matrix - per_group[codes]) > 1e-12 * np.maximum(1.0, np.abs(matrix))
+    varies = differ_within(np.abs(matrix - per_group[codes]), matrix)
     if varies.any():
         row, col = np.argwhere(varies)[0]
-        raise ValueError(
-            f"`{arg}` variable {names[col]!r} varies within individual "
-            f"{plain(labels[codes[row]])!r}; its values describe individuals, so they "
-            "must be constant across an individual's rows."
-        )
+        raise varies_within_error(arg, names[col], labels[codes[row]])
     return per_group
+
+
+def differ_within(spread: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether values of one individual differ by more than rounding: ``spread`` above
+    ``1e-12 max(1, |values|)`` (the rule of :func:`per_individual`).
+
+    Parameters
+    ----------
+    spread : ndarray
+        Differences between an individual's values.
+    values : ndarray
+        The values, for the relative tolerance.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    return spread > 1e-12 * np.maximum(1.0, np.abs(values))
+
+
+def varies_within_error(arg: str, name: str, label) -> ValueError:
+    """The error for an individual-level variable that varies within an individual.
+
+    Parameters
+    ----------
+    arg : str
+        Argument name.
+    name : str
+        Variable (column) name.
+    label : object
+        The individual's label.
+
+    Returns
+    -------
+    ValueError
+    """
+    return ValueError(
+        f"`{arg}` variable {name!r} varies within individual {plain(label)!r}; its values "
+        "describe individuals, so they must be constant across an individual's rows."
+    )
 
 
 def side_formula(formula: str, data: pd.DataFrame, eval_env, name: str, drop_intercept: bool):

@@ -17,7 +17,7 @@ Pure numpy and pandas.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -132,15 +132,7 @@ class Weighting:
         def pick(a):
             return None if a is None else a[order]
 
-        return Weighting(
-            kind=self.kind,
-            weight=pick(self.weight),
-            scale=self.scale,
-            rows=self.rows,
-            log_row_weight=pick(self.log_row_weight),
-            n_groups_zero_weight=self.n_groups_zero_weight,
-            n_rows_zero_weight=self.n_rows_zero_weight,
-        )
+        return replace(self, weight=pick(self.weight), log_row_weight=pick(self.log_row_weight))
 
 
 def by_individual(value, name: str, row_index, row_groups):

@@ -239,3 +239,16 @@ def test_pickled_formula_results_load_at_a_scripts_top_level(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_individual_variables_varying_within_an_individual_are_named_on_dask_data():
+    df = _panel(n_groups=30)
+    df["sw"] = 1.0 + (np.arange(len(df)) % 2)  # varies within individuals
+    with pytest.raises(ValueError, match=r"`weights` variable 'sw' varies within individual"):
+        smlcr.LatentClassOLS.from_formula(
+            "y ~ x1", dd.from_pandas(df, npartitions=3), groups="id", weights="sw"
+        )
+    with pytest.raises(ValueError, match=r"`membership` variable 'x2' varies within individual"):
+        smlcr.LatentClassOLS.from_formula(
+            "y ~ x1", dd.from_pandas(df, npartitions=3), groups="id", membership="~ x2"
+        )
