@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,9 @@ from smlcr.weights import (
     check_weights,
     zero_weight_notes,
 )
+
+if TYPE_CHECKING:  # annotations only: the model imports this module
+    from smlcr.model import LatentClassOLS
 
 __all__ = ["DaskSpec", "compress_dask", "from_dask", "is_dask_frame", "statistics_model"]
 
@@ -828,7 +832,7 @@ def _column_names(value, name: str, data) -> list | None:
     return list(items)
 
 
-def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs):
+def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs) -> LatentClassOLS:
     """The model of Dask data: statistics computed in one pass, the rows left where they are.
 
     Called by :meth:`smlcr.LatentClassOLS.from_formula` when ``data`` is a Dask
@@ -914,7 +918,9 @@ def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs):
     return statistics_model(cls, spec, computed, kwargs)
 
 
-def statistics_model(cls, spec: DaskSpec, computed, kwargs: dict, n_missing: int = 0):
+def statistics_model(
+    cls, spec: DaskSpec, computed, kwargs: dict, n_missing: int = 0
+) -> LatentClassOLS:
     """A model of statistics computed from Dask data (:mod:`smlcr.dask_data`), without rows.
 
     The model is built by :meth:`LatentClassOLS.from_formula` on the data's skeleton

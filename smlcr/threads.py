@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from collections.abc import Callable
 
 __all__ = ["SMALL_DENSE_ENV", "single_threaded", "small_dense"]
 
@@ -27,7 +28,7 @@ SMALL_DENSE_ENV = "SMLCR_SMALL_DENSE_THREADS"
 _CONTROLLER = []  # the threadpoolctl controller, made on first use
 
 
-def small_dense():
+def small_dense() -> contextlib.AbstractContextManager:
     """A context in which BLAS uses ``SMLCR_SMALL_DENSE_THREADS`` threads (default 1).
 
     Returns
@@ -55,7 +56,7 @@ def small_dense():
     return _CONTROLLER[0].limit(limits=int(setting), user_api="blas")
 
 
-def single_threaded(func):
+def single_threaded(func: Callable) -> Callable:
     """Run ``func`` inside :func:`small_dense`.
 
     Parameters
