@@ -21,6 +21,7 @@ the observed log-likelihood can never fall (a fall raises
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -38,6 +39,7 @@ __all__ = [
     "EMRun",
     "EStep",
     "degeneracy",
+    "shrinking_class",
     "unidentified",
     "e_step",
     "em_step",
@@ -138,6 +140,17 @@ class Workspace:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _upper(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``numpy.triu_indices(p)`` and the factors (1 on the diagonal, 2 above) that turn a
+    packed upper triangle's products into a quadratic form; cached (read-only arrays)."""
+    rows, cols = np.triu_indices(p)
+    factor = np.where(rows == cols, 1.0, 2.0)
+    for a in (rows, cols, factor):
+        a.flags.writeable = False
+    return rows, cols, factor
+
+
 def _moment_columns(p: int) -> tuple[slice, slice, int]:
     """Columns of ``Workspace.moments``: the upper triangle of ``R_i'R_i`` (row by row,
     :func:`numpy.triu_indices`), ``R_i'c_i``, and ``rss_i + ||c_i||^2``."""
@@ -157,20 +170,18 @@ def unpack_gram(packed: np.ndarray, p: int) -> np.ndarray:
     -------
     ndarray, shape (..., p, p)
     """
-    upper = np.triu_indices(p)
+    rows, cols, _ = _upper(p)
     out = np.empty(packed.shape[:-1] + (p, p))
-    out[..., upper[0], upper[1]] = packed
-    out[..., upper[1], upper[0]] = packed
+    out[..., rows, cols] = packed
+    out[..., cols, rows] = packed
     return out
 
 
 def _packed_outer(b: np.ndarray) -> np.ndarray:
     """``beta' G beta`` as a product with the packed upper triangle of ``G``: the
     coefficients ``beta_j^2`` and ``2 beta_j beta_l`` (j < l), one column per class."""
-    p = b.shape[1]
-    upper = np.triu_indices(p)
-    factor = np.where(upper[0] == upper[1], 1.0, 2.0)
-    return (b[:, upper[0]] * b[:, upper[1]] * factor).T
+    rows, cols, factor = _upper(b.shape[1])
+    return (b[:, rows] * b[:, cols] * factor).T
 
 
 def _patterns(Z: np.ndarray, weight: np.ndarray | None = None) -> tuple | None:
@@ -998,6 +1009,37 @@ def degeneracy(
     pair = _coinciding_pair(params)
     if pair is not None:
         return f"classes {pair[0] + 1} and {pair[1] + 1} coincide"
+    return None
+
+
+def shrinking_class(share: np.ndarray, before: float, min_share: float) -> str | None:
+    """Why a run is heading for a class below ``min_share``, or None.
+
+    A class whose share is below ``min_share`` and fell since the run's last
+    look (a round of EM or Newton steps earlier): with K above what the data
+    support, such a class usually ends on a few individuals it fits almost
+    exactly, a degenerate end the run would otherwise reach only after
+    hundreds of slow iterations.
+
+    Parameters
+    ----------
+    share : ndarray, shape (K,)
+        The class shares now.
+    before : float
+        The smallest share at the last look.
+    min_share : float
+
+    Returns
+    -------
+    str or None
+        A readable reason naming the class (1-based).
+    """
+    low = int(np.argmin(share))
+    if share[low] < min_share and share[low] < before:
+        return (
+            f"class {low + 1} has a share of {share[low]:.3g}, below min_share and falling "
+            "(stopped early)"
+        )
     return None
 
 

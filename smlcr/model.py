@@ -966,6 +966,9 @@ class LatentClassOLS(LikelihoodModel):
                 replace(work, expand=False),
                 gtol=gtol,
                 max_steps=min(50, maxiter),
+                # when every run ended degenerate, the polish stops as soon as a class
+                # below min_share shrinks further (towards a spurious maximum)
+                min_share=min_share if not outcome.completed.any() else 0.0,
             )
         order = starts.class_order(polished.run)
         outcome.best = starts.canonical_order(polished.run, order)
@@ -1104,7 +1107,22 @@ class LatentClassOLS(LikelihoodModel):
         """Warnings about the multi-start search and the convergence of the best run."""
         n_completed = int(outcome.completed.sum())
         needed = max(2, int(np.ceil(0.05 * n_completed)))
-        if len(outcome.records) > 1 and outcome.n_reached_best < needed:
+        none_interior = len(outcome.records) > 1 and n_completed == 0
+        if none_interior:
+            where = (
+                f" ({polished.boundary})"
+                if polished.boundary is not None
+                else " (inside the parameter space after Newton steps)"
+            )
+            warn(
+                f"none of the {len(outcome.records)} starts reached an interior maximum with "
+                f"{self.k_classes} distinct classes: every run ended degenerate (see "
+                f"`results.start_status`), so the estimate is the best of those runs{where}. "
+                "The model likely has more classes than the data support; consider "
+                "`refit_fewer_classes()`.",
+                DegenerateClassWarning,
+            )
+        elif len(outcome.records) > 1 and outcome.n_reached_best < needed:
             warn(
                 f"only {outcome.n_reached_best} of {n_completed} completed starts reached the "
                 "best log-likelihood; it may be a local maximum found by chance, and a higher "
@@ -1121,14 +1139,14 @@ class LatentClassOLS(LikelihoodModel):
                 "the estimate; runs screened out by `n_full` may lead to a higher maximum.",
                 LocalMaximumWarning,
             )
-        if polished.boundary is not None:
+        if polished.boundary is not None and not none_interior:
             warn(
                 f"the estimate is on the boundary of the parameter space: {polished.boundary}. "
                 "The model has more classes than the data support; see `results.degenerate` "
                 "and consider `refit_fewer_classes()`.",
                 DegenerateClassWarning,
             )
-        elif not polished.converged:
+        elif polished.boundary is None and not polished.converged:
             why = (
                 "the Hessian is not negative definite"
                 if not polished.negative_definite

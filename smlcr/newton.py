@@ -22,6 +22,7 @@ from smlcr.em import (
     e_step,
     em_step,
     rounding_bound,
+    shrinking_class,
 )
 from smlcr.information import Derivatives, derivatives
 from smlcr.params import Layout
@@ -189,6 +190,7 @@ def newton_phase(
     gtol: float = 1e-9,
     max_steps: int = 50,
     fallback_em: bool = True,
+    min_share: float = 0.0,
 ) -> NewtonOutcome:
     """Polish an EM run by safeguarded Newton steps until no step can gain more.
 
@@ -221,6 +223,11 @@ def newton_phase(
         Where no Newton step can be taken, take an EM step and try again;
         false ends the phase there instead (the multi-start search then goes
         on with plain EM, which is cheaper per step than a Hessian).
+    min_share : float
+        The phase stops, with the run marked degenerate, when a class share
+        falls below ``min_share`` and below the smallest share at the start
+        (:func:`smlcr.em.shrinking_class`): the steps are then heading for a
+        spurious maximum with a class on a few individuals.
 
     Returns
     -------
@@ -238,6 +245,7 @@ def newton_phase(
     radius = None  # of the trust region, in units of about one standard error
     polished = False
     gradient, decrement, definite = np.inf, np.nan, False
+    smallest = float(run.estep.shares.min())
     for _ in range(max_steps + 1):
         theta = layout.flat(run.params)
         derivs = final = derivatives(stats, Z, run.params, layout, estep=run.estep)
@@ -315,6 +323,10 @@ def newton_phase(
         run.n_iter += 1
         run.llf_history.append(run.llf)
         final = None  # the parameters moved after the last derivatives
+        shrinking = shrinking_class(run.estep.shares, smallest, min_share)
+        if shrinking:
+            boundary = run.degenerate = shrinking
+            break
     rounding = rounding_bound(stats, run.params, run.estep, work)
     converged = boundary is None and definite and decrement <= max(gtol, rounding, 0.0)
     run.converged = converged

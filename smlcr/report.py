@@ -74,11 +74,19 @@ def header(res) -> tuple[list, list]:
         ("Converged:", ["yes" if res.converged else "no"]),
         ("No. Iterations:", [f"{res.n_iter} ({res.n_newton} Newton)"]),
         ("Rel. gradient:", [f"{res.gradient_norm:.1e}"]),
-        ("Starts at best:", [f"{res.n_reached_best} of {res.n_completed_starts}"]),
+        ("Starts at best:", [_starts_at_best(res)]),
         ("Covariance Type:", [res.cov_type]),
         ("Entropy R2:", [f"{res.classification.entropy_r2:.4f}"]),
     ]
     return left, right
+
+
+def _starts_at_best(res) -> str:
+    """The summary's count of completed starts at the best maximum (none completed when
+    every run ended degenerate)."""
+    if res.n_completed_starts == 0 and len(res.start_llfs) > 1:
+        return "none interior"
+    return f"{res.n_reached_best} of {res.n_completed_starts}"
 
 
 def _parameter_table(res, block: slice, names, title: str, corner: str, alpha: float):

@@ -27,11 +27,16 @@ Start kinds
 
 The search runs every start for a few iterations, then continues the runs,
 best first, in rounds. A run stops when it converges, when its classes
-become degenerate (:func:`smlcr.em.degeneracy`), when it reaches a maximum
-that another run has already found (same parameters), or when even an
+become degenerate (:func:`smlcr.em.degeneracy`) or a class's share falls
+below ``min_share`` (:func:`smlcr.em.shrinking_class`), when it reaches a
+maximum that another run has already found (same parameters), or when even an
 optimistic extrapolation of its log-likelihood stays below the best maximum
-found by a margin. Every run's outcome is kept, and the distinct maxima the
-completed runs reached are tabulated (:func:`distinct_maxima`).
+found by a margin; these looks come before each round. A run that EM would
+finish only slowly, or that creeps along a ridge or near a saddle point
+(its log-likelihood flat while its parameters move), is given trust-region
+Newton steps first (:func:`smlcr.newton.newton_phase`). Every run's outcome is
+kept, and the distinct maxima the completed runs reached are tabulated
+(:func:`distinct_maxima`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from smlcr.em import (
     e_step,
     params_from_posteriors,
     run_em,
+    shrinking_class,
     ssr,
 )
 from smlcr.newton import NewtonOutcome, newton_phase
@@ -80,6 +86,10 @@ PERTURB_SHARE = 0.2
 
 #: Iterations of every run between two looks at the whole search.
 ROUND_ITERATIONS = 25
+
+#: Iterations of the first round after which a run with a class below ``min_share`` is
+#: stopped (the first round runs ``short_maxiter`` iterations).
+FIRST_LOOK = 10
 
 #: Newton steps tried on a slowly converging run between two rounds.
 NEWTON_STEPS = 30
@@ -454,19 +464,31 @@ def distinct_maxima(runs: list, reach_tol: float) -> pd.DataFrame:
     return frame
 
 
+#: Increments per half of the window :func:`_slow` judges EM's rate on.
+SLOW_WINDOW = 5
+
+
 def _slow(history: list, tol: float) -> bool:
     """Whether EM still needs many iterations: more than :data:`NEWTON_WORTH` at the rate
-    its last increments shrink, before they fall below ``tol`` relative."""
-    steps = np.diff(np.asarray(history[-3:]))
-    if steps.size < 2 or not (steps[0] > 0 and steps[1] > 0):
+    its increments shrink, before they fall below ``tol`` relative.
+
+    The rate is that of the sums of the last two windows of :data:`SLOW_WINDOW`
+    increments, not of single increments: near a saddle point or along a ridge
+    (typical with more classes than the data support) single increments stall
+    and jump (SQUAREM's extrapolations), while EM needs hundreds of iterations.
+    """
+    steps = np.diff(np.asarray(history[-(2 * SLOW_WINDOW + 1) :]))
+    if steps.size < 2 * SLOW_WINDOW:
         return False
-    rate = steps[1] / steps[0]
-    if rate >= 1.0:
-        return True
     target = tol * (1.0 + abs(history[-1]))
-    if steps[1] <= target:
-        return False
-    return bool(np.log(target / steps[1]) / np.log(rate) > NEWTON_WORTH)
+    earlier, later = float(steps[:SLOW_WINDOW].sum()), float(steps[SLOW_WINDOW:].sum())
+    if later <= SLOW_WINDOW * target or earlier <= 0 or later >= earlier:
+        # the log-likelihood has stopped rising but the run has not converged (its
+        # parameters still move: a ridge or a saddle), or its increments do not shrink
+        return True
+    rate = (later / earlier) ** (1.0 / SLOW_WINDOW)
+    last = later / SLOW_WINDOW
+    return bool(np.log(target / last) / np.log(rate) > NEWTON_WORTH)
 
 
 def _degenerate_at_end(run: EMRun, min_share: float) -> str | None:
@@ -484,24 +506,6 @@ def _degenerate_at_end(run: EMRun, min_share: float) -> str | None:
     small = np.flatnonzero(share < min_share)
     if small.size:
         return f"class {int(small[0]) + 1} has a share of {share[small[0]]:.3g}, below min_share"
-    return None
-
-
-def _shrinking_class(share: np.ndarray, before: float, min_share: float) -> str | None:
-    """Why a run is heading for a class below ``min_share``, or None.
-
-    A class whose share is below ``min_share`` and fell since the run's last
-    look (a round of EM or Newton steps earlier): with K above what the data
-    support, such a class usually ends on a few individuals it fits almost
-    exactly, a degenerate end the run would otherwise reach only after
-    hundreds of slow iterations.
-    """
-    low = int(np.argmin(share))
-    if share[low] < min_share and share[low] < before:
-        return (
-            f"class {low + 1} has a share of {share[low]:.3g}, below min_share and falling "
-            "(stopped early)"
-        )
     return None
 
 
@@ -642,6 +646,19 @@ def multistart(
     def run(start, steps, kind=None):
         return run_em(stats, Z, start, steps, tol, param_tol, constraints, work)
 
+    def first_round(start):
+        # a look halfway: a class already below min_share stops the run (at K above what
+        # the data support, most starts give a class to a few individuals at once)
+        steps = min(short_maxiter, maxiter)
+        first = run(start, min(FIRST_LOOK, steps))
+        if first.converged or first.degenerate or first.n_iter >= steps:
+            return first
+        share = first.estep.shares
+        tiny = shrinking_class(share, np.inf, min_share)
+        if tiny:
+            return replace(first, degenerate=tiny)
+        return run(first, steps - first.n_iter)
+
     if start_params is not None:
         only = run(start_params, maxiter, "user")
         return _finish([only], ["user"], maxiter, tol)
@@ -656,15 +673,16 @@ def multistart(
     for kind in kinds:
         tau = _DRAWS[kind](rng, stats, Z, k, ols_coef, constraints, work, pooled)
         start = params_from_posteriors(stats, Z, tau, constraints, work)
-        runs.append(run(start, min(short_maxiter, maxiter), kind))
+        runs.append(first_round(start))
     if n_perturb:
         # perturb the best distinct solutions of the first round
-        order = np.argsort([-r.llf for r in runs], kind="stable")
+        order = [j for j in np.argsort([-r.llf for r in runs], kind="stable")]
+        order = [j for j in order if not runs[j].degenerate] or order
         seeds = [runs[j] for j in order[: max(1, min(3, n_perturb))]]
         for j in range(n_perturb):
             tau = _tau_perturb(rng, seeds[j % len(seeds)].estep.tau)
             start = params_from_posteriors(stats, Z, tau, constraints, work)
-            runs.append(run(start, min(short_maxiter, maxiter), "perturb"))
+            runs.append(first_round(start))
             kinds.append("perturb")
 
     status = ["" for _ in runs]
@@ -706,29 +724,10 @@ def multistart(
             break
         active.sort(key=lambda j: -runs[j].llf)
         for j in active:
-            cooldown[j] -= 1
-            if (
-                layout is not None
-                and cooldown[j] <= 0
-                and _slow(runs[j].llf_history, tol)
-                and not runs[j].floor_hit.any()
-            ):
-                tried = newton_phase(
-                    stats, Z, runs[j], layout, constraints, work, tol, NEWTON_STEPS, False
-                )
-                runs[j] = tried.run
-                if tried.n_newton == 0:
-                    cooldown[j] = NEWTON_COOLDOWN
-                settle(j)
-                if status[j]:
-                    continue
-            steps = min(ROUND_ITERATIONS, maxiter - runs[j].n_iter)
-            runs[j] = run(runs[j], steps, kinds[j])
-            settle(j)
-            if status[j]:
-                continue
+            # a look at the run before its next round: heading for a tiny class, unable
+            # to reach the best maximum found, or at a maximum already found
             share = runs[j].estep.shares
-            shrinking = _shrinking_class(share, smallest[j], min_share)
+            shrinking = shrinking_class(share, smallest[j], min_share)
             smallest[j] = float(share.min())
             if shrinking:
                 runs[j] = replace(runs[j], degenerate=shrinking)
@@ -746,6 +745,37 @@ def multistart(
                     status[j] = "joined"
                     joined_llf[j] = llf
                     break
+            if status[j]:
+                continue
+            cooldown[j] -= 1
+            if (
+                layout is not None
+                and cooldown[j] <= 0
+                and _slow(runs[j].llf_history, tol)
+                and not runs[j].floor_hit.any()
+            ):
+                tried = newton_phase(
+                    stats,
+                    Z,
+                    runs[j],
+                    layout,
+                    constraints,
+                    work,
+                    tol,
+                    NEWTON_STEPS,
+                    False,
+                    min_share,
+                )
+                runs[j] = tried.run
+                if tried.n_newton == 0:
+                    cooldown[j] = NEWTON_COOLDOWN
+                settle(j)
+                if status[j]:
+                    continue
+            steps = min(ROUND_ITERATIONS, maxiter - runs[j].n_iter)
+            runs[j] = run(runs[j], steps, kinds[j])
+            settle(j)
+
     return _finish(runs, kinds, maxiter, tol, status, joined_llf)
 
 

@@ -35,7 +35,8 @@ def small_dense() -> contextlib.AbstractContextManager:
     -------
     contextlib.AbstractContextManager
         threadpoolctl's limit (about 10 microseconds to enter), or a null
-        context with ``SMLCR_SMALL_DENSE_THREADS=default``.
+        context with ``SMLCR_SMALL_DENSE_THREADS=default`` or when BLAS already
+        uses no more threads.
 
     Raises
     ------
@@ -52,8 +53,11 @@ def small_dense() -> contextlib.AbstractContextManager:
     if not _CONTROLLER:
         from threadpoolctl import ThreadpoolController
 
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=int(setting), user_api="blas")
+        _CONTROLLER.append(ThreadpoolController().select(user_api="blas"))
+    blas, limit = _CONTROLLER[0], int(setting)
+    if all(lib.num_threads <= limit for lib in blas.lib_controllers):
+        return contextlib.nullcontext()  # already within the limit (about 1 microsecond)
+    return blas.limit(limits=limit)
 
 
 def single_threaded(func: Callable) -> Callable:

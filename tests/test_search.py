@@ -275,12 +275,12 @@ def test_a_class_shrinking_below_min_share_stops_its_run():
     """A run whose smallest class share is below ``min_share`` and still falling is
     stopped as degenerate (with K above the truth such runs otherwise creep for
     hundreds of iterations); a share that is low but rising is left alone."""
-    from smlcr.starts import _shrinking_class
+    from smlcr.em import shrinking_class
 
     share = np.array([0.6, 0.395, 0.005])
-    assert "below min_share and falling" in _shrinking_class(share, 0.008, 0.01)
-    assert _shrinking_class(share, 0.004, 0.01) is None  # rising
-    assert _shrinking_class(share, 0.008, 0.0) is None  # min_share=0 accepts any size
+    assert "below min_share and falling" in shrinking_class(share, 0.008, 0.01)
+    assert shrinking_class(share, 0.004, 0.01) is None  # rising
+    assert shrinking_class(share, 0.008, 0.0) is None  # min_share=0 accepts any size
     data = simulate_grouped(n_groups=2000, rows_per_group=5, seed=3)
     model = smlcr.LatentClassOLS.from_formula(data.formula, data.data, groups="id", k_classes=5)
     with warnings.catch_warnings():
@@ -289,3 +289,43 @@ def test_a_class_shrinking_below_min_share_stops_its_run():
     early = res.start_status[res.start_status["reason"].str.contains("stopped early")]
     assert len(early) > 0 and (early["status"] == "degenerate").all()
     assert np.isfinite(res.llf)
+
+
+def test_no_interior_maximum_is_said_once_and_not_polished_into_a_spurious_one():
+    """When every run ends degenerate (K far above the truth), one warning says that no
+    start reached an interior maximum, the summary says so, and the best run's Newton phase
+    stops on the boundary instead of climbing towards a class on a few individuals."""
+    from smlcr.exceptions import DegenerateClassWarning, SingleBestStartWarning
+
+    data = simulate_grouped(n_groups=2000, rows_per_group=5, seed=3)
+    model = smlcr.LatentClassOLS.from_formula(data.formula, data.data, groups="id", k_classes=6)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        res = model.fit(rng=1, n_starts=6)
+    assert res.n_completed_starts == 0
+    assert (res.start_status["status"] == "degenerate").all()
+    said = [w for w in record if "none of the 6 starts reached an interior maximum" in str(w)]
+    assert len(said) == 1 and issubclass(said[0].category, DegenerateClassWarning)
+    assert not any(issubclass(w.category, SingleBestStartWarning) for w in record)
+    assert res.boundary is not None and "min_share" in res.boundary
+    assert not res.converged
+    assert "none interior" in res.summary().as_text()
+
+
+def test_slow_runs_are_judged_on_windows_of_increments():
+    """Newton is worth trying where EM needs many more iterations: increments that shrink
+    slowly or not at all, or a log-likelihood that has stopped rising while the run has not
+    converged (a ridge or saddle point); not where the increments vanish fast."""
+    from smlcr.starts import SLOW_WINDOW, _slow
+
+    n = 2 * SLOW_WINDOW + 1
+    base = -1000.0
+    fast = base + np.cumsum(0.1 ** np.arange(n))  # increments shrink tenfold each step
+    slow = base + np.cumsum(0.97 ** np.arange(n))  # 3% less each step
+    flat = base + np.cumsum(np.full(n, 1e-15))  # stalled: below tol, not converged
+    growing = base + np.cumsum(1.1 ** np.arange(n))
+    assert not _slow(list(fast), 1e-10)
+    assert _slow(list(slow), 1e-10)
+    assert _slow(list(flat), 1e-10)
+    assert _slow(list(growing), 1e-10)
+    assert not _slow(list(slow[:-2]), 1e-10)  # too short a history to judge
