@@ -199,10 +199,10 @@ def newton_phase(
     Newton converges quadratically, so the phase goes on until half the
     Newton decrement ``g'd / 2`` (the gain a step promises) is below the
     rounding error of the log-likelihood; there one last full step is taken
-    on the strength of the Hessian alone (it moves the parameters by the
-    rounding error of the gradient, and the log-likelihood by less than its
-    rounding error) because comparing log-likelihoods can no longer judge
-    it.
+    on the strength of the Hessian (it moves the parameters by the rounding
+    error of the gradient, and the log-likelihood by less than its rounding
+    error), unless the log-likelihood falls by more than the rounding of the
+    two values: along a nearly flat direction such a step can be long.
 
     Parameters
     ----------
@@ -265,7 +265,12 @@ def newton_phase(
                 params = layout.unflat(theta + direction)
                 if polished or not np.all(params.sigma2 > constraints.var_floor):
                     break
-                run.params, run.estep = params, e_step(stats, Z, params, work)
+                estep = e_step(stats, Z, params, work)
+                if not estep.llf >= run.llf - rounding - rounding_bound(stats, params, estep, work):
+                    # a step along a nearly flat direction can be long while the gain it
+                    # promises is below rounding: taken only when the log-likelihood agrees
+                    break
+                run.params, run.estep = params, estep
                 run.n_iter += 1
                 run.llf_history.append(run.llf)
                 n_newton += 1

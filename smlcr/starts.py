@@ -50,6 +50,7 @@ from smlcr.compress import CompressedData, tsqr
 from smlcr.em import (
     Constraints,
     EMRun,
+    MomentSums,
     Workspace,
     _stacked_lstsq,
     degeneracy,
@@ -275,11 +276,16 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
     if order is None:
         order = class_order(run)
     params = run.params.relabel(order)
+    sums = run.estep.sums
     estep = replace(
         run.estep,
         tau=tau[:, order],
         ssr=run.estep.ssr[:, order],
         log_prior=run.estep.log_prior[:, order],
+        log_joint=run.estep.log_joint[:, order],
+        sums=None
+        if sums is None
+        else MomentSums(sums.moments[order], sums.dof[order], sums.weight[order]),
     )
     floor_hit = run.floor_hit[order]
     degenerate = run.degenerate and degeneracy(params, estep.weighted_tau, floor_hit)

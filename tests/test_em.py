@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import smlcr
@@ -39,8 +40,8 @@ def test_a_falling_loglikelihood_raises(monkeypatch, sim3):
     model = smlcr.LatentClassOLS.from_formula(sim3.formula, sim3.data, groups="id", k_classes=3)
     real_m_step = em.m_step
 
-    def broken_m_step(stats, Z, tau, previous, constraints, work=None, exact=False):
-        params, info = real_m_step(stats, Z, tau, previous, constraints, work, exact)
+    def broken_m_step(stats, Z, tau, previous, constraints, work=None, exact=False, sums=None):
+        params, info = real_m_step(stats, Z, tau, previous, constraints, work, exact, sums)
         # a variance update from another residual than the E-step's: too small
         return em.ClassParams(params.beta, params.sigma2 * 0.3, params.eta), info
 
@@ -204,3 +205,73 @@ def test_trust_region_step_solves_its_subproblem():
             assert model >= best - 1e-6 * max(1.0, abs(best))
             if definite and radius == 100.0:
                 np.testing.assert_allclose(step, np.linalg.solve(-hessian, score), rtol=1e-8)
+
+
+def _weighted_model(sim3, weights):
+    data = sim3.data
+    keywords = {} if weights is None else {"freq_weights": weights}
+    return smlcr.LatentClassOLS.from_formula(
+        sim3.formula, data, groups="id", k_classes=3, **keywords
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_fused_e_step_equals_the_e_step_in_passes(sim3, monkeypatch, weighted):
+    """The E-step in one blocked pass gives the arrays of the E-step in whole-array passes
+    and the M-step's sums at its posteriors; the M-step from those sums gives the M-step's
+    parameters; several blocks (a small block size) change nothing beyond rounding."""
+    weights = None
+    if weighted:
+        ids = sim3.data["id"].unique()
+        weights = pd.Series(np.arange(len(ids)) % 3 + 1.0, index=ids)
+    model = _weighted_model(sim3, weights)
+    res = model.fit(rng=0, n_starts=2)
+    params = model.to_scaled(np.asarray(res.params))
+    stats, Z = model.stats, model._Z
+    monkeypatch.setattr(em, "E_STEP_BLOCK", 64)  # several blocks
+    work = em.Workspace.build(stats, Z)
+    fused = em.e_step(stats, Z, params, work)
+    assert fused.sums is not None
+    ssr_, _ = em.expanded_ssr(stats, params.beta, params.sigma2, work)
+    plain = em.e_step(stats, Z, params, work, ssr_)
+    assert plain.sums is None
+    for name in ("ssr", "log_joint", "tau", "llf_obs"):
+        np.testing.assert_allclose(getattr(fused, name), getattr(plain, name), rtol=1e-13)
+    tau = stats.weighted(plain.tau)
+    np.testing.assert_allclose(fused.sums.moments, tau.T @ work.moments, rtol=1e-12)
+    np.testing.assert_allclose(fused.sums.dof, tau.T @ stats.dof, rtol=1e-12)
+    np.testing.assert_allclose(fused.sums.weight, tau.sum(axis=0), rtol=1e-12)
+    constraints = em.Constraints(var_floor=1e-12)
+    a, info_a = em.m_step(stats, Z, fused.tau, params, constraints, work, sums=fused.sums)
+    b, info_b = em.m_step(stats, Z, plain.tau, params, constraints, work)
+    assert info_a.ssr is None and info_b.ssr is not None  # the next E-step forms the sums
+    np.testing.assert_allclose(a.beta, b.beta, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.sigma2, b.sigma2, rtol=1e-10)
+    np.testing.assert_allclose(a.eta, b.eta, rtol=1e-10, atol=1e-12)
+
+
+def test_the_e_steps_reused_arrays_never_overwrite_a_live_one(sim3):
+    """The fused E-step reuses the arrays of E-steps nothing refers to any more (no page
+    faults for fresh arrays each iteration), and never those of one still in use."""
+    model = _weighted_model(sim3, None)
+    res = model.fit(rng=0, n_starts=2)
+    params = model.to_scaled(np.asarray(res.params))
+    other = em.ClassParams(params.beta * 1.1, params.sigma2 * 2.0, params.eta)
+    stats, Z = model.stats, model._Z
+    work = em.Workspace.build(stats, Z)
+    first = em.e_step(stats, Z, params, work)
+    kept = first.tau.copy(), first.ssr.copy(), first.llf_obs.copy()
+    view = first.log_joint[:5]  # a view keeps its array alive too
+    second = em.e_step(stats, Z, other, work)
+    np.testing.assert_array_equal(first.tau, kept[0])
+    np.testing.assert_array_equal(first.ssr, kept[1])
+    np.testing.assert_array_equal(first.llf_obs, kept[2])
+    address = second.tau.__array_interface__["data"][0]
+    del second
+    third = em.e_step(stats, Z, other, work)
+    assert third.tau.__array_interface__["data"][0] == address  # reused
+    del first
+    fourth = em.e_step(stats, Z, params, work)
+    assert not np.shares_memory(fourth.log_joint, view)  # the view's array is kept
+    np.testing.assert_array_equal(fourth.tau, kept[0])
+    assert not np.shares_memory(fourth.tau, third.tau)

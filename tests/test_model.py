@@ -129,6 +129,7 @@ def test_pickle_round_trip(fitted3, tmp_path):
     pd.testing.assert_series_equal(loaded.params, fitted3.params)
     pd.testing.assert_frame_equal(loaded.posteriors, fitted3.posteriors)
     assert loaded.llf == fitted3.llf
+
     def text(res):  # the summary without its clock time (the two may straddle a second)
         return re.sub(r"\d\d:\d\d:\d\d", "hh:mm:ss", res.summary().as_text())
 
