@@ -4,7 +4,8 @@ Each case runs in its own process (peak memory from ``ru_maxrss``):
 
 - ``a``: N = 200,000 individuals x 10 rows, p = 25 (24 regressors and an intercept),
   K = 6: model construction, EM per iteration, standard errors, and the fit with
-  standard errors (target: peak under 3 GB);
+  standard errors (target: peak under 3 GB, read right after the fit: the timings of one
+  iteration and of the derivatives that follow build their own workspace and scores);
 - ``b``: N = 1,000,000 x 6 rows, p = 4 (3 regressors and an intercept), K = 4: one EM
   iteration (E- and M-step) against reading the compressed statistics once (summing
   every array of the workspace; target: at most 3 times);
@@ -67,6 +68,7 @@ def case_a() -> dict:
     start = time.perf_counter()
     res = model.fit(rng=0)
     fit = time.perf_counter() - start
+    peak_fit = _peak_gb()  # model construction and fit with standard errors, nothing else
     best = model.to_scaled(np.asarray(res.params))
     work = em.Workspace.build(model.stats, model._Z)
     estep = em.e_step(model.stats, model._Z, best, work)
@@ -83,7 +85,8 @@ def case_a() -> dict:
         "iteration": iteration,
         "errors": errors,
         "converged": bool(res.converged),
-        "peak": _peak_gb(),
+        "peak": peak_fit,
+        "peak_all": _peak_gb(),
     }
 
 
@@ -148,6 +151,10 @@ def main() -> None:
             print(
                 f"| a | fit with standard errors | {r['fit']:.1f} | | {r['peak']:.2f} | "
                 "peak under 3 GB |"
+            )
+            print(
+                f"| a | (peak of the case, with the benchmark's own second workspace and "
+                f"derivatives) | | | {r['peak_all']:.2f} | |"
             )
         elif name == "b":
             print(f"| b | read the compressed statistics once | {r['read']:.3f} | 1.00 | | |")

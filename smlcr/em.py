@@ -200,6 +200,10 @@ def _patterns(Z: np.ndarray, weight: np.ndarray | None = None) -> tuple | None:
     return unique, inverse, counts.astype(np.float64)
 
 
+#: Floats of the residuals' temporary per block of :func:`ssr` (8 MB).
+SSR_BLOCK_FLOATS = 2**20
+
+
 def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
     """Sum of squared residuals of every individual under every class.
 
@@ -223,13 +227,19 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
         fitted = (R_flat @ beta.T).reshape(n, p, -1)
         resid = stats.c[:, :, None] - fitted
         return stats.rss[:, None] + np.einsum("npk,npk->nk", resid, resid), resid
-    # the EM path needs only the sums: the residuals class-major (K, N p), contiguous, and
-    # their squares summed over each individual's p entries by a product with ones
+    # the EM path needs only the sums: the residuals class-major (K, m p), contiguous, and
+    # their squares summed over each individual's p entries by a product with ones, a block
+    # of individuals at a time (temporaries bounded by SSR_BLOCK_FLOATS, not N)
     k = beta.shape[0]
-    resid = beta @ R_flat.T
-    np.subtract(stats.c.reshape(-1), resid, out=resid)
-    np.square(resid, out=resid)
-    out = np.ascontiguousarray((resid.reshape(k * n, p) @ np.ones(p)).reshape(k, n).T)
+    out = np.empty((n, k))
+    c_flat = stats.c.reshape(-1)
+    block = max(1, SSR_BLOCK_FLOATS // (k * p))
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        resid = beta @ R_flat[start * p : stop * p].T
+        np.subtract(c_flat[start * p : stop * p], resid, out=resid)
+        np.square(resid, out=resid)
+        out[start:stop] = (resid.reshape(k * (stop - start), p) @ np.ones(p)).reshape(k, -1).T
     out += stats.rss[:, None]
     return out, None
 
@@ -451,8 +461,9 @@ class EStep:
         Each individual's log-likelihood contribution.
     ssr : ndarray, shape (N, K)
     log_prior : ndarray, shape (N, K)
-    log_joint : ndarray, shape (N, K)
-        ``log pi_is + log f_is``.
+    log_joint : ndarray, shape (N, K), or None
+        ``log pi_is + log f_is``; None where the E-step did not keep it (the
+        fused pass), see :meth:`joint`.
     ssr_error : float
         Bound on the error of the log-likelihood from sums of squares computed
         by expansion (:func:`expanded_ssr`); 0 when computed from residuals.
@@ -466,7 +477,7 @@ class EStep:
     llf_obs: np.ndarray
     ssr: np.ndarray
     log_prior: np.ndarray
-    log_joint: np.ndarray
+    log_joint: np.ndarray | None
     ssr_error: float = 0.0
     weight: np.ndarray | None = None
     sums: MomentSums | None = None
@@ -477,6 +488,22 @@ class EStep:
         if self.weight is None:
             return float(np.sum(self.llf_obs))
         return float(self.weight @ self.llf_obs)
+
+    def joint(self, stats: CompressedData, params: ClassParams) -> np.ndarray:
+        """``log pi_is + log f_is`` at ``params`` (the parameters of this E-step).
+
+        Parameters
+        ----------
+        stats : CompressedData
+        params : ClassParams
+
+        Returns
+        -------
+        ndarray, shape (N, K)
+        """
+        if self.log_joint is not None:
+            return self.log_joint
+        return log_density(stats, params.sigma2, self.ssr) + self.log_prior
 
     @property
     def weighted_tau(self) -> np.ndarray:
@@ -536,7 +563,7 @@ def rounding_bound(
     with np.errstate(all="ignore"):
         error = (
             (p + 1) * eps * scale * resid_norm / params.sigma2
-            + 8 * eps * np.abs(estep.log_joint)
+            + 8 * eps * np.abs(estep.joint(stats, params))
             + 4 * eps * ssr_ / params.sigma2
         )
     error = np.where(np.isfinite(error), error, 0.0)
@@ -626,9 +653,14 @@ def _buffers(work: Workspace, n: int, k: int) -> tuple:
     a million individuals); a set that anything still refers to is never overwritten.
     """
     for arrays in work.buffers:
-        if arrays[0].shape == (n, k) and _references(arrays) <= _UNREFERENCED:
+        if (
+            arrays[0].shape == (n, k)
+            and arrays[1].shape[0] == E_STEP_BLOCK
+            and _references(arrays) <= _UNREFERENCED
+        ):
             return arrays
-    arrays = (np.empty((n, k)), np.empty((n, k)), np.empty((n, k)), np.empty(n))
+    # sums of squares, a block's log-densities, posteriors, log-likelihoods
+    arrays = (np.empty((n, k)), np.empty((E_STEP_BLOCK, k)), np.empty((n, k)), np.empty(n))
     if len(work.buffers) < BUFFER_SETS:
         work.buffers.append(arrays)
     return arrays
@@ -651,7 +683,7 @@ def _fused_e_step(
     coef = np.concatenate([_packed_outer(b), -2.0 * b.T, np.ones((1, k))])
     half_precision = -0.5 / np.asarray(params.sigma2, dtype=np.float64)
     constant = -0.5 * (LOG_2PI + np.log(params.sigma2))
-    ssr_, log_joint, tau, llf_obs = _buffers(work, n, k)
+    ssr_, joint_block, tau, llf_obs = _buffers(work, n, k)
     sums = np.zeros((k, work.moments.shape[1]))
     dof_sum = np.zeros(k)
     weight_sum = np.zeros(k)
@@ -660,7 +692,8 @@ def _fused_e_step(
         moments, dof = work.moments[part], stats.dof[part]
         block = np.matmul(moments, coef, out=ssr_[part])
         np.maximum(block, stats.rss[part, None], out=block)
-        joint = np.multiply(block, half_precision, out=log_joint[part])
+        rows = part.stop - part.start
+        joint = np.multiply(block, half_precision, out=joint_block[:rows])
         joint += np.multiply.outer(dof, constant)
         joint += lp[part]
         llf_obs[part], tau[part] = _normalised(joint)
@@ -673,7 +706,7 @@ def _fused_e_step(
         llf_obs=llf_obs,
         ssr=ssr_,
         log_prior=lp,
-        log_joint=log_joint,
+        log_joint=None,  # formed again where a rounding bound needs it (EStep.joint)
         ssr_error=ssr_error,
         weight=stats.weight,
         sums=MomentSums(moments=sums, dof=dof_sum, weight=weight_sum),

@@ -282,7 +282,7 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
         tau=tau[:, order],
         ssr=run.estep.ssr[:, order],
         log_prior=run.estep.log_prior[:, order],
-        log_joint=run.estep.log_joint[:, order],
+        log_joint=None if run.estep.log_joint is None else run.estep.log_joint[:, order],
         sums=None
         if sums is None
         else MomentSums(sums.moments[order], sums.dof[order], sums.weight[order]),
@@ -817,6 +817,7 @@ def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> M
         status = "degenerate" if reason else "converged" if run.converged else "maxiter"
         runs.append(replace(run, degenerate=reason or None))
         outcomes.append(outcome)
+        _keep_best_derivatives(outcomes, runs, rows, status)
         rows.append(
             {
                 "sample_llf": leader.llf,
@@ -836,6 +837,23 @@ def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> M
         continued=continued,
         polished=outcomes[chosen],
     )
+
+
+def _keep_best_derivatives(outcomes: list, runs: list, rows: list, status: str) -> None:
+    """Keep the derivatives (with their (N, P) scores) of one continued maximum only: the
+    one the estimate will be, interior before degenerate, then by log-likelihood; the last
+    entry of ``outcomes`` and ``runs`` is the new one, ``rows`` the statuses before it. The
+    others' are dropped (the fit recomputes them if it needs them)."""
+    statuses = [row["status"] for row in rows] + [status]
+
+    def rank(j):
+        return (statuses[j] != "degenerate", runs[j].llf)
+
+    held = [j for j, out in enumerate(outcomes) if out is not None and out.derivatives is not None]
+    best = max(held, key=rank, default=None)
+    for j in held:
+        if j != best:
+            outcomes[j] = replace(outcomes[j], derivatives=None)
 
 
 def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiStartResult:

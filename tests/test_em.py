@@ -235,8 +235,13 @@ def test_the_fused_e_step_equals_the_e_step_in_passes(sim3, monkeypatch, weighte
     ssr_, _ = em.expanded_ssr(stats, params.beta, params.sigma2, work)
     plain = em.e_step(stats, Z, params, work, ssr_)
     assert plain.sums is None
-    for name in ("ssr", "log_joint", "tau", "llf_obs"):
+    for name in ("ssr", "tau", "llf_obs"):
         np.testing.assert_allclose(getattr(fused, name), getattr(plain, name), rtol=1e-13)
+    assert fused.log_joint is None  # not kept by the fused pass; formed where needed
+    np.testing.assert_allclose(fused.joint(stats, params), plain.log_joint, rtol=1e-13)
+    bound = em.rounding_bound(stats, params, plain, work)
+    fused_bound = em.rounding_bound(stats, params, fused, work) - fused.ssr_error
+    assert fused_bound == pytest.approx(bound, rel=1e-6)  # plain was given exact sums
     tau = stats.weighted(plain.tau)
     np.testing.assert_allclose(fused.sums.moments, tau.T @ work.moments, rtol=1e-12)
     np.testing.assert_allclose(fused.sums.dof, tau.T @ stats.dof, rtol=1e-12)
@@ -261,7 +266,7 @@ def test_the_e_steps_reused_arrays_never_overwrite_a_live_one(sim3):
     work = em.Workspace.build(stats, Z)
     first = em.e_step(stats, Z, params, work)
     kept = first.tau.copy(), first.ssr.copy(), first.llf_obs.copy()
-    view = first.log_joint[:5]  # a view keeps its array alive too
+    view = first.ssr[:5]  # a view keeps its array alive too
     second = em.e_step(stats, Z, other, work)
     np.testing.assert_array_equal(first.tau, kept[0])
     np.testing.assert_array_equal(first.ssr, kept[1])
@@ -272,6 +277,6 @@ def test_the_e_steps_reused_arrays_never_overwrite_a_live_one(sim3):
     assert third.tau.__array_interface__["data"][0] == address  # reused
     del first
     fourth = em.e_step(stats, Z, params, work)
-    assert not np.shares_memory(fourth.log_joint, view)  # the view's array is kept
+    assert not np.shares_memory(fourth.ssr, view)  # the view's array is kept
     np.testing.assert_array_equal(fourth.tau, kept[0])
     assert not np.shares_memory(fourth.tau, third.tau)
