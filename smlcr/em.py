@@ -666,6 +666,7 @@ def _buffers(work: Workspace, n: int, k: int) -> tuple:
     return arrays
 
 
+@single_threaded
 def _fused_e_step(
     stats: CompressedData, params: ClassParams, work: Workspace, lp: np.ndarray, ssr_error
 ) -> EStep:
