@@ -30,6 +30,8 @@ __all__ = [
     "power_of_two",
     "block_height",
     "tsqr",
+    "pooled_factor",
+    "pooled_residual_variance",
     "standardization",
     "units_rule",
     "compress",
@@ -744,3 +746,59 @@ def membership_standardization(Z: np.ndarray) -> dict:
         "z_constant": int(constant[0]),
         "z_constant_value": float(Z[0, constant[0]]),
     }
+
+
+#: Individuals per block of the pooled fit's QR (bounds its memory, not N).
+POOLED_BLOCK = 20_000
+
+
+def pooled_factor(stats: CompressedData, weighted: bool = True) -> np.ndarray:
+    """R factor of the one-class least-squares fit: the stacked ``[R_i | c_i]``.
+
+    Built a block of individuals at a time by tall-skinny QR, so memory does not grow
+    with N. Its leading ``p x p`` block is the R factor of the stacked regressors (the
+    rank check), its last diagonal entry squared plus ``sum rss_i`` the pooled residual
+    sum of squares (:func:`pooled_residual_variance`).
+
+    Parameters
+    ----------
+    stats : CompressedData
+    weighted : bool
+        Scale individual i's rows by ``sqrt(w_i)`` (``stats.weight``).
+
+    Returns
+    -------
+    ndarray, shape (p + 1, p + 1)
+    """
+    n, p = stats.c.shape
+    root = None if not weighted or stats.weight is None else np.sqrt(stats.weight)
+    factor = np.zeros((0, p + 1))
+    for start in range(0, n, POOLED_BLOCK):
+        part = slice(start, min(start + POOLED_BLOCK, n))
+        block = np.concatenate([stats.R[part], stats.c[part][:, :, None]], axis=2)
+        if root is not None:
+            block = block * root[part, None, None]
+        rows = np.concatenate([factor, block.reshape(-1, p + 1)])
+        factor = tsqr(rows, np.zeros(rows.shape[0], dtype=np.int64), 1)[0]
+    return factor
+
+
+def pooled_residual_variance(stats: CompressedData, factor: np.ndarray | None = None) -> float:
+    """Residual variance of the one-class least-squares fit (scaled units).
+
+    Parameters
+    ----------
+    stats : CompressedData
+    factor : ndarray, optional
+        :func:`pooled_factor` of ``stats`` (weighted), when already computed.
+
+    Returns
+    -------
+    float
+    """
+    p = stats.k_exog
+    factor = pooled_factor(stats) if factor is None else factor
+    weight = np.ones(stats.n_groups) if stats.weight is None else stats.weight
+    total = float(factor[p, p] ** 2 + weight @ stats.rss)
+    dof = max(float(weight @ stats.dof) - p, 1.0)
+    return max(total / dof, np.finfo(float).tiny)

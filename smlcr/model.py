@@ -363,6 +363,8 @@ class LatentClassOLS(LikelihoodModel):
         self.nobs = prepared.nobs
         #: the weights per individual (:class:`smlcr.weights.Weighting`)
         self.weighting = prepared.weighting
+        # residual variance of the one-class fit (scaled units), from the rank check's QR
+        self._pooled_variance = prepared.pooled_variance
         self.n_individuals = prepared.n_individuals
         self.n_groups_zero_weight = prepared.weighting.n_groups_zero_weight
         self.n_rows_zero_weight = prepared.weighting.n_rows_zero_weight
@@ -911,7 +913,10 @@ class LatentClassOLS(LikelihoodModel):
                 f"`var_floor` must be a positive fraction of the residual variance, got "
                 f"{var_floor!r}: without a floor the likelihood is unbounded."
             )
-        floor = var_floor * starts.pooled_variance(self.stats)
+        pooled = self._pooled_variance
+        if pooled is None:
+            pooled = starts.pooled_variance(self.stats)
+        floor = var_floor * pooled
         if not 0 <= min_share < 1:
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:

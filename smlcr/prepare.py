@@ -24,8 +24,9 @@ from smlcr.compress import (
     compress,
     constant_within,
     membership_standardization,
+    pooled_factor,
+    pooled_residual_variance,
     standardization,
-    tsqr,
     unnested_cell,
     within_transform,
 )
@@ -114,6 +115,10 @@ class PreparedData:
     notes : tuple of (str, type)
         Warnings to give the user: message and category.
     rows : RowMap
+    pooled_variance : float or None
+        Residual variance of the one-class least-squares fit (scaled units,
+        :func:`smlcr.compress.pooled_residual_variance`), computed once with the
+        rank check; the fit's variance floor is a multiple of it.
     """
 
     stats: CompressedData
@@ -134,6 +139,7 @@ class PreparedData:
     weighting: Weighting = field(default_factory=Weighting)
     notes: tuple = ()
     rows: RowMap = field(default=None)
+    pooled_variance: float | None = None
 
     @property
     def n_groups(self) -> int:
@@ -180,7 +186,7 @@ def check_finite(arrays: dict) -> None:
             )
 
 
-def check_rank(stats: CompressedData, names: list) -> None:
+def check_rank(stats: CompressedData, names: list) -> np.ndarray:
     """An error naming the columns when the regressors are (nearly) collinear.
 
     The condition number is that of the pooled R factor of the scaled
@@ -194,12 +200,16 @@ def check_rank(stats: CompressedData, names: list) -> None:
     stats : CompressedData
     names : list of str
         Names of the compressed columns.
+
+    Returns
+    -------
+    ndarray, shape (p + 1, p + 1)
+        The unweighted :func:`smlcr.compress.pooled_factor` (its leading block is
+        the R factor of the stacked ``R_i`` the check is made on).
     """
     p = stats.k_exog
-    rows = stats.R.reshape(-1, p)
-    # the R factor of the stacked R_i, by the batched tall-skinny QR (4x one LAPACK call)
-    pooled = tsqr(rows, np.zeros(rows.shape[0], dtype=np.int64), 1)[0]
-    _, singular, vt = np.linalg.svd(pooled)
+    factor = pooled_factor(stats, weighted=False)
+    _, singular, vt = np.linalg.svd(factor[:p, :p])
     condition = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
     if not condition <= CONDITION_LIMIT:
         weak = singular < singular[0] / CONDITION_LIMIT
@@ -210,6 +220,7 @@ def check_rank(stats: CompressedData, names: list) -> None:
             f"{condition:.3g} of the standardised regressors, above {CONDITION_LIMIT:.0e}); "
             "drop one of them or combine them."
         )
+    return factor
 
 
 def check_k_classes_fit(k_classes: int, n_groups: int) -> None:
@@ -652,7 +663,10 @@ def from_statistics(
         Position in the canonical order of each individual of ``stats``.
     """
     check_k_classes_fit(k_classes, stats.n_groups)
-    check_rank(stats, class_exog_names + common_names)
+    factor = check_rank(stats, class_exog_names + common_names)
+    if stats.weight is not None:
+        factor = pooled_factor(stats)  # the weighted fit for the variance
+    pooled = pooled_residual_variance(stats, factor)
     check_enough_data(stats.dof, k_classes, len(class_exog_names), len(common_names))
     # estimation works on a standardised membership design (units of any size), and on
     # the individuals in an order defined by their data, so that neither their labels nor
@@ -672,6 +686,7 @@ def from_statistics(
         common_names=common_names,
         units={**units, **z_units},
         weighting=weighting.take(order),
+        pooled_variance=pooled,
         **record,
     )
     return prepared, position

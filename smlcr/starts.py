@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from smlcr.compress import CompressedData, tsqr
+from smlcr.compress import CompressedData, pooled_residual_variance
 from smlcr.em import (
     Constraints,
     EMRun,
@@ -897,26 +897,18 @@ def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiSta
     )
 
 
-#: Individuals per block of the pooled fit's QR (bounds its memory, not N).
-POOLED_BLOCK = 20_000
-
-
 def pooled_variance(stats: CompressedData) -> float:
     """Residual variance of the one-class least-squares fit (scaled units).
 
-    The pooled R factor of the stacked ``sqrt(w_i) [R_i | c_i]`` is built a block of
-    individuals at a time (tall-skinny QR), so memory does not grow with N; the
-    residual sum of squares is its last diagonal entry squared plus ``sum w_i rss_i``.
+    :func:`smlcr.compress.pooled_residual_variance`: the pooled R factor of the
+    stacked ``sqrt(w_i) [R_i | c_i]`` built a block of individuals at a time.
+
+    Parameters
+    ----------
+    stats : CompressedData
+
+    Returns
+    -------
+    float
     """
-    n, p = stats.c.shape
-    weight = np.ones(n) if stats.weight is None else stats.weight
-    factor = np.zeros((0, p + 1))
-    for start in range(0, n, POOLED_BLOCK):
-        part = slice(start, min(start + POOLED_BLOCK, n))
-        root = np.sqrt(weight[part])[:, None, None]
-        block = np.concatenate([stats.R[part], stats.c[part][:, :, None]], axis=2) * root
-        rows = np.concatenate([factor, block.reshape(-1, p + 1)])
-        factor = tsqr(rows, np.zeros(rows.shape[0], dtype=np.int64), 1)[0]
-    total = float(factor[p, p] ** 2 + weight @ stats.rss)
-    dof = max(float(weight @ stats.dof) - p, 1.0)
-    return max(total / dof, np.finfo(float).tiny)
+    return pooled_residual_variance(stats)
