@@ -748,8 +748,9 @@ def membership_standardization(Z: np.ndarray) -> dict:
     }
 
 
-#: Individuals per block of the pooled fit's QR (bounds its memory, not N).
-POOLED_BLOCK = 20_000
+#: Floats of a block of the pooled fit's QR (8 MB): its memory does not grow with N, and
+#: a LAPACK QR of that size is efficient.
+POOLED_BLOCK_FLOATS = 2**20
 
 
 def pooled_factor(stats: CompressedData, weighted: bool = True) -> np.ndarray:
@@ -774,8 +775,9 @@ def pooled_factor(stats: CompressedData, weighted: bool = True) -> np.ndarray:
     n, p = stats.c.shape
     root = None if not weighted or stats.weight is None else np.sqrt(stats.weight)
     factor = np.zeros((0, p + 1))
-    for start in range(0, n, POOLED_BLOCK):
-        part = slice(start, min(start + POOLED_BLOCK, n))
+    size = max(1, POOLED_BLOCK_FLOATS // (p * (p + 1)))
+    for start in range(0, n, size):
+        part = slice(start, min(start + size, n))
         block = np.concatenate([stats.R[part], stats.c[part][:, :, None]], axis=2)
         if root is not None:
             block = block * root[part, None, None]
