@@ -117,12 +117,12 @@ class Workspace:
         moments = np.empty((n, gram.stop + p + 1))
         # the upper triangle of R_i'R_i, a block of individuals at a time (no (N, p, p)
         # temporary)
-        upper = np.triu_indices(p)
+        rows, cols, _ = _upper(p)
         block = max(1, 2**22 // (p * p))
         for start in range(0, n, block):
             part = slice(start, min(start + block, n))
             full = np.matmul(stats.R[part].transpose(0, 2, 1), stats.R[part])
-            moments[part, gram] = full[:, upper[0], upper[1]]
+            moments[part, gram] = full[:, rows, cols]
         moments[:, moment] = stats.moment
         moments[:, square] = stats.rss + c_square
         R_norm = np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R))
@@ -185,6 +185,19 @@ def _packed_outer(b: np.ndarray) -> np.ndarray:
     coefficients ``beta_j^2`` and ``2 beta_j beta_l`` (j < l), one column per class."""
     rows, cols, factor = _upper(b.shape[1])
     return (b[:, rows] * b[:, cols] * factor).T
+
+
+def _expansion_coef(beta: np.ndarray) -> np.ndarray:
+    """``[beta beta' ; -2 beta ; 1]`` (packed), one column per class: the product of
+    ``Workspace.moments`` with it is ``rss_i + ||c_i||^2 - 2 beta' R_i'c_i + beta' R_i'R_i
+    beta``, the sums of squares by expansion."""
+    return np.concatenate([_packed_outer(beta), -2.0 * beta.T, np.ones((1, beta.shape[0]))])
+
+
+def _expansion_limit(work: Workspace) -> float:
+    """The largest :func:`expansion_error` (log-likelihood units) of a class whose sums of
+    squares may come from the expansion: :data:`EXPANSION_TOLERANCE` per degree of freedom."""
+    return EXPANSION_TOLERANCE * max(work.total_dof, 1.0)
 
 
 def _patterns(Z: np.ndarray, weight: np.ndarray | None = None) -> tuple | None:
@@ -306,13 +319,13 @@ def expanded_ssr(
         a class computed from its residuals).
     """
     error = expansion_error(stats, work, beta, sigma2)
-    fast = work.expand & (error <= EXPANSION_TOLERANCE * max(work.total_dof, 1.0))
+    fast = work.expand & (error <= _expansion_limit(work))
     if not fast.any():
         return ssr(stats, beta, work)[0], np.zeros(beta.shape[0])
     b = beta[fast]
     # one product of the moments [R_i'R_i | R_i'c_i | rss_i + ||c_i||^2] (_moment_columns)
     # with [beta beta' ; -2 beta ; 1]
-    coef = np.concatenate([_packed_outer(b), -2.0 * b.T, np.ones((1, len(b)))])
+    coef = _expansion_coef(b)
     part = work.moments @ coef
     # never below the individual's own residual sum (rounding can push it there)
     np.maximum(part, stats.rss[:, None], out=part)
@@ -605,7 +618,7 @@ def e_step(
     lp = _log_prior(Z, params.eta, work)
     if ssr_ is None and work is not None and work.expand:
         errors = expansion_error(stats, work, params.beta, params.sigma2)
-        if np.all(errors <= EXPANSION_TOLERANCE * max(work.total_dof, 1.0)):
+        if np.all(errors <= _expansion_limit(work)):
             return _fused_e_step(stats, params, work, lp, float(errors.sum()))
     if ssr_ is None:
         if work is None:
@@ -681,7 +694,7 @@ def _fused_e_step(
     """
     n, k = stats.n_groups, params.k_classes
     b = params.beta
-    coef = np.concatenate([_packed_outer(b), -2.0 * b.T, np.ones((1, k))])
+    coef = _expansion_coef(b)
     half_precision = -0.5 / np.asarray(params.sigma2, dtype=np.float64)
     constant = -0.5 * (LOG_2PI + np.log(params.sigma2))
     ssr_, joint_block, tau, llf_obs = _buffers(work, n, k)
@@ -1045,10 +1058,9 @@ def m_step(
     if sums is not None and work.expand:
         # sum_i w_i tau_is SSR_is(beta_s) from the summed moments, where the expansion is
         # accurate for every class at the previous and at the new variances
-        limit = EXPANSION_TOLERANCE * max(work.total_dof, 1.0)
+        limit = _expansion_limit(work)
         if np.all(expansion_error(stats, work, beta, previous.sigma2) <= limit):
-            coef = np.concatenate([_packed_outer(beta), -2.0 * beta.T, np.ones((1, k))])
-            sigma2 = from_sums(np.einsum("kc,ck->k", weighted, coef))
+            sigma2 = from_sums(np.einsum("kc,ck->k", weighted, _expansion_coef(beta)))
             if np.all(expansion_error(stats, work, beta, sigma2) <= limit):
                 floor_hit = sigma2 < constraints.var_floor
                 sigma2 = np.maximum(sigma2, constraints.var_floor)
@@ -1062,7 +1074,7 @@ def m_step(
         # the expansion was judged on the previous variances; where a variance fell far
         # enough for it to be too coarse, that class's sums come from the residuals
         errors = np.where(errors > 0, expansion_error(stats, work, beta, sigma2), 0.0)
-        coarse = ~(errors <= EXPANSION_TOLERANCE * max(work.total_dof, 1.0))
+        coarse = ~(errors <= _expansion_limit(work))
         if coarse.any():
             ssr_[:, coarse] = ssr(stats, beta[coarse], work)[0]
             errors[coarse] = 0.0

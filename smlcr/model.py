@@ -913,10 +913,7 @@ class LatentClassOLS(LikelihoodModel):
                 f"`var_floor` must be a positive fraction of the residual variance, got "
                 f"{var_floor!r}: without a floor the likelihood is unbounded."
             )
-        pooled = self._pooled_variance
-        if pooled is None:
-            pooled = starts.pooled_variance(self.stats)
-        floor = var_floor * pooled
+        floor = var_floor * self._pooled_variance
         if not 0 <= min_share < 1:
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:

@@ -115,10 +115,11 @@ class PreparedData:
     notes : tuple of (str, type)
         Warnings to give the user: message and category.
     rows : RowMap
-    pooled_variance : float or None
+    pooled_variance : float
         Residual variance of the one-class least-squares fit (scaled units,
         :func:`smlcr.compress.pooled_residual_variance`), computed once with the
-        rank check; the fit's variance floor is a multiple of it.
+        rank check by :func:`from_statistics`; the fit's variance floor is a
+        multiple of it.
     """
 
     stats: CompressedData

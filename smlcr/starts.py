@@ -682,7 +682,7 @@ def multistart(
         runs.append(first_round(start))
     if n_perturb:
         # perturb the best distinct solutions of the first round
-        order = [j for j in np.argsort([-r.llf for r in runs], kind="stable")]
+        order = list(np.argsort([-r.llf for r in runs], kind="stable"))
         order = [j for j in order if not runs[j].degenerate] or order
         seeds = [runs[j] for j in order[: max(1, min(3, n_perturb))]]
         for j in range(n_perturb):
@@ -817,7 +817,6 @@ def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> M
         status = "degenerate" if reason else "converged" if run.converged else "maxiter"
         runs.append(replace(run, degenerate=reason or None))
         outcomes.append(outcome)
-        _keep_best_derivatives(outcomes, runs, rows, status)
         rows.append(
             {
                 "sample_llf": leader.llf,
@@ -827,6 +826,7 @@ def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> M
                 "reason": reason or "",
             }
         )
+        _keep_best_derivatives(outcomes, runs, [row["status"] for row in rows])
     continued = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="maximum"))
     interior = [j for j, row in enumerate(rows) if row["status"] != "degenerate"]
     chosen = max(interior or range(len(runs)), key=lambda j: runs[j].llf)
@@ -839,12 +839,10 @@ def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> M
     )
 
 
-def _keep_best_derivatives(outcomes: list, runs: list, rows: list, status: str) -> None:
+def _keep_best_derivatives(outcomes: list, runs: list, statuses: list) -> None:
     """Keep the derivatives (with their (N, P) scores) of one continued maximum only: the
-    one the estimate will be, interior before degenerate, then by log-likelihood; the last
-    entry of ``outcomes`` and ``runs`` is the new one, ``rows`` the statuses before it. The
+    one the estimate will be, interior before degenerate, then by log-likelihood. The
     others' are dropped (the fit recomputes them if it needs them)."""
-    statuses = [row["status"] for row in rows] + [status]
 
     def rank(j):
         return (statuses[j] != "degenerate", runs[j].llf)
