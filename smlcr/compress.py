@@ -174,18 +174,25 @@ def group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.reshape(-1).astype(np.int64), labels
 
 
-def _spread(a: np.ndarray, centre: bool, mean: np.ndarray | None = None) -> np.ndarray:
+def _spread(
+    a: np.ndarray,
+    centre: bool,
+    mean: np.ndarray | None = None,
+    extremes: tuple | None = None,
+) -> np.ndarray:
     """Column standard deviations (``centre``) or root mean squares, without overflow.
 
-    One pass for the largest magnitudes and one for the sums of squares (BLAS
-    dot products, no squared copy). Columns whose squares could overflow or
+    One pass for the largest magnitudes (unless the columns' ``extremes``, their
+    maxima and minima, are given) and one for the sums of squares (BLAS dot
+    products, no squared copy). Columns whose squares could overflow or
     underflow (magnitudes beyond 1e150 or below 1e-150) are divided by their
     largest absolute value first, so data near 1e200 still get a finite scale.
     """
     a = np.asarray(a, dtype=np.float64)
     if not a.shape[0]:
         return np.zeros(a.shape[1:])
-    top = np.maximum(np.abs(a.max(axis=0)), np.abs(a.min(axis=0)))
+    high, low = (a.max(axis=0), a.min(axis=0)) if extremes is None else extremes
+    top = np.maximum(np.abs(high), np.abs(low))
     safe = np.all((top < 1e150) & ((top > 1e-150) | (top == 0)))
     if not safe:
         top = np.where(np.isfinite(top) & (top > 0), top, 1.0)
@@ -640,17 +647,23 @@ def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):
         ``x_shift``, ``x_scale``, ``y_shift``, ``y_scale``, ``constant`` (index
         of the constant class-specific column, or None) and ``constant_value``.
     """
-    spread = np.ptp(exog, axis=0) if exog.shape[0] else np.zeros(exog.shape[1])
-    first = exog[0] if exog.shape[0] else np.zeros(exog.shape[1])
+    if exog.shape[0]:
+        extremes = (exog.max(axis=0), exog.min(axis=0))  # one pass each, used twice
+        spread, first = extremes[0] - extremes[1], exog[0]
+    else:
+        extremes, spread, first = None, np.zeros(exog.shape[1]), np.zeros(exog.shape[1])
 
     def centred():
         mean, y_mean = exog.mean(axis=0), np.mean(endog)
-        sd = _spread(exog, centre=True, mean=mean)
+        sd = _spread(exog, centre=True, mean=mean, extremes=extremes)
         y_sd = float(_spread(endog[:, None], centre=True, mean=y_mean)[0])
         return mean, sd, y_mean, y_sd
 
     def rms():
-        return _spread(exog, centre=False), float(_spread(endog[:, None], centre=False)[0])
+        return (
+            _spread(exog, centre=False, extremes=extremes),
+            float(_spread(endog[:, None], centre=False)[0]),
+        )
 
     return units_rule(spread, first, n_class_columns, centred, rms)
 
@@ -748,19 +761,55 @@ def membership_standardization(Z: np.ndarray) -> dict:
     }
 
 
-#: Floats of a block of the pooled fit's QR (8 MB): its memory does not grow with N, and
-#: a LAPACK QR of that size is efficient.
+#: Floats of a block of the pooled fit (8 MB): its memory does not grow with N.
 POOLED_BLOCK_FLOATS = 2**20
+
+#: Largest condition number of the pooled ``[R_i | c_i]`` (estimated from the Cholesky
+#: factor of its Gram matrix) for which :func:`pooled_factor` takes the Gram route
+#: (CholeskyQR2): the first factor then has a relative error of about
+#: ``eps * 1e10 = 2e-6``, which the second pass, on the nearly orthogonal
+#: ``[R_i | c_i] F^-1``, removes. Above it, or when the Cholesky fails (rank
+#: deficiency, a near-exact pooled fit), Householder QR of the blocks.
+GRAM_ROUTE_CONDITION = 1e5
+
+
+def _pooled_blocks(stats: CompressedData, weighted: bool):
+    """The stacked ``sqrt(w_i) [R_i | c_i]``, a 2-D block of at most
+    :data:`POOLED_BLOCK_FLOATS` floats at a time."""
+    n, p = stats.c.shape
+    root = None if not weighted or stats.weight is None else np.sqrt(stats.weight)
+    size = max(1, POOLED_BLOCK_FLOATS // (p * (p + 1)))
+    for start in range(0, n, size):
+        part = slice(start, min(start + size, n))
+        block = np.concatenate([stats.R[part], stats.c[part][:, :, None]], axis=2)
+        if root is not None:
+            block *= root[part, None, None]
+        yield block.reshape(-1, p + 1)
+
+
+def _gram_of_blocks(blocks, transform: np.ndarray | None = None) -> np.ndarray:
+    """``sum_b (B_b T)' (B_b T)`` over the blocks (``T`` the identity when None)."""
+    total = 0.0
+    for block in blocks:
+        if transform is not None:
+            block = block @ transform
+        total = total + block.T @ block
+    return total
 
 
 def pooled_factor(stats: CompressedData, weighted: bool = True) -> np.ndarray:
     """R factor of the one-class least-squares fit: the stacked ``[R_i | c_i]``.
 
-    Built a block of individuals at a time (the QR of each block stacked under the
-    factor so far), so memory does not grow with N. Its leading ``p x p`` block is
-    the R factor of the stacked regressors (the rank check), its last diagonal entry
-    squared plus ``sum rss_i`` the pooled residual sum of squares
-    (:func:`pooled_residual_variance`).
+    Its leading ``p x p`` block is the R factor of the stacked regressors (the
+    rank check), its last diagonal entry squared plus ``sum rss_i`` the pooled
+    residual sum of squares (:func:`pooled_residual_variance`). Built a block of
+    individuals at a time, so memory does not grow with N: by CholeskyQR2 (two
+    passes of block products, the Cholesky factor ``F`` of the Gram matrix, then
+    that of the Gram matrix of the blocks times ``F^-1``) when the data's
+    condition number allows (:data:`GRAM_ROUTE_CONDITION`), else by a Householder
+    QR of each block stacked under the factor so far. Measured three times faster
+    than Householder on a million individuals with p = 11 (skinny Householder QR
+    runs at matrix-vector speed).
 
     Parameters
     ----------
@@ -771,19 +820,25 @@ def pooled_factor(stats: CompressedData, weighted: bool = True) -> np.ndarray:
     Returns
     -------
     ndarray, shape (p + 1, p + 1)
+        Upper triangular, with a non-negative diagonal on the Gram route (the signs
+        of the rows are otherwise arbitrary).
     """
-    n, p = stats.c.shape
-    root = None if not weighted or stats.weight is None else np.sqrt(stats.weight)
+    p = stats.k_exog
+    try:
+        first = np.linalg.cholesky(_gram_of_blocks(_pooled_blocks(stats, weighted))).T
+        gram_route = np.linalg.cond(first) <= GRAM_ROUTE_CONDITION
+    except np.linalg.LinAlgError:
+        gram_route = False
+    if gram_route:
+        inverse = np.linalg.inv(first)
+        second = _gram_of_blocks(_pooled_blocks(stats, weighted), inverse)
+        try:
+            return np.linalg.cholesky(second).T @ first
+        except np.linalg.LinAlgError:
+            pass
     factor = np.zeros((0, p + 1))
-    size = max(1, POOLED_BLOCK_FLOATS // (p * (p + 1)))
-    for start in range(0, n, size):
-        part = slice(start, min(start + size, n))
-        block = np.concatenate([stats.R[part], stats.c[part][:, :, None]], axis=2)
-        if root is not None:
-            block = block * root[part, None, None]
-        # one LAPACK QR of the block under the factor so far (measured 7 times faster here
-        # than the batched tsqr, which pays for many groups that this one-group fit lacks)
-        factor = np.linalg.qr(np.concatenate([factor, block.reshape(-1, p + 1)]), mode="r")
+    for block in _pooled_blocks(stats, weighted):
+        factor = np.linalg.qr(np.concatenate([factor, block]), mode="r")
     return factor
 
 

@@ -282,6 +282,10 @@ class LatentClassOLS(LikelihoodModel):
             if side is not None and missing != "none":
                 row_index[side.missing_rows()] = np.nan
         _check_exog_values(exog, missing)
+        # statsmodels' search for a constant is a max/min pass over the rows (an SVD of
+        # them when there is none) that the model makes once itself (_exog_names)
+        self._given_hasconst = kwargs.get("hasconst")
+        kwargs.setdefault("hasconst", False)
         super().__init__(endog, exog, groups=codes, row_index=row_index, missing=missing, **kwargs)
         self.n_missing_dropped = n_rows - len(self.endog)
         if self.n_missing_dropped:
@@ -294,10 +298,15 @@ class LatentClassOLS(LikelihoodModel):
 
     def _exog_names(self, exog: np.ndarray) -> list[str]:
         """The regressors' names: the data's own, or statsmodels' defaults (``const``,
-        ``x1``, ...) found without statsmodels' variance pass over the rows."""
+        ``x1``, ...); records the constant column as statsmodels would (``k_constant``,
+        ``data.const_idx``), from one max/min pass over the rows."""
+        constant = np.flatnonzero(exog.max(axis=0) == exog.min(axis=0)) if exog.size else []
+        if self._given_hasconst is None:
+            nonzero = [j for j in constant if exog[0, j] != 0]
+            self.k_constant = self.data.k_constant = int(len(nonzero) > 0)
+            self.data.const_idx = int(nonzero[0]) if nonzero else None
         names = self.data._get_names(self.data.orig_exog)
         if not names:
-            constant = np.flatnonzero(exog.max(axis=0) == exog.min(axis=0)) if exog.size else []
             names = [f"x{j}" for j in range(1, exog.shape[1] + 1 - (len(constant) > 0))]
             if len(constant):
                 names.insert(int(constant[0]), "const")
@@ -952,6 +961,7 @@ class LatentClassOLS(LikelihoodModel):
             gtol=gtol,
             max_newton=min(50, maxiter),
             progress=bar,
+            pooled=self._pooled_variance,
         )
         bar.close()
         polished = outcome.polished  # the Newton phase on all individuals after a sample
@@ -1170,6 +1180,8 @@ def _check_exog_values(exog, missing: str) -> None:
         values = np.asarray(exog, dtype=np.float64)
     except (TypeError, ValueError):
         return  # non-numeric: reported with its own message after missing handling
+    if np.isfinite(values).all():  # one pass in the usual case
+        return
     if np.isinf(values).any():
         raise ValueError(
             "`exog` contains infinite values; replace or remove those rows "

@@ -175,6 +175,8 @@ def check_finite(arrays: dict) -> None:
         if values is None:
             continue
         values = np.asarray(values, dtype=np.float64)
+        if np.isfinite(values).all():  # one pass in the usual case
+            continue
         if np.isnan(values).any():
             raise ValueError(
                 f"`{name}` contains NaN values; remove those rows or pass "
@@ -664,21 +666,23 @@ def from_statistics(
         Position in the canonical order of each individual of ``stats``.
     """
     check_k_classes_fit(k_classes, stats.n_groups)
-    factor = check_rank(stats, class_exog_names + common_names)
-    if stats.weight is not None:
-        factor = pooled_factor(stats)  # the weighted fit for the variance
-    pooled = pooled_residual_variance(stats, factor)
-    check_enough_data(stats.dof, k_classes, len(class_exog_names), len(common_names))
     # estimation works on a standardised membership design (units of any size), and on
     # the individuals in an order defined by their data, so that neither their labels nor
-    # the order of the rows changes the starts or any sum over individuals
+    # the order of the rows changes the starts or any sum over individuals (the pooled
+    # fit's included)
     z_units = membership_standardization(membership_exog)
     scaled_z = (membership_exog - z_units["z_shift"]) / z_units["z_scale"]
     order = canonical_order_of_individuals(stats, scaled_z)
     position = np.empty_like(order)
     position[order] = np.arange(order.size)
+    stats = stats.take(order)
+    factor = check_rank(stats, class_exog_names + common_names)
+    if stats.weight is not None:
+        factor = pooled_factor(stats)  # the weighted fit for the variance
+    pooled = pooled_residual_variance(stats, factor)
+    check_enough_data(stats.dof, k_classes, len(class_exog_names), len(common_names))
     prepared = PreparedData(
-        stats=stats.take(order),
+        stats=stats,
         Z=np.ascontiguousarray(scaled_z[order]),
         membership_exog=membership_exog[order],
         group_labels=pd.Index(np.asarray(labels), name=groups_name)[order],

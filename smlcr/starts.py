@@ -560,6 +560,7 @@ def multistart(
     gtol: float = 1e-9,
     max_newton: int = 50,
     progress=None,
+    pooled: float | None = None,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best maximum.
 
@@ -619,6 +620,10 @@ def multistart(
         the maxima of a sample on all individuals.
     progress : object, optional
         A :func:`smlcr.progress.progress_bar` display, advanced as runs finish.
+    pooled : float, optional
+        Residual variance of the one-class fit of ``stats`` (scaled units), when
+        already computed (``PreparedData.pooled_variance``);
+        computed here otherwise (and always for a sample's search).
 
     Returns
     -------
@@ -670,7 +675,7 @@ def multistart(
         return _finish([only], ["user"], maxiter, tol)
     min_share = float(min_share)
 
-    pooled = pooled_variance(stats)
+    pooled = pooled_variance(stats) if pooled is None else pooled
     ols_coef, _ = individual_ols(stats)
     cycle = [kind for kind in START_KINDS if kind != "kmeans" or ols_coef.shape[0] >= k]
     n_perturb = int(PERTURB_SHARE * n_starts) if n_starts >= 5 else 0

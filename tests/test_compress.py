@@ -116,3 +116,41 @@ def test_canonical_order_equals_one_sort_on_every_key_with_many_ties():
     keys += [np.ones(stats.n_groups), stats.rss, stats.dof]
     assert (stats.rss[stats.dof == 3] < 1e-20).all()
     np.testing.assert_array_equal(canonical_order_of_individuals(stats, Z), np.lexsort(keys))
+
+
+@pytest.mark.parametrize("noise", [1.0, 1e-9])
+def test_pooled_factor_gram_route_matches_householder(noise, monkeypatch):
+    # CholeskyQR2 on well-conditioned data, Householder on a near-exact pooled fit
+    # (whose [R_i | c_i] is ill-conditioned): both give the factor a Householder QR of
+    # all the stacked rows gives, up to the signs of its rows, with and without weights
+    from dataclasses import replace
+
+    import smlcr.compress as compress_module
+
+    rng = np.random.default_rng(3)
+    codes = np.repeat(np.arange(3000), 4)
+    n = codes.size
+    exog = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    endog = exog @ [1.0, -2.0, 0.5] + noise * rng.normal(size=n)
+    stats = compress(endog, exog, codes)
+    weighted = replace(stats, weight=rng.uniform(0.2, 3.0, stats.n_groups))
+    monkeypatch.setattr(compress_module, "POOLED_BLOCK_FLOATS", 500)  # many blocks
+    for data in (stats, weighted):
+        rows = np.concatenate([data.R, data.c[:, :, None]], axis=2)
+        if data.weight is not None:
+            rows = rows * np.sqrt(data.weight)[:, None, None]
+        direct = np.linalg.qr(rows.reshape(-1, 4), mode="r")
+        factor = compress_module.pooled_factor(data)
+        signs = np.sign(np.diag(direct)) * np.sign(np.diag(factor))
+        np.testing.assert_allclose(
+            factor * signs[:, None], direct, rtol=0, atol=1e-12 * np.abs(direct).max()
+        )
+        # the residual part, the one entry a near-exact fit makes tiny, to its own precision
+        assert abs(factor[3, 3]) == pytest.approx(abs(direct[3, 3]), rel=1e-9)
+    gram = compress_module._gram_of_blocks(compress_module._pooled_blocks(stats, False))
+    try:
+        condition = np.linalg.cond(np.linalg.cholesky(gram))
+    except np.linalg.LinAlgError:
+        condition = np.inf
+    # the route each case is meant to take
+    assert (condition <= compress_module.GRAM_ROUTE_CONDITION) == (noise == 1.0)
