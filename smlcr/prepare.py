@@ -530,8 +530,12 @@ def prepare(
         common = None if common is None else common[keep]
         row_weights = None if row_weights is None else row_weights[keep]
         individual_weights = None if individual_weights is None else individual_weights[keep]
-    used, codes = np.unique(codes, return_inverse=True)
-    labels = np.asarray(labels)[used]
+    # the individuals left, coded 0..N-1 in the labels' order (numpy.unique's result, by
+    # counting rather than a sort of the rows)
+    present = np.bincount(codes, minlength=len(labels)) > 0
+    if not present.all():
+        codes = (np.cumsum(present) - 1)[codes]
+    labels = np.asarray(labels)[present]
     common_names = list(common_names)
     # class-specific and common regressors are compressed together: [X | W]
     design = exog if common is None else np.column_stack([exog, common])

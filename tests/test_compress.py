@@ -154,3 +154,16 @@ def test_pooled_factor_gram_route_matches_householder(noise, monkeypatch):
         condition = np.inf
     # the route each case is meant to take
     assert (condition <= compress_module.GRAM_ROUTE_CONDITION) == (noise == 1.0)
+
+
+@pytest.mark.parametrize("n_groups", [1, 7, 70_000])
+def test_rows_by_individual_is_the_stable_sort(n_groups):
+    from smlcr.compress import rows_by_individual
+
+    rng = np.random.default_rng(n_groups)
+    codes = rng.integers(0, n_groups, size=200_000)
+    np.testing.assert_array_equal(
+        rows_by_individual(codes, n_groups), np.argsort(codes, kind="stable")
+    )
+    ordered = np.sort(codes)
+    np.testing.assert_array_equal(rows_by_individual(ordered, n_groups), np.arange(codes.size))
