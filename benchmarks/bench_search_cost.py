@@ -278,7 +278,7 @@ def em_iteration_cost(model, res) -> tuple[float, float]:
     reads = []
     for _ in range(5):
         t0 = time.perf_counter()
-        float(stats.R.sum() + stats.c.sum() + stats.rss.sum())
+        float(stats.R_upper.sum() + stats.c.sum() + stats.rss.sum())
         reads.append(time.perf_counter() - t0)
     return float(np.median(times)), float(np.median(reads))
 

@@ -19,6 +19,7 @@ statsmodels.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,9 @@ __all__ = [
     "block_height",
     "tsqr",
     "pooled_factor",
+    "pack_upper",
+    "unpack_upper",
+    "upper_indices",
     "pooled_residual_variance",
     "standardization",
     "units_rule",
@@ -48,10 +52,14 @@ __all__ = [
 class CompressedData:
     """Sufficient statistics of a grouped linear model, one entry per individual.
 
+    The triangular factors are stored once, packed (their upper triangles, row by
+    row as :func:`upper_indices` orders them, half the memory of full ``p x p``
+    matrices); :meth:`R` unpacks those of some individuals.
+
     Attributes
     ----------
-    R : ndarray, shape (N, p, p)
-        Upper-triangular factors of the (scaled) regressors.
+    R_upper : ndarray, shape (N, p (p + 1) / 2)
+        Upper triangles of the factors ``R_i`` of the (scaled) regressors.
     c : ndarray, shape (N, p)
         Rotated (scaled) response, ``Q_i' y_i`` restricted to the first p rows.
     rss : ndarray, shape (N,)
@@ -73,7 +81,7 @@ class CompressedData:
         weights); None for all ones.
     """
 
-    R: np.ndarray
+    R_upper: np.ndarray
     c: np.ndarray
     rss: np.ndarray
     dof: np.ndarray
@@ -115,12 +123,28 @@ class CompressedData:
     @property
     def n_groups(self) -> int:
         """Number of individuals N."""
-        return self.R.shape[0]
+        return self.c.shape[0]
 
     @property
     def k_exog(self) -> int:
         """Number of regressors p."""
-        return self.R.shape[1]
+        return self.c.shape[1]
+
+    def R(self, part=slice(None)) -> np.ndarray:
+        """The factors ``R_i`` of the individuals ``part``, unpacked.
+
+        Parameters
+        ----------
+        part : slice or ndarray of int or bool
+            Individuals (all by default: then an (N, p, p) array, which large
+            computations avoid by taking blocks).
+
+        Returns
+        -------
+        ndarray, shape (n, p, p)
+            Upper triangular.
+        """
+        return unpack_upper(self.R_upper[part], self.k_exog)
 
     def take(self, order: np.ndarray) -> CompressedData:
         """The statistics of the individuals ``order`` (a permutation or selection).
@@ -134,7 +158,7 @@ class CompressedData:
         CompressedData
         """
         return CompressedData(
-            R=self.R[order],
+            R_upper=self.R_upper[order],
             c=self.c[order],
             rss=self.rss[order],
             dof=self.dof[order],
@@ -146,14 +170,67 @@ class CompressedData:
         )
 
     @property
-    def gram(self) -> np.ndarray:
-        """``R_i' R_i`` for every individual, shape (N, p, p)."""
-        return np.einsum("nji,njk->nik", self.R, self.R)
-
-    @property
     def moment(self) -> np.ndarray:
         """``R_i' c_i`` for every individual, shape (N, p)."""
-        return np.einsum("nji,nj->ni", self.R, self.c)
+        rows, cols = upper_indices(self.k_exog)
+        out = np.zeros_like(self.c)
+        # (R_i'c_i)_k = sum over the triangle's entries (j, k) of R_i[j, k] c_i[j]
+        for j in range(self.k_exog):
+            entries = np.flatnonzero(rows == j)
+            out[:, cols[entries]] += self.R_upper[:, entries] * self.c[:, j : j + 1]
+        return out
+
+
+@functools.lru_cache(maxsize=64)
+def upper_indices(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.triu_indices(p)``: the order of a packed upper triangle (row by row);
+    cached (read-only arrays).
+
+    Parameters
+    ----------
+    p : int
+
+    Returns
+    -------
+    rows, cols : ndarray of int, shape (p (p + 1) / 2,)
+    """
+    rows, cols = np.triu_indices(p)
+    rows.flags.writeable = False
+    cols.flags.writeable = False
+    return rows, cols
+
+
+def pack_upper(R: np.ndarray) -> np.ndarray:
+    """Upper triangles of the stacked square matrices ``R``, packed row by row.
+
+    Parameters
+    ----------
+    R : ndarray, shape (..., p, p)
+
+    Returns
+    -------
+    ndarray, shape (..., p (p + 1) / 2)
+    """
+    rows, cols = upper_indices(R.shape[-1])
+    return R[..., rows, cols]
+
+
+def unpack_upper(packed: np.ndarray, p: int) -> np.ndarray:
+    """Upper-triangular matrices from their packed upper triangles (zeros below).
+
+    Parameters
+    ----------
+    packed : ndarray, shape (..., p (p + 1) / 2)
+    p : int
+
+    Returns
+    -------
+    ndarray, shape (..., p, p)
+    """
+    rows, cols = upper_indices(p)
+    out = np.zeros(packed.shape[:-1] + (p, p))
+    out[..., rows, cols] = packed
+    return out
 
 
 def group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,9 +339,8 @@ def canonical_order_of_individuals(stats: CompressedData, Z: np.ndarray) -> np.n
         ``order[j]`` is the individual at position ``j``.
     """
     n, p = stats.c.shape
-    upper = np.triu_indices(p)
     keys = [np.asarray(Z)[:, j] for j in range(Z.shape[1])[::-1]]
-    keys += [stats.R[:, i, j] for i, j in zip(*upper, strict=True)][::-1]
+    keys += [stats.R_upper[:, e] for e in range(stats.R_upper.shape[1])][::-1]
     keys += [stats.c[:, j] for j in range(p)][::-1]
     keys += [np.ones(n) if stats.weight is None else stats.weight]
     keys += [stats.rss, stats.dof]
@@ -538,7 +614,8 @@ def compress(
     sorted_codes = codes[order]
     group_end = np.cumsum(counts)
     # the statistics are written chunk by chunk where they are kept (no full-size copy)
-    R = np.empty((n_groups, p, p))
+    rows_upper, cols_upper = upper_indices(p)
+    R_upper = np.empty((n_groups, rows_upper.size))
     c = np.empty((n_groups, p))
     rss = np.empty(n_groups)
     first_group = 0
@@ -559,13 +636,13 @@ def compress(
             rows *= np.sqrt(row_weight[idx])[:, None]
         r = tsqr(rows, sorted_codes[start:stop] - first_group, last_group - first_group)
         del rows
-        R[first_group:last_group] = r[:, :p, :p]
+        R_upper[first_group:last_group] = r[:, rows_upper, cols_upper]
         c[first_group:last_group] = r[:, :p, p]
         rss[first_group:last_group] = r[:, p, p] ** 2
         first_group = last_group
 
     return CompressedData(
-        R=R,
+        R_upper=R_upper,
         c=c,
         rss=rss,
         dof=np.asarray(dof, dtype=np.float64),
@@ -812,7 +889,7 @@ def _pooled_blocks(stats: CompressedData, weighted: bool):
     size = max(1, POOLED_BLOCK_FLOATS // (p * (p + 1)))
     for start in range(0, n, size):
         part = slice(start, min(start + size, n))
-        block = np.concatenate([stats.R[part], stats.c[part][:, :, None]], axis=2)
+        block = np.concatenate([stats.R(part), stats.c[part][:, :, None]], axis=2)
         if root is not None:
             block *= root[part, None, None]
         yield block.reshape(-1, p + 1)

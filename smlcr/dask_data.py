@@ -33,6 +33,7 @@ import pandas as pd
 
 from smlcr.compress import (
     CompressedData,
+    pack_upper,
     tsqr,
     units_rule,
 )
@@ -732,7 +733,7 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
     p = int(column_keep.sum())
     # a QR's diagonal may be negative; the statistics need only R'R, c'R and rss
     stats = CompressedData(
-        R=np.ascontiguousarray(R[:, :p, :p]),
+        R_upper=pack_upper(R[:, :p, :p]),
         c=np.ascontiguousarray(R[:, :p, p]),
         rss=R[:, p, p] ** 2,
         dof=np.asarray(dof, dtype=np.float64),

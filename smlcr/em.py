@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from smlcr.compress import CompressedData
+from smlcr.compress import CompressedData, upper_indices
 from smlcr.params import ClassParams, Layout
 from smlcr.threads import single_threaded
 
@@ -93,7 +93,6 @@ class Workspace:
     :func:`rounding_bound`.
     """
 
-    R_flat: np.ndarray  # (N * p, p)
     moments: np.ndarray  # (N, p (p + 1) / 2 + p + 1), columns as _moment_columns says
     Z: np.ndarray  # (N, q)
     c_norm: np.ndarray  # (N,)
@@ -121,13 +120,13 @@ class Workspace:
         block = max(1, 2**22 // (p * p))
         for start in range(0, n, block):
             part = slice(start, min(start + block, n))
-            full = np.matmul(stats.R[part].transpose(0, 2, 1), stats.R[part])
+            R = stats.R(part)
+            full = np.matmul(R.transpose(0, 2, 1), R)
             moments[part, gram] = full[:, rows, cols]
-        moments[:, moment] = stats.moment
+            moments[part, moment] = np.einsum("nji,nj->ni", R, stats.c[part])
         moments[:, square] = stats.rss + c_square
-        R_norm = np.sqrt(np.einsum("nij,nij->n", stats.R, stats.R))
+        R_norm = np.sqrt(np.einsum("nt,nt->n", stats.R_upper, stats.R_upper))
         return cls(
-            R_flat=stats.R.reshape(n * p, p),
             moments=moments,
             Z=np.asarray(Z, dtype=np.float64),
             c_norm=np.sqrt(c_square),
@@ -147,10 +146,9 @@ class Workspace:
 def _upper(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``numpy.triu_indices(p)`` and the factors (1 on the diagonal, 2 above) that turn a
     packed upper triangle's products into a quadratic form; cached (read-only arrays)."""
-    rows, cols = np.triu_indices(p)
+    rows, cols = upper_indices(p)
     factor = np.where(rows == cols, 1.0, 2.0)
-    for a in (rows, cols, factor):
-        a.flags.writeable = False
+    factor.flags.writeable = False
     return rows, cols, factor
 
 
@@ -235,9 +233,8 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
         given (the EM path needs only the sums and skips the large array).
     """
     n, p = stats.c.shape
-    R_flat = stats.R.reshape(n * p, p) if work is None else work.R_flat
     if work is None:
-        fitted = (R_flat @ beta.T).reshape(n, p, -1)
+        fitted = (stats.R().reshape(n * p, p) @ beta.T).reshape(n, p, -1)
         resid = stats.c[:, :, None] - fitted
         return stats.rss[:, None] + np.einsum("npk,npk->nk", resid, resid), resid
     # the EM path needs only the sums: the residuals class-major (K, m p), contiguous, and
@@ -249,7 +246,7 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
     block = max(1, SSR_BLOCK_FLOATS // (k * p))
     for start in range(0, n, block):
         stop = min(start + block, n)
-        resid = beta @ R_flat[start * p : stop * p].T
+        resid = beta @ stats.R(slice(start, stop)).reshape(-1, p).T
         np.subtract(c_flat[start * p : stop * p], resid, out=resid)
         np.square(resid, out=resid)
         out[start:stop] = (resid.reshape(k * (stop - start), p) @ np.ones(p)).reshape(k, -1).T
@@ -795,7 +792,7 @@ def _class_coefficients(stats, tau, a, b, exact):
     if direct.any():
         beta[direct] = np.linalg.solve(a[direct], b[direct][..., None])[..., 0]
     for s in np.flatnonzero(~direct):
-        beta[s] = _stacked_lstsq(stats.R, stats.c, tau[:, s])
+        beta[s] = _stacked_lstsq(stats.R(), stats.c, tau[:, s])
     return beta
 
 
@@ -831,9 +828,10 @@ def _coupled_coefficients(stats, tau, a, b, sigma2, m, exact):
         # shared columns], weighted by tau_is / sigma2_s
         n = stats.n_groups
         blocks = np.zeros((n, k, width, size))
+        R = stats.R()
         for s in range(k):
-            blocks[:, s, :, s * p : (s + 1) * p] = stats.R[:, :, :p]
-            blocks[:, s, :, k * p :] = stats.R[:, :, p:]
+            blocks[:, s, :, s * p : (s + 1) * p] = R[:, :, :p]
+            blocks[:, s, :, k * p :] = R[:, :, p:]
         targets = np.broadcast_to(stats.c[:, None, :], (n, k, width))
         solution = _stacked_lstsq(
             blocks.reshape(n * k, width, size),

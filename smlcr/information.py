@@ -129,7 +129,7 @@ def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
     q = Z.shape[1]
     blocks = Layout(k, p, q).slices
     eta = blocks["eta"]
-    R, c, z = stats.R[rows], stats.c[rows], Z[rows]
+    R, c, z = stats.R(rows), stats.c[rows], Z[rows]
     tau, ssr_, pi = estep.tau[rows], estep.ssr[rows], pi[rows]
     dof = stats.dof[rows]
     m = c.shape[0]

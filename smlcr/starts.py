@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from smlcr.compress import CompressedData, pooled_residual_variance
+from smlcr.compress import CompressedData, pooled_residual_variance, upper_indices
 from smlcr.em import (
     Constraints,
     EMRun,
@@ -172,11 +172,12 @@ def individual_ols(stats: CompressedData) -> tuple[np.ndarray, np.ndarray]:
         well-conditioned ``R_i``.
     """
     p = stats.k_exog
-    diag = np.abs(np.diagonal(stats.R, axis1=1, axis2=2))
+    rows, cols = upper_indices(p)
+    diag = np.abs(stats.R_upper[:, rows == cols])
     usable = (stats.dof > p) & (diag.min(axis=1) > 1e-8 * np.maximum(diag.max(axis=1), 1e-300))
     if not usable.any():
         return np.empty((0, p)), usable
-    coef = np.linalg.solve(stats.R[usable], stats.c[usable][..., None])[..., 0]
+    coef = np.linalg.solve(stats.R(usable), stats.c[usable][..., None])[..., 0]
     return coef, usable
 
 
@@ -230,8 +231,9 @@ def _tau_subset(rng, stats, Z, k, ols_coef, constraints, work, pooled):
         cumulative = np.cumsum(stats.dof[candidates])
         size = min(int(np.searchsorted(cumulative, p + 1)) + 1, candidates.size)
         chosen = candidates[:size]
-        beta[s] = _stacked_lstsq(stats.R[chosen], stats.c[chosen], np.ones(size))
-        resid = stats.c[chosen] - np.einsum("nij,j->ni", stats.R[chosen], beta[s])
+        R = stats.R(chosen)
+        beta[s] = _stacked_lstsq(R, stats.c[chosen], np.ones(size))
+        resid = stats.c[chosen] - np.einsum("nij,j->ni", R, beta[s])
         ssr_sub = float(np.sum(stats.rss[chosen]) + np.sum(resid * resid))
         dof = float(cumulative[size - 1]) - p
         sigma2[s] = ssr_sub / dof if dof > 0 else pooled

@@ -28,7 +28,7 @@ def test_ssr_from_statistics_equals_raw_rows(chunk_rows):
     for _ in range(3):
         beta = rng.normal(size=4)
         direct = _direct_ssr(endog, exog, codes, stats, beta)
-        compressed = stats.rss + np.sum((stats.c - np.einsum("npq,q->np", stats.R, beta)) ** 2, 1)
+        compressed = stats.rss + np.sum((stats.c - np.einsum("npq,q->np", stats.R(), beta)) ** 2, 1)
         np.testing.assert_allclose(compressed, direct, rtol=1e-10)
     np.testing.assert_array_equal(stats.dof, counts)
     assert np.all(stats.rss >= 0)
@@ -111,7 +111,7 @@ def test_canonical_order_equals_one_sort_on_every_key_with_many_ties():
     Z = rng.integers(0, 2, size=(stats.n_groups, 1)).astype(float)
     upper = np.triu_indices(3)
     keys = [Z[:, 0]]
-    keys += [stats.R[:, i, j] for i, j in zip(*upper, strict=True)][::-1]
+    keys += [stats.R()[:, i, j] for i, j in zip(*upper, strict=True)][::-1]
     keys += [stats.c[:, j] for j in range(3)][::-1]
     keys += [np.ones(stats.n_groups), stats.rss, stats.dof]
     assert (stats.rss[stats.dof == 3] < 1e-20).all()
@@ -136,7 +136,7 @@ def test_pooled_factor_gram_route_matches_householder(noise, monkeypatch):
     weighted = replace(stats, weight=rng.uniform(0.2, 3.0, stats.n_groups))
     monkeypatch.setattr(compress_module, "POOLED_BLOCK_FLOATS", 500)  # many blocks
     for data in (stats, weighted):
-        rows = np.concatenate([data.R, data.c[:, :, None]], axis=2)
+        rows = np.concatenate([data.R(), data.c[:, :, None]], axis=2)
         if data.weight is not None:
             rows = rows * np.sqrt(data.weight)[:, None, None]
         direct = np.linalg.qr(rows.reshape(-1, 4), mode="r")
@@ -167,3 +167,26 @@ def test_rows_by_individual_is_the_stable_sort(n_groups):
     )
     ordered = np.sort(codes)
     np.testing.assert_array_equal(rows_by_individual(ordered, n_groups), np.arange(codes.size))
+
+
+def test_factors_are_stored_packed_once():
+    # the statistics hold each R_i once, as its upper triangle (p (p + 1) / 2 floats);
+    # unpacking gives the triangular factor whose R'R is the rows' cross products
+    from smlcr.compress import pack_upper
+
+    rng = np.random.default_rng(5)
+    codes = np.repeat(np.arange(40), 6)
+    exog = np.column_stack([np.ones(codes.size), rng.normal(size=(codes.size, 3))])
+    endog = exog @ [1.0, 2.0, -1.0, 0.5] + rng.normal(size=codes.size)
+    stats = compress(endog, exog, codes)
+    assert stats.R_upper.shape == (40, 10)
+    R = stats.R()
+    np.testing.assert_array_equal(np.tril(R, -1), 0.0)
+    np.testing.assert_array_equal(pack_upper(R), stats.R_upper)
+    np.testing.assert_array_equal(stats.R(slice(3, 5)), R[3:5])
+    xs = (exog - stats.x_shift) / stats.x_scale
+    ys = (endog - stats.y_shift) / stats.y_scale
+    for i in (0, 17):
+        rows = codes == i
+        np.testing.assert_allclose(R[i].T @ R[i], xs[rows].T @ xs[rows], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(stats.moment[i], xs[rows].T @ ys[rows], rtol=1e-12, atol=1e-12)

@@ -49,8 +49,8 @@ def _by_label(model):
     """Each individual's R'R, R'c, rss and dof, ordered by label."""
     stats = model.stats
     order = np.argsort(model.group_labels.to_numpy())
-    gram = np.einsum("nji,njk->nik", stats.R, stats.R)[order]
-    moment = np.einsum("nji,nj->ni", stats.R, stats.c)[order]
+    gram = np.einsum("nji,njk->nik", stats.R(), stats.R())[order]
+    moment = np.einsum("nji,nj->ni", stats.R(), stats.c)[order]
     return gram, moment, stats.rss[order], stats.dof[order]
 
 
