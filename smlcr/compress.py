@@ -35,6 +35,7 @@ __all__ = [
     "pack_upper",
     "unpack_upper",
     "upper_indices",
+    "upper_row_spans",
     "pooled_residual_variance",
     "standardization",
     "units_rule",
@@ -227,10 +228,27 @@ def unpack_upper(packed: np.ndarray, p: int) -> np.ndarray:
     -------
     ndarray, shape (..., p, p)
     """
-    rows, cols = upper_indices(p)
     out = np.zeros(packed.shape[:-1] + (p, p))
-    out[..., rows, cols] = packed
+    for j, (start, stop) in enumerate(upper_row_spans(p)):  # slices copy faster than indices
+        out[..., j, j:] = packed[..., start:stop]
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def upper_row_spans(p: int) -> tuple[tuple[int, int], ...]:
+    """Where row j of a packed upper triangle lies: ``packed[..., start:stop]`` holds the
+    entries ``(j, j), (j, j + 1), ..., (j, p - 1)``.
+
+    Parameters
+    ----------
+    p : int
+
+    Returns
+    -------
+    tuple of (start, stop), one per row
+    """
+    starts = np.concatenate([[0], np.cumsum(np.arange(p, 0, -1))])
+    return tuple((int(starts[j]), int(starts[j + 1])) for j in range(p))
 
 
 def group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

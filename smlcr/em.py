@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from smlcr.compress import CompressedData, upper_indices
+from smlcr.compress import CompressedData, upper_indices, upper_row_spans
 from smlcr.params import ClassParams, Layout
 from smlcr.threads import single_threaded
 
@@ -237,20 +237,22 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
         fitted = (stats.R().reshape(n * p, p) @ beta.T).reshape(n, p, -1)
         resid = stats.c[:, :, None] - fitted
         return stats.rss[:, None] + np.einsum("npk,npk->nk", resid, resid), resid
-    # the EM path needs only the sums: the residuals class-major (K, m p), contiguous, and
-    # their squares summed over each individual's p entries by a product with ones, a block
-    # of individuals at a time (temporaries bounded by SSR_BLOCK_FLOATS, not N)
+    # the EM path needs only the sums: row j of the residuals, c_ij - R_i[j, j:] beta[j:],
+    # from the packed triangles' row j (one product per row, half the work of a full R_i),
+    # squared and added up, a block of individuals at a time (temporaries bounded by
+    # SSR_BLOCK_FLOATS, not N)
     k = beta.shape[0]
     out = np.empty((n, k))
-    c_flat = stats.c.reshape(-1)
     block = max(1, SSR_BLOCK_FLOATS // (k * p))
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        resid = beta @ stats.R(slice(start, stop)).reshape(-1, p).T
-        np.subtract(c_flat[start * p : stop * p], resid, out=resid)
-        np.square(resid, out=resid)
-        out[start:stop] = (resid.reshape(k * (stop - start), p) @ np.ones(p)).reshape(k, -1).T
-    out += stats.rss[:, None]
+    for begin in range(0, n, block):
+        end = min(begin + block, n)
+        total = out[begin:end]
+        total[:] = stats.rss[begin:end, None]
+        for j, (start, stop) in enumerate(upper_row_spans(p)):
+            resid = stats.R_upper[begin:end, start:stop] @ beta[:, j:].T
+            np.subtract(stats.c[begin:end, j : j + 1], resid, out=resid)
+            np.square(resid, out=resid)
+            total += resid
     return out, None
 
 
