@@ -566,20 +566,34 @@ def rounding_bound(
     -------
     float
     """
-    p = stats.k_exog
+    n, p = stats.c.shape
     eps = np.finfo(np.float64).eps
     ssr_, llf_obs = estep.ssr, estep.llf_obs
     beta_norm = np.sqrt(np.einsum("kp,kp->k", params.beta, params.beta))
-    resid_norm = np.sqrt(np.maximum(ssr_ - stats.rss[:, None], 0.0))
-    scale = work.c_norm[:, None] + work.R_norm[:, None] * beta_norm[None, :]
-    with np.errstate(all="ignore"):
-        error = (
-            (p + 1) * eps * scale * resid_norm / params.sigma2
-            + 8 * eps * np.abs(estep.joint(stats, params))
-            + 4 * eps * ssr_ / params.sigma2
-        )
-    error = np.where(np.isfinite(error), error, 0.0)
-    per_individual = np.einsum("nk,nk->n", estep.tau, error) + 4 * eps * np.abs(llf_obs)
+    half_precision = -0.5 / np.asarray(params.sigma2, dtype=np.float64)
+    constant = -0.5 * (LOG_2PI + np.log(params.sigma2))
+    per_individual = np.empty(n)
+    # a block of individuals at a time, so that the temporaries stay in cache
+    for start in range(0, n, E_STEP_BLOCK):
+        part = slice(start, min(start + E_STEP_BLOCK, n))
+        ssr_part = ssr_[part]
+        if estep.log_joint is not None:
+            joint = estep.log_joint[part]
+        else:  # log_density's operations, on the block
+            joint = np.multiply(ssr_part, half_precision)
+            joint += np.multiply.outer(stats.dof[part], constant)
+            joint += estep.log_prior[part]
+        resid_norm = np.sqrt(np.maximum(ssr_part - stats.rss[part, None], 0.0))
+        scale = work.c_norm[part, None] + work.R_norm[part, None] * beta_norm[None, :]
+        with np.errstate(all="ignore"):
+            error = (
+                (p + 1) * eps * scale * resid_norm / params.sigma2
+                + 8 * eps * np.abs(joint)
+                + 4 * eps * ssr_part / params.sigma2
+            )
+        error = np.where(np.isfinite(error), error, 0.0)
+        per_individual[part] = np.einsum("nk,nk->n", estep.tau[part], error)
+    per_individual += 4 * eps * np.abs(llf_obs)
     return float(
         4.0 * np.sum(stats.weighted(per_individual)) + _summation_rounding(estep) + estep.ssr_error
     )
