@@ -324,6 +324,7 @@ class LatentClassOLS(LikelihoodModel):
         individual_weights = None if self._weight_name is None else getattr(self, self._weight_name)
         row_weights = getattr(self, "row_weights", None)
         given = GIVEN_PREPARED.get()
+        class_names = self._exog_names(exog)  # (and the constant, as statsmodels records it)
         prepared = (
             given
             if given is not None
@@ -333,7 +334,7 @@ class LatentClassOLS(LikelihoodModel):
                 np.asarray(self.groups, dtype=np.float64),
                 labels,
                 self.k_classes,
-                class_names=self._exog_names(exog),
+                class_names=class_names,
                 groups_name=self._groups_name,
                 cells=None if self._cells is None else np.asarray(self.absorb, dtype=np.float64),
                 cell_label=None if self._cells is None else self._cells.label,

@@ -1,6 +1,7 @@
 """LatentClassOLS as a statsmodels model: formulas, names, results, summary, tests, pickling."""
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -255,3 +256,25 @@ def test_small_dense_work_runs_with_one_blas_thread_unless_overridden(monkeypatc
     monkeypatch.setenv(SMALL_DENSE_ENV, "many")
     with pytest.raises(ValueError, match=SMALL_DENSE_ENV):
         small_dense()
+
+
+def test_constant_recorded_as_statsmodels_does():
+    # the model finds the constant itself (statsmodels' own search is skipped): the
+    # names, k_constant and const_idx are those statsmodels' OLS gives the same exog
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=n)
+    y = rng.normal(size=n)
+    groups = np.repeat(np.arange(100), 3)
+    for exog in (
+        sm.add_constant(pd.DataFrame({"x": x})),
+        pd.DataFrame({"x": x}),
+        np.column_stack([x, 2.0 * np.ones(n)]),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = smlcr.LatentClassOLS(y, exog, groups=groups, k_classes=2)
+        ols = sm.OLS(y, exog)
+        assert model.k_constant == ols.k_constant
+        assert model.data.const_idx == ols.data.const_idx
+        assert model.exog_names == ols.exog_names
