@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from smlcr.compress import CompressedData, upper_indices, upper_row_spans
+from smlcr.compress import CompressedData, unpack_upper, upper_indices, upper_row_spans
 from smlcr.params import ClassParams, Layout
 from smlcr.threads import single_threaded
 
@@ -160,7 +160,9 @@ def _moment_columns(p: int) -> tuple[slice, slice, int]:
 
 
 def unpack_gram(packed: np.ndarray, p: int) -> np.ndarray:
-    """Symmetric matrices from their upper triangles (the moments' layout).
+    """Symmetric matrices from their packed upper triangles (the moments' layout).
+
+    :func:`smlcr.compress.unpack_upper`, mirrored below the diagonal.
 
     Parameters
     ----------
@@ -171,9 +173,8 @@ def unpack_gram(packed: np.ndarray, p: int) -> np.ndarray:
     -------
     ndarray, shape (..., p, p)
     """
+    out = unpack_upper(packed, p)
     rows, cols, _ = _upper(p)
-    out = np.empty(packed.shape[:-1] + (p, p))
-    out[..., rows, cols] = packed
     out[..., cols, rows] = packed
     return out
 
