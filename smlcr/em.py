@@ -216,32 +216,25 @@ def _patterns(Z: np.ndarray, weight: np.ndarray | None = None) -> tuple | None:
 SSR_BLOCK_FLOATS = 2**20
 
 
-def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
-    """Sum of squared residuals of every individual under every class.
+def ssr(stats: CompressedData, beta: np.ndarray) -> np.ndarray:
+    """Sum of squared residuals of every individual under every class, from the residuals.
+
+    Row j of the residuals, ``c_ij - R_i[j, j:] beta_s[j:]``, comes from the packed
+    triangles' row j (one product per row, half the work of a full ``R_i``), squared
+    and added up, a block of individuals at a time: temporaries are bounded by
+    :data:`SSR_BLOCK_FLOATS`, not by N, and no full ``R_i`` is formed.
 
     Parameters
     ----------
     stats : CompressedData
     beta : ndarray, shape (K, p)
-    work : Workspace, optional
 
     Returns
     -------
-    ssr : ndarray, shape (N, K)
+    ndarray, shape (N, K)
         ``rss_i + ||c_i - R_i beta_s||^2``.
-    resid : ndarray, shape (N, p, K), or None
-        ``c_i - R_i beta_s``, the rotated residual; None when ``work`` is
-        given (the EM path needs only the sums and skips the large array).
     """
     n, p = stats.c.shape
-    if work is None:
-        fitted = (stats.R().reshape(n * p, p) @ beta.T).reshape(n, p, -1)
-        resid = stats.c[:, :, None] - fitted
-        return stats.rss[:, None] + np.einsum("npk,npk->nk", resid, resid), resid
-    # the EM path needs only the sums: row j of the residuals, c_ij - R_i[j, j:] beta[j:],
-    # from the packed triangles' row j (one product per row, half the work of a full R_i),
-    # squared and added up, a block of individuals at a time (temporaries bounded by
-    # SSR_BLOCK_FLOATS, not N)
     k = beta.shape[0]
     out = np.empty((n, k))
     block = max(1, SSR_BLOCK_FLOATS // (k * p))
@@ -254,7 +247,7 @@ def ssr(stats: CompressedData, beta: np.ndarray, work: Workspace | None = None):
             np.subtract(stats.c[begin:end, j : j + 1], resid, out=resid)
             np.square(resid, out=resid)
             total += resid
-    return out, None
+    return out
 
 
 #: Bound on the change of the log-likelihood, per degree of freedom of the data, that
@@ -321,7 +314,7 @@ def expanded_ssr(
     error = expansion_error(stats, work, beta, sigma2)
     fast = work.expand & (error <= _expansion_limit(work))
     if not fast.any():
-        return ssr(stats, beta, work)[0], np.zeros(beta.shape[0])
+        return ssr(stats, beta), np.zeros(beta.shape[0])
     b = beta[fast]
     # one product of the moments [R_i'R_i | R_i'c_i | rss_i + ||c_i||^2] (_moment_columns)
     # with [beta beta' ; -2 beta ; 1]
@@ -333,7 +326,7 @@ def expanded_ssr(
         return part, error
     out = np.empty((stats.n_groups, beta.shape[0]))
     out[:, fast] = part
-    out[:, ~fast] = ssr(stats, beta[~fast], work)[0]
+    out[:, ~fast] = ssr(stats, beta[~fast])
     return out, np.where(fast, error, 0.0)
 
 
@@ -636,7 +629,7 @@ def e_step(
             return _fused_e_step(stats, params, work, lp, float(errors.sum()))
     if ssr_ is None:
         if work is None:
-            ssr_, ssr_error = ssr(stats, params.beta)[0], 0.0
+            ssr_, ssr_error = ssr(stats, params.beta), 0.0
         else:
             ssr_, errors = expanded_ssr(stats, params.beta, params.sigma2, work)
             ssr_error = float(errors.sum())
@@ -789,9 +782,11 @@ def _stacked_lstsq(blocks: np.ndarray, rhs: np.ndarray, weight: np.ndarray) -> n
     used = weight > 0
     if not used.any():
         return np.zeros(blocks.shape[-1])
-    root = np.sqrt(weight[used])
-    lhs = (blocks[used] * root[:, None, None]).reshape(-1, blocks.shape[-1])
-    target = (rhs[used] * root[:, None]).reshape(-1)
+    if not used.all():
+        blocks, rhs, weight = blocks[used], rhs[used], weight[used]
+    root = np.sqrt(weight)
+    lhs = (blocks * root[:, None, None]).reshape(-1, blocks.shape[-1])
+    target = (rhs * root[:, None]).reshape(-1)
     rcond = 10 * blocks.shape[-1] * np.finfo(np.float64).eps
     return np.linalg.lstsq(lhs, target, rcond=rcond)[0]
 
@@ -809,7 +804,8 @@ def _class_coefficients(stats, tau, a, b, exact):
     if direct.any():
         beta[direct] = np.linalg.solve(a[direct], b[direct][..., None])[..., 0]
     for s in np.flatnonzero(~direct):
-        beta[s] = _stacked_lstsq(stats.R(), stats.c, tau[:, s])
+        used = tau[:, s] > 0  # (only their triangles unpacked)
+        beta[s] = _stacked_lstsq(stats.R(used), stats.c[used], tau[used, s])
     return beta
 
 
@@ -1091,7 +1087,7 @@ def m_step(
         errors = np.where(errors > 0, expansion_error(stats, work, beta, sigma2), 0.0)
         coarse = ~(errors <= _expansion_limit(work))
         if coarse.any():
-            ssr_[:, coarse] = ssr(stats, beta[coarse], work)[0]
+            ssr_[:, coarse] = ssr(stats, beta[coarse])
             errors[coarse] = 0.0
             sigma2 = variances(ssr_)
     ssr_error = float(errors.sum())

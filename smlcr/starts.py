@@ -207,7 +207,7 @@ def _tau_kmeans(rng, stats, Z, k, ols_coef, constraints, work, pooled):
     spread = ols_coef.std(axis=0)
     spread = np.where(spread > 0, spread, 1.0)
     centres = _kmeans(rng, ols_coef / spread, k) * spread
-    ssr_, _ = ssr(stats, centres, work)
+    ssr_ = ssr(stats, centres)
     return np.eye(k)[np.argmin(ssr_ / np.maximum(stats.dof, 1.0)[:, None], axis=1)]
 
 

@@ -156,7 +156,7 @@ def test_expanded_ssr_is_within_its_bound_and_exact_for_close_fits(scale):
     model = smlcr.LatentClassOLS(endog, exog, groups=ids, k_classes=3)
     stats, work = model.stats, em.Workspace.build(model.stats, model.membership_exog)
     beta = rng.normal(size=(3, stats.k_exog))
-    exact, _ = em.ssr(stats, beta, work)  # from the residuals
+    exact = em.ssr(stats, beta)  # from the residuals
     sigma2 = np.array([1.0, 0.5, 1e-12])  # the last class "fits" far too closely
     fast, error = em.expanded_ssr(stats, beta, sigma2, work)
     assert error[2] == 0.0
