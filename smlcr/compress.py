@@ -907,7 +907,10 @@ def _pooled_blocks(stats: CompressedData, weighted: bool):
     size = max(1, POOLED_BLOCK_FLOATS // (p * (p + 1)))
     for start in range(0, n, size):
         part = slice(start, min(start + size, n))
-        block = np.concatenate([stats.R(part), stats.c[part][:, :, None]], axis=2)
+        block = np.zeros((part.stop - part.start, p, p + 1))
+        for j, (first, last) in enumerate(upper_row_spans(p)):  # the triangles, unpacked here
+            block[:, j, j:p] = stats.R_upper[part, first:last]
+        block[:, :, p] = stats.c[part]
         if root is not None:
             block *= root[part, None, None]
         yield block.reshape(-1, p + 1)

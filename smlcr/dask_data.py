@@ -34,6 +34,7 @@ import pandas as pd
 from smlcr.compress import (
     CompressedData,
     pack_upper,
+    rows_by_individual,
     tsqr,
     units_rule,
 )
@@ -473,7 +474,7 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
         rows *= np.sqrt(weight)[:, None]
     m = rows.shape[1]
     if codes.size and np.any(codes[1:] < codes[:-1]):
-        order = np.argsort(codes, kind="stable")  # the QR levels read each key's rows together
+        order = rows_by_individual(codes, n_keys)  # the QR levels read each key's rows together
         rows, codes_sorted = np.asfortranarray(rows[order]), codes[order]
     else:  # rows already grouped by key (data written by individual): no copy
         codes_sorted = codes
@@ -553,7 +554,7 @@ def merge_pieces(a: Pieces, b: Pieces, constant: int | None, constant_value: flo
         merged = np.empty_like(R)
         merged[codes] = R
     else:
-        order = np.argsort(codes, kind="stable")
+        order = rows_by_individual(codes, n_keys)
         merged = tsqr(R[order].reshape(-1, m), np.repeat(codes[order], m), n_keys)
 
     def summed(x, y):
@@ -680,7 +681,7 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
             )
         m = p_all + 1
         within = pieces.R[:, 1:, 1:]
-        order = np.argsort(codes, kind="stable")
+        order = rows_by_individual(codes, n_groups)
         R = tsqr(within[order].reshape(-1, m), np.repeat(codes[order], m), n_groups)
         cells_per = np.bincount(codes, minlength=n_groups)
         dof = rows_per - cells_per
