@@ -287,6 +287,8 @@ class LatentClassOLS(LikelihoodModel):
         self._given_hasconst = kwargs.get("hasconst")
         kwargs.setdefault("hasconst", False)
         super().__init__(endog, exog, groups=codes, row_index=row_index, missing=missing, **kwargs)
+        if self._given_hasconst is None:  # not the user's: not a keyword to recreate the model
+            self._init_keys.remove("hasconst")
         self.n_missing_dropped = n_rows - len(self.endog)
         if self.n_missing_dropped:
             warn(

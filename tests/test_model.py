@@ -278,3 +278,4 @@ def test_constant_recorded_as_statsmodels_does():
         assert model.k_constant == ols.k_constant
         assert model.data.const_idx == ols.data.const_idx
         assert model.exog_names == ols.exog_names
+        assert "hasconst" not in model._get_init_kwds()  # not a keyword the user gave
