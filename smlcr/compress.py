@@ -173,12 +173,10 @@ class CompressedData:
     @property
     def moment(self) -> np.ndarray:
         """``R_i' c_i`` for every individual, shape (N, p)."""
-        rows, cols = upper_indices(self.k_exog)
         out = np.zeros_like(self.c)
-        # (R_i'c_i)_k = sum over the triangle's entries (j, k) of R_i[j, k] c_i[j]
-        for j in range(self.k_exog):
-            entries = np.flatnonzero(rows == j)
-            out[:, cols[entries]] += self.R_upper[:, entries] * self.c[:, j : j + 1]
+        # R_i'c_i adds up row j of R_i (its entries j..p-1) times c_ij
+        for j, (start, stop) in enumerate(upper_row_spans(self.k_exog)):
+            out[:, j:] += self.R_upper[:, start:stop] * self.c[:, j : j + 1]
         return out
 
 
@@ -216,19 +214,23 @@ def pack_upper(R: np.ndarray) -> np.ndarray:
     return R[..., rows, cols]
 
 
-def unpack_upper(packed: np.ndarray, p: int) -> np.ndarray:
+def unpack_upper(packed: np.ndarray, p: int, out: np.ndarray | None = None) -> np.ndarray:
     """Upper-triangular matrices from their packed upper triangles (zeros below).
 
     Parameters
     ----------
     packed : ndarray, shape (..., p (p + 1) / 2)
     p : int
+    out : ndarray, shape (..., p, p), optional
+        Where to write the triangles (its entries below the diagonal are left as
+        they are: zeros when it was made by ``numpy.zeros``).
 
     Returns
     -------
     ndarray, shape (..., p, p)
+        ``out`` when given.
     """
-    out = np.zeros(packed.shape[:-1] + (p, p))
+    out = np.zeros(packed.shape[:-1] + (p, p)) if out is None else out
     for j, (start, stop) in enumerate(upper_row_spans(p)):  # slices copy faster than indices
         out[..., j, j:] = packed[..., start:stop]
     return out
@@ -908,8 +910,7 @@ def _pooled_blocks(stats: CompressedData, weighted: bool):
     for start in range(0, n, size):
         part = slice(start, min(start + size, n))
         block = np.zeros((part.stop - part.start, p, p + 1))
-        for j, (first, last) in enumerate(upper_row_spans(p)):  # the triangles, unpacked here
-            block[:, j, j:p] = stats.R_upper[part, first:last]
+        unpack_upper(stats.R_upper[part], p, out=block[:, :, :p])  # no separate copy
         block[:, :, p] = stats.c[part]
         if root is not None:
             block *= root[part, None, None]

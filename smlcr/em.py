@@ -123,7 +123,7 @@ class Workspace:
             R = stats.R(part)
             full = np.matmul(R.transpose(0, 2, 1), R)
             moments[part, gram] = full[:, rows, cols]
-            moments[part, moment] = np.einsum("nji,nj->ni", R, stats.c[part])
+        moments[:, moment] = stats.moment
         moments[:, square] = stats.rss + c_square
         R_norm = np.sqrt(np.einsum("nt,nt->n", stats.R_upper, stats.R_upper))
         return cls(
