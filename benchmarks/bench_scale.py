@@ -109,7 +109,7 @@ def case_b() -> dict:
     # reads in their place
     stored = [model.stats.R_upper, model.stats.c, model.stats.rss, model.stats.dof]
     read = _median_time(lambda: [float(a.sum()) for a in stored], repeat=9)
-    both = stored + [work.moments]
+    both = stored + [work.moment_rows]
     read_both = _median_time(lambda: [float(a.sum()) for a in both], repeat=9)
     return {"iteration": iteration, "read": read, "read_both": read_both, "peak": _peak_gb()}
 

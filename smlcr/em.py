@@ -93,7 +93,7 @@ class Workspace:
     :func:`rounding_bound`.
     """
 
-    moments: np.ndarray  # (N, p (p + 1) / 2 + p + 1), columns as _moment_columns says
+    moment_rows: np.ndarray  # (columns, N): one row per moment, rows as _moment_columns says
     Z: np.ndarray  # (N, q)
     c_norm: np.ndarray  # (N,)
     R_norm: np.ndarray  # (N,)
@@ -108,12 +108,14 @@ class Workspace:
     def build(cls, stats: CompressedData, Z: np.ndarray) -> Workspace:
         """Precompute the arrays for ``stats`` and membership design ``Z``."""
         n, p = stats.c.shape
-        # side by side, so that one product with the posteriors (M-step) or with the
-        # classes' coefficients (expanded sums of squares) reads them once
+        # one row per moment, the individuals along it: a block of individuals is a
+        # contiguous piece of every row, and the products with the classes' coefficients
+        # (expanded sums of squares) and with the posteriors (M-step sums) take the
+        # shapes BLAS does fastest, (K, columns) x (columns, n) and (columns, n) x (n, K)
         gram, moment, square = _moment_columns(p)
         c_square = np.einsum("np,np->n", stats.c, stats.c)
         weighted = stats.weighted
-        moments = np.empty((n, gram.stop + p + 1))
+        rows_out = np.empty((square + 1, n))
         # the upper triangle of R_i'R_i, a block of individuals at a time (no (N, p, p)
         # temporary)
         rows, cols, _ = _upper(p)
@@ -122,20 +124,20 @@ class Workspace:
             part = slice(start, min(start + block, n))
             R = stats.R(part)
             full = np.matmul(R.transpose(0, 2, 1), R)
-            moments[part, gram] = full[:, rows, cols]
-        moments[:, moment] = stats.moment
-        moments[:, square] = stats.rss + c_square
+            rows_out[gram, part] = full[:, rows, cols].T
+        rows_out[moment] = stats.moment.T
+        np.add(stats.rss, c_square, out=rows_out[square])
         R_norm = np.sqrt(np.einsum("nt,nt->n", stats.R_upper, stats.R_upper))
         return cls(
-            moments=moments,
+            moment_rows=rows_out,
             Z=np.asarray(Z, dtype=np.float64),
             c_norm=np.sqrt(c_square),
             R_norm=R_norm,
             z_constant=bool(np.all(Z == Z[:1])),
             z_patterns=_patterns(np.asarray(Z, dtype=np.float64), stats.weight),
             expansion_sums=(
-                float(np.sum(weighted(moments[:, square]))),
-                float(np.sum(weighted(np.linalg.norm(moments[:, moment], axis=1)))),
+                float(np.sum(weighted(rows_out[square]))),
+                float(np.sum(weighted(np.linalg.norm(rows_out[moment], axis=0)))),
                 float(np.sum(weighted(R_norm**2))),
             ),
             total_dof=float(np.sum(weighted(stats.dof))),
@@ -153,7 +155,7 @@ def _upper(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _moment_columns(p: int) -> tuple[slice, slice, int]:
-    """Columns of ``Workspace.moments``: the upper triangle of ``R_i'R_i`` (row by row,
+    """Rows of ``Workspace.moment_rows``: the upper triangle of ``R_i'R_i`` (row by row,
     :func:`numpy.triu_indices`), ``R_i'c_i``, and ``rss_i + ||c_i||^2``."""
     t = p * (p + 1) // 2
     return slice(0, t), slice(t, t + p), t + p
@@ -187,9 +189,9 @@ def _packed_outer(b: np.ndarray) -> np.ndarray:
 
 
 def _expansion_coef(beta: np.ndarray) -> np.ndarray:
-    """``[beta beta' ; -2 beta ; 1]`` (packed), one column per class: the product of
-    ``Workspace.moments`` with it is ``rss_i + ||c_i||^2 - 2 beta' R_i'c_i + beta' R_i'R_i
-    beta``, the sums of squares by expansion."""
+    """``[beta beta' ; -2 beta ; 1]`` (packed), one column per class: its product with
+    the moments (``Workspace.moment_rows``) is ``rss_i + ||c_i||^2 - 2 beta' R_i'c_i +
+    beta' R_i'R_i beta``, the sums of squares by expansion."""
     return np.concatenate([_packed_outer(beta), -2.0 * beta.T, np.ones((1, beta.shape[0]))])
 
 
@@ -307,6 +309,7 @@ def expanded_ssr(
     Returns
     -------
     ssr : ndarray, shape (N, K)
+        The transpose of a (K, N) array (the layout the fused E-step writes).
     error : ndarray, shape (K,)
         Bound on the resulting error of the log-likelihood, per class (0 for
         a class computed from its residuals).
@@ -315,19 +318,17 @@ def expanded_ssr(
     fast = work.expand & (error <= _expansion_limit(work))
     if not fast.any():
         return ssr(stats, beta), np.zeros(beta.shape[0])
-    b = beta[fast]
-    # one product of the moments [R_i'R_i | R_i'c_i | rss_i + ||c_i||^2] (_moment_columns)
-    # with [beta beta' ; -2 beta ; 1]
-    coef = _expansion_coef(b)
-    part = work.moments @ coef
+    # one product of [beta beta' ; -2 beta ; 1] with the moments [R_i'R_i | R_i'c_i |
+    # rss_i + ||c_i||^2] (_moment_columns), class by row as the fused E-step forms it
+    part = np.matmul(_expansion_coef(beta[fast]).T, work.moment_rows)
     # never below the individual's own residual sum (rounding can push it there)
-    np.maximum(part, stats.rss[:, None], out=part)
+    np.maximum(part, stats.rss, out=part)
     if fast.all():
-        return part, error
-    out = np.empty((stats.n_groups, beta.shape[0]))
-    out[:, fast] = part
-    out[:, ~fast] = ssr(stats, beta[~fast])
-    return out, np.where(fast, error, 0.0)
+        return part.T, error
+    out = np.empty((beta.shape[0], stats.n_groups))
+    out[fast] = part
+    out[~fast] = ssr(stats, beta[~fast]).T
+    return out.T, np.where(fast, error, 0.0)
 
 
 def column_sums(a: np.ndarray) -> np.ndarray:
@@ -366,22 +367,60 @@ def log_density(stats: CompressedData, sigma2: np.ndarray, ssr_: np.ndarray):
     return out
 
 
-def _shifted_exp(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``exp(a_is - top_i)``, their row sums and ``top_i = max_s a_is``, for few columns.
+def _shifted_exp(joint_t: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``out[s] = exp(joint_t[s] - top)``, their sum over the classes, and ``top``.
 
-    Elementwise over the columns (a reduction along a short last axis is several
-    times slower); the same operations in the same order for every row.
+    ``top = max_s joint_t[s]`` (0 where that is not finite). One row per class,
+    so that every operation runs along the individuals (a short last axis makes
+    numpy loop once per individual); the same operations in the same order for
+    every individual.
+
+    Parameters
+    ----------
+    joint_t : ndarray, shape (K, n)
+        One row per class (may be a transposed view).
+    out : ndarray, shape (K, n)
+        Written (may be ``joint_t`` itself).
+
+    Returns
+    -------
+    total, top : ndarray, shape (n,)
     """
-    top = a[:, 0].copy()
-    for s in range(1, a.shape[1]):
-        np.maximum(top, a[:, s], out=top)
-    top[~np.isfinite(top)] = 0.0
-    terms = a - top[:, None]
-    np.exp(terms, out=terms)
-    total = terms[:, 0].copy()
-    for s in range(1, a.shape[1]):
-        total += terms[:, s]
-    return terms, total, top
+    k = joint_t.shape[0]
+    top = joint_t[0].copy()
+    for s in range(1, k):
+        np.maximum(top, joint_t[s], out=top)
+    finite = np.isfinite(top)
+    if not finite.all():
+        top[~finite] = 0.0
+    np.subtract(joint_t, top, out=out)
+    np.exp(out, out=out)
+    total = out[0].copy()
+    for s in range(1, k):
+        total += out[s]
+    return total, top
+
+
+def _posteriors(joint_t: np.ndarray, tau_t: np.ndarray, lse: np.ndarray) -> None:
+    """Posteriors and log-sum-exp of log-joints held one row per class.
+
+    The terms of :func:`_shifted_exp` are at most 1 and sum to at least 1, so
+    dividing them by their sum gives the normalised probabilities to rounding:
+    one exponential gives both.
+
+    Parameters
+    ----------
+    joint_t : ndarray, shape (K, n)
+        ``log pi_is + log f_is``, one row per class (may be a transposed view).
+    tau_t : ndarray, shape (K, n)
+        Written: the posteriors, one row per class.
+    lse : ndarray, shape (n,)
+        Written: ``log sum_s exp(joint_t[s])`` for each individual.
+    """
+    total, top = _shifted_exp(joint_t, tau_t)
+    tau_t /= total
+    np.log(total, out=lse)
+    lse += top
 
 
 def log_sum_exp(a: np.ndarray) -> np.ndarray:
@@ -395,26 +434,20 @@ def log_sum_exp(a: np.ndarray) -> np.ndarray:
     -------
     ndarray
     """
-    if a.ndim != 2 or a.shape[1] > 16:
+    if a.ndim != 2:
         top = np.max(a, axis=-1, keepdims=True)
         top = np.where(np.isfinite(top), top, 0.0)
         return np.log(np.sum(np.exp(a - top), axis=-1)) + top[..., 0]
-    _, total, top = _shifted_exp(a)
+    total, top = _shifted_exp(a.T, np.empty(a.shape[::-1]))
     return np.log(total) + top
 
 
 def _normalised(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`log_sum_exp` of the rows of ``a`` and ``exp(a - lse)``, from one exponential.
-
-    The terms ``exp(a_is - max_s a_is)`` are at most 1 and sum to at least 1, so
-    dividing them by their sum gives the normalised probabilities to rounding.
-    """
-    if a.ndim != 2 or a.shape[1] > 16:
-        lse = log_sum_exp(a)
-        return lse, np.exp(a - lse[:, None])
-    terms, total, top = _shifted_exp(a)
-    terms /= total[:, None]
-    return np.log(total) + top, terms
+    """:func:`log_sum_exp` of the rows of ``a`` (N, K) and ``exp(a - lse)``, see
+    :func:`_posteriors`; the posteriors are the transpose of a (K, N) array."""
+    tau_t, lse = np.empty(a.shape[::-1]), np.empty(a.shape[0])
+    _posteriors(a.T, tau_t, lse)
+    return lse, tau_t.T
 
 
 def log_prior(Z: np.ndarray, eta: np.ndarray) -> np.ndarray:
@@ -443,7 +476,8 @@ class MomentSums:
     Attributes
     ----------
     moments : ndarray, shape (K, columns)
-        ``sum_i w_i tau_is m_i`` with ``m_i`` the row of ``Workspace.moments``.
+        ``sum_i w_i tau_is m_i`` with ``m_i`` individual i's column of
+        ``Workspace.moment_rows``.
     dof : ndarray, shape (K,)
         ``sum_i w_i tau_is d_i``.
     weight : ndarray, shape (K,)
@@ -517,9 +551,17 @@ class EStep:
         return self.tau if self.weight is None else self.tau * self.weight[:, None]
 
     @property
+    def class_weight(self) -> np.ndarray:
+        """Posterior weight of every class, ``sum_i w_i tau_is``: the M-step's sums'
+        (:class:`MomentSums`) where the E-step gathered them, so no pass over ``tau``."""
+        if self.sums is not None:
+            return self.sums.weight
+        return column_sums(self.weighted_tau)
+
+    @property
     def shares(self) -> np.ndarray:
         """Posterior share of every class, ``sum_i w_i tau_is / sum_i w_i``."""
-        weight = column_sums(self.weighted_tau)
+        weight = self.class_weight
         return weight / weight.sum()
 
 
@@ -674,13 +716,14 @@ def _buffers(work: Workspace, n: int, k: int) -> tuple:
     """
     for arrays in work.buffers:
         if (
-            arrays[0].shape == (n, k)
-            and arrays[1].shape[0] == E_STEP_BLOCK
+            arrays[0].shape == (k, n)
+            and arrays[1].shape[1] == E_STEP_BLOCK
             and _references(arrays) <= _UNREFERENCED
         ):
             return arrays
-    # sums of squares, a block's log-densities, posteriors, log-likelihoods
-    arrays = (np.empty((n, k)), np.empty((E_STEP_BLOCK, k)), np.empty((n, k)), np.empty(n))
+    # sums of squares, a block's log-joints, posteriors (one row per class), and the
+    # individuals' log-likelihoods
+    arrays = (np.empty((k, n)), np.empty((k, E_STEP_BLOCK)), np.empty((k, n)), np.empty(n))
     if len(work.buffers) < BUFFER_SETS:
         work.buffers.append(arrays)
     return arrays
@@ -690,47 +733,50 @@ def _buffers(work: Workspace, n: int, k: int) -> tuple:
 def _fused_e_step(
     stats: CompressedData, params: ClassParams, work: Workspace, lp: np.ndarray, ssr_error
 ) -> EStep:
-    """The E-step in one pass over ``work.moments``, a block of individuals at a time.
+    """The E-step in one pass over ``work.moment_rows``, a block of individuals at a time.
 
     Per block: the expanded sums of squares (:func:`expanded_ssr`, every class
     accurate enough), the log-densities, the posteriors and the log-likelihood,
     and the M-step's sums at those posteriors (:class:`MomentSums`) while the
-    block's statistics are still in cache. Elementwise the same operations as
-    the unblocked E-step, so the arrays are identical; the sums differ from
-    one product over all individuals by rounding only.
+    block's statistics are still in cache. One row per class throughout, as
+    :func:`_posteriors` needs; elementwise the same operations as the unblocked
+    E-step, so the arrays are identical; the sums differ from one product over
+    all individuals by rounding only.
     """
     n, k = stats.n_groups, params.k_classes
-    b = params.beta
-    coef = _expansion_coef(b)
-    half_precision = -0.5 / np.asarray(params.sigma2, dtype=np.float64)
-    constant = -0.5 * (LOG_2PI + np.log(params.sigma2))
-    ssr_, joint_block, tau, llf_obs = _buffers(work, n, k)
-    sums = np.zeros((k, work.moments.shape[1]))
+    coef_t = np.ascontiguousarray(_expansion_coef(params.beta).T)
+    sigma2 = np.asarray(params.sigma2, dtype=np.float64)
+    half_precision = (-0.5 / sigma2)[:, None]
+    constant = (-0.5 * (LOG_2PI + np.log(sigma2)))[:, None]
+    ssr_t, joint_block, tau_t, llf_obs = _buffers(work, n, k)
+    lp_t = lp.T
+    sums = np.zeros((work.moment_rows.shape[0], k))
     dof_sum = np.zeros(k)
     weight_sum = np.zeros(k)
     for start in range(0, n, E_STEP_BLOCK):
         part = slice(start, min(start + E_STEP_BLOCK, n))
-        moments, dof = work.moments[part], stats.dof[part]
-        block = np.matmul(moments, coef, out=ssr_[part])
-        np.maximum(block, stats.rss[part, None], out=block)
-        rows = part.stop - part.start
-        joint = np.multiply(block, half_precision, out=joint_block[:rows])
-        joint += np.multiply.outer(dof, constant)
-        joint += lp[part]
-        llf_obs[part], tau[part] = _normalised(joint)
-        weighted_tau = tau[part] if stats.weight is None else tau[part] * stats.weight[part, None]
-        sums += weighted_tau.T @ moments
-        dof_sum += dof @ weighted_tau
-        weight_sum += column_sums(weighted_tau)
+        moments, dof = work.moment_rows[:, part], stats.dof[part]
+        block = np.matmul(coef_t, moments, out=ssr_t[:, part])
+        np.maximum(block, stats.rss[part], out=block)
+        joint = np.multiply(block, half_precision, out=joint_block[:, : part.stop - part.start])
+        joint += np.multiply(constant, dof)
+        joint += lp_t[:, part]
+        tau = tau_t[:, part]
+        _posteriors(joint, tau, llf_obs[part])
+        if stats.weight is not None:
+            tau = tau * stats.weight[part]
+        sums += moments @ tau.T
+        dof_sum += tau @ dof
+        weight_sum += tau.sum(axis=1)
     return EStep(
-        tau=tau,
+        tau=tau_t.T,
         llf_obs=llf_obs,
-        ssr=ssr_,
+        ssr=ssr_t.T,
         log_prior=lp,
         log_joint=None,  # formed again where a rounding bound needs it (EStep.joint)
         ssr_error=ssr_error,
         weight=stats.weight,
-        sums=MomentSums(moments=sums, dof=dof_sum, weight=weight_sum),
+        sums=MomentSums(moments=sums.T, dof=dof_sum, weight=weight_sum),
     )
 
 
@@ -1040,7 +1086,7 @@ def m_step(
     k = tau.shape[1]
     tau = stats.weighted(tau)  # each individual counted as many times as its weight
     if sums is None:
-        weighted = tau.T @ work.moments  # one pass over the statistics for a and b
+        weighted = (work.moment_rows @ tau).T  # one pass over the statistics for a and b
         weight, dof_weight = column_sums(tau), tau.T @ stats.dof
     else:
         weighted, weight, dof_weight = sums.moments, sums.weight, sums.dof
@@ -1172,7 +1218,7 @@ COINCIDENT_CLASSES = 1e-4
 
 
 def degeneracy(
-    params: ClassParams, tau: np.ndarray, floor_hit: np.ndarray | None = None
+    params: ClassParams, weight: np.ndarray, floor_hit: np.ndarray | None = None
 ) -> str | None:
     """Why the classes of ``params`` no longer form K distinct classes, or None.
 
@@ -1187,8 +1233,8 @@ def degeneracy(
     Parameters
     ----------
     params : ClassParams
-    tau : ndarray, shape (N, K)
-        Posteriors times the individuals' weights (``EStep.weighted_tau``).
+    weight : ndarray, shape (K,)
+        The classes' posterior weights, ``sum_i w_i tau_is`` (``EStep.class_weight``).
     floor_hit : ndarray of bool, shape (K,), optional
         Classes whose variance the last M-step set to the floor.
 
@@ -1203,8 +1249,7 @@ def degeneracy(
     k = params.k_classes
     if k < 2:
         return None
-    weight = column_sums(tau)
-    empty = np.flatnonzero(_empty_classes(tau))
+    empty = np.flatnonzero(_empty_classes(weight))
     if empty.size:
         return f"class {int(empty[0]) + 1} is empty (posterior weight {weight[empty[0]]:.2g})"
     pair = _coinciding_pair(params)
@@ -1244,9 +1289,9 @@ def shrinking_class(share: np.ndarray, before: float, min_share: float) -> str |
     return None
 
 
-def _empty_classes(tau: np.ndarray) -> np.ndarray:
+def _empty_classes(weight: np.ndarray) -> np.ndarray:
     """Classes with a posterior weight below :data:`EMPTY_CLASS_WEIGHT` individuals."""
-    return column_sums(tau) < EMPTY_CLASS_WEIGHT
+    return weight < EMPTY_CLASS_WEIGHT
 
 
 def _coinciding_pair(params: ClassParams) -> tuple[int, int] | None:
@@ -1265,7 +1310,7 @@ def _coinciding_pair(params: ClassParams) -> tuple[int, int] | None:
     return None
 
 
-def unidentified(params: ClassParams, tau: np.ndarray, layout: Layout) -> np.ndarray:
+def unidentified(params: ClassParams, weight: np.ndarray, layout: Layout) -> np.ndarray:
     """Parameters the likelihood does not identify at a degenerate estimate.
 
     With an empty class (posterior weight below :data:`EMPTY_CLASS_WEIGHT`)
@@ -1279,8 +1324,8 @@ def unidentified(params: ClassParams, tau: np.ndarray, layout: Layout) -> np.nda
     Parameters
     ----------
     params : ClassParams
-    tau : ndarray, shape (N, K)
-        Posteriors times the individuals' weights (``EStep.weighted_tau``).
+    weight : ndarray, shape (K,)
+        The classes' posterior weights, ``sum_i w_i tau_is`` (``EStep.class_weight``).
     layout : Layout
 
     Returns
@@ -1291,7 +1336,7 @@ def unidentified(params: ClassParams, tau: np.ndarray, layout: Layout) -> np.nda
     mask = np.zeros(layout.n_params, dtype=bool)
     if k < 2:
         return mask
-    empty = _empty_classes(tau)
+    empty = _empty_classes(weight)
     coincide = _coinciding_pair(params) is not None
     blocks = layout.slices
     for s in np.flatnonzero(empty):
@@ -1506,5 +1551,5 @@ def run_em(
                 run.converged = True
                 break
         if not run.converged and stop_degenerate and run.n_iter >= MIN_ITER_DEGENERATE:
-            run.degenerate = degeneracy(run.params, run.estep.weighted_tau, run.floor_hit)
+            run.degenerate = degeneracy(run.params, run.estep.class_weight, run.floor_hit)
     return run

@@ -240,7 +240,7 @@ def newton_phase(
         run.estep = e_step(stats, Z, run.params, work)  # from the residuals
     # judged at the final point too: a run can converge (nothing moves) with a class
     # already empty, before the check in EM would have stopped it
-    boundary = run.degenerate or degeneracy(run.params, run.estep.weighted_tau, run.floor_hit)
+    boundary = run.degenerate or degeneracy(run.params, run.estep.class_weight, run.floor_hit)
     n_newton = 0
     radius = None  # of the trust region, in units of about one standard error
     polished = False

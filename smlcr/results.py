@@ -143,7 +143,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         derivs = model.derivatives(params) if derivatives is None else derivatives
         names = list(model.data.param_names)
         best = em_outcome.best
-        lost = unidentified(best.params, best.estep.weighted_tau, model.layout)
+        lost = unidentified(best.params, best.estep.class_weight, model.layout)
         if lost.any():
             warn(
                 f"the estimate is degenerate ({newton.boundary or 'an empty class'}): "
