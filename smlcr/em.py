@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import sys
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class Workspace:
     :func:`rounding_bound`.
     """
 
-    moment_rows: np.ndarray  # (columns, N): one row per moment, rows as _moment_columns says
+    moment_rows: np.ndarray  # (rows, N): one row per moment, as moment_layout(p) says
     Z: np.ndarray  # (N, q)
     c_norm: np.ndarray  # (N,)
     R_norm: np.ndarray  # (N,)
@@ -112,10 +113,10 @@ class Workspace:
         # contiguous piece of every row, and the products with the classes' coefficients
         # (expanded sums of squares) and with the posteriors (M-step sums) take the
         # shapes BLAS does fastest, (K, columns) x (columns, n) and (columns, n) x (n, K)
-        gram, moment, square = _moment_columns(p)
+        gram, moment, square, dof, count = moment_layout(p)
         c_square = np.einsum("np,np->n", stats.c, stats.c)
         weighted = stats.weighted
-        rows_out = np.empty((square + 1, n))
+        rows_out = np.empty((count + 1, n))
         # the upper triangle of R_i'R_i, a block of individuals at a time (no (N, p, p)
         # temporary)
         rows, cols, _ = _upper(p)
@@ -127,6 +128,8 @@ class Workspace:
             rows_out[gram, part] = full[:, rows, cols].T
         rows_out[moment] = stats.moment.T
         np.add(stats.rss, c_square, out=rows_out[square])
+        rows_out[dof] = stats.dof
+        rows_out[count] = 1.0
         R_norm = np.sqrt(np.einsum("nt,nt->n", stats.R_upper, stats.R_upper))
         return cls(
             moment_rows=rows_out,
@@ -154,11 +157,58 @@ def _upper(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, cols, factor
 
 
-def _moment_columns(p: int) -> tuple[slice, slice, int]:
-    """Rows of ``Workspace.moment_rows``: the upper triangle of ``R_i'R_i`` (row by row,
-    :func:`numpy.triu_indices`), ``R_i'c_i``, and ``rss_i + ||c_i||^2``."""
+class MomentLayout(NamedTuple):
+    """Rows of ``Workspace.moment_rows``, one owner of their layout.
+
+    Attributes
+    ----------
+    gram : slice
+        The upper triangle of ``R_i'R_i``, row by row (:func:`numpy.triu_indices`).
+    moment : slice
+        ``R_i'c_i``.
+    square : int
+        ``rss_i + ||c_i||^2``.
+    dof : int
+        ``d_i``.
+    count : int
+        1 (so that the product with the posteriors also sums them).
+    """
+
+    gram: slice
+    moment: slice
+    square: int
+    dof: int
+    count: int
+
+    @property
+    def expanded(self) -> slice:
+        """The rows the expansion's coefficients multiply (:func:`_expansion_coef`)."""
+        return slice(0, self.square + 1)
+
+
+@functools.lru_cache(maxsize=64)
+def moment_layout(p: int) -> MomentLayout:
+    """The layout of ``Workspace.moment_rows`` for ``p`` regressors.
+
+    Parameters
+    ----------
+    p : int
+
+    Returns
+    -------
+    MomentLayout
+    """
     t = p * (p + 1) // 2
-    return slice(0, t), slice(t, t + p), t + p
+    return MomentLayout(slice(0, t), slice(t, t + p), t + p, t + p + 1, t + p + 2)
+
+
+def _moment_sums(product: np.ndarray, p: int) -> MomentSums:
+    """The M-step's sums from the product of ``Workspace.moment_rows`` (or a block of
+    its columns) with the weighted posteriors, shape (rows, K)."""
+    rows = moment_layout(p)
+    return MomentSums(
+        moments=product[rows.expanded].T, dof=product[rows.dof], weight=product[rows.count]
+    )
 
 
 def unpack_gram(packed: np.ndarray, p: int) -> np.ndarray:
@@ -319,8 +369,9 @@ def expanded_ssr(
     if not fast.any():
         return ssr(stats, beta), np.zeros(beta.shape[0])
     # one product of [beta beta' ; -2 beta ; 1] with the moments [R_i'R_i | R_i'c_i |
-    # rss_i + ||c_i||^2] (_moment_columns), class by row as the fused E-step forms it
-    part = np.matmul(_expansion_coef(beta[fast]).T, work.moment_rows)
+    # rss_i + ||c_i||^2] (moment_layout), class by row as the fused E-step forms it
+    expanded = work.moment_rows[moment_layout(stats.k_exog).expanded]
+    part = np.matmul(_expansion_coef(beta[fast]).T, expanded)
     # never below the individual's own residual sum (rounding can push it there)
     np.maximum(part, stats.rss, out=part)
     if fast.all():
@@ -401,7 +452,9 @@ def _shifted_exp(joint_t: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.n
     return total, top
 
 
-def _posteriors(joint_t: np.ndarray, tau_t: np.ndarray, lse: np.ndarray) -> None:
+def _posteriors(
+    joint_t: np.ndarray, tau_t: np.ndarray, lse: np.ndarray, overwrite: bool = False
+) -> None:
     """Posteriors and log-sum-exp of log-joints held one row per class.
 
     The terms of :func:`_shifted_exp` are at most 1 and sum to at least 1, so
@@ -416,9 +469,16 @@ def _posteriors(joint_t: np.ndarray, tau_t: np.ndarray, lse: np.ndarray) -> None
         Written: the posteriors, one row per class.
     lse : ndarray, shape (n,)
         Written: ``log sum_s exp(joint_t[s])`` for each individual.
+    overwrite : bool
+        Whether ``joint_t`` may be overwritten (with the terms): then ``tau_t`` is
+        written once, by the division, rather than by each of three operations.
     """
-    total, top = _shifted_exp(joint_t, tau_t)
-    tau_t /= total
+    if overwrite:  # the terms in place, in cache; tau written once
+        total, top = _shifted_exp(joint_t, joint_t)
+        np.divide(joint_t, total, out=tau_t)
+    else:
+        total, top = _shifted_exp(joint_t, tau_t)
+        tau_t /= total
     np.log(total, out=lse)
     lse += top
 
@@ -750,24 +810,21 @@ def _fused_e_step(
     constant = (-0.5 * (LOG_2PI + np.log(sigma2)))[:, None]
     ssr_t, joint_block, tau_t, llf_obs = _buffers(work, n, k)
     lp_t = lp.T
+    layout = moment_layout(stats.k_exog)
     sums = np.zeros((work.moment_rows.shape[0], k))
-    dof_sum = np.zeros(k)
-    weight_sum = np.zeros(k)
     for start in range(0, n, E_STEP_BLOCK):
         part = slice(start, min(start + E_STEP_BLOCK, n))
-        moments, dof = work.moment_rows[:, part], stats.dof[part]
-        block = np.matmul(coef_t, moments, out=ssr_t[:, part])
+        moments = work.moment_rows[:, part]
+        block = np.matmul(coef_t, moments[layout.expanded], out=ssr_t[:, part])
         np.maximum(block, stats.rss[part], out=block)
         joint = np.multiply(block, half_precision, out=joint_block[:, : part.stop - part.start])
-        joint += np.multiply(constant, dof)
+        joint += np.multiply(constant, moments[layout.dof])
         joint += lp_t[:, part]
         tau = tau_t[:, part]
-        _posteriors(joint, tau, llf_obs[part])
+        _posteriors(joint, tau, llf_obs[part], overwrite=True)
         if stats.weight is not None:
             tau = tau * stats.weight[part]
-        sums += moments @ tau.T
-        dof_sum += tau @ dof
-        weight_sum += tau.sum(axis=1)
+        sums += moments @ tau.T  # with the dof and count rows: the weights' sums too
     return EStep(
         tau=tau_t.T,
         llf_obs=llf_obs,
@@ -776,7 +833,7 @@ def _fused_e_step(
         log_joint=None,  # formed again where a rounding bound needs it (EStep.joint)
         ssr_error=ssr_error,
         weight=stats.weight,
-        sums=MomentSums(moments=sums.T, dof=dof_sum, weight=weight_sum),
+        sums=_moment_sums(sums, stats.k_exog),
     )
 
 
@@ -1085,13 +1142,12 @@ def m_step(
     n, p = stats.c.shape
     k = tau.shape[1]
     tau = stats.weighted(tau)  # each individual counted as many times as its weight
-    if sums is None:
-        weighted = (work.moment_rows @ tau).T  # one pass over the statistics for a and b
-        weight, dof_weight = column_sums(tau), tau.T @ stats.dof
-    else:
-        weighted, weight, dof_weight = sums.moments, sums.weight, sums.dof
+    gathered = sums is not None  # by the E-step
+    if not gathered:  # one pass over the statistics for a, b and the weights
+        sums = _moment_sums(work.moment_rows @ tau, p)
+    weighted, weight, dof_weight = sums.moments, sums.weight, sums.dof
     empty = weight <= 1e-12 * n
-    gram, moment, _ = _moment_columns(p)
+    gram, moment = moment_layout(p)[:2]
     a = unpack_gram(weighted[:, gram], p)
     b = weighted[:, moment]
     if constraints.n_common:
@@ -1112,7 +1168,7 @@ def m_step(
     def variances(ssr_):
         return from_sums(np.einsum("nk,nk->k", tau, ssr_))
 
-    if sums is not None and work.expand:
+    if gathered and work.expand:
         # sum_i w_i tau_is SSR_is(beta_s) from the summed moments, where the expansion is
         # accurate for every class at the previous and at the new variances
         limit = _expansion_limit(work)
