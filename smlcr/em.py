@@ -113,23 +113,15 @@ class Workspace:
         # contiguous piece of every row, and the products with the classes' coefficients
         # (expanded sums of squares) and with the posteriors (M-step sums) take the
         # shapes BLAS does fastest, (K, columns) x (columns, n) and (columns, n) x (n, K)
-        gram, moment, square, dof, count = moment_layout(p)
-        c_square = np.einsum("np,np->n", stats.c, stats.c)
-        weighted = stats.weighted
-        rows_out = np.empty((count + 1, n))
-        # the upper triangle of R_i'R_i, a block of individuals at a time (no (N, p, p)
-        # temporary)
-        rows, cols, _ = _upper(p)
+        layout = moment_layout(p)
+        rows_out = np.empty((layout.count + 1, n))
+        # a block of individuals at a time (no (N, p, p) temporary)
         block = max(1, 2**22 // (p * p))
         for start in range(0, n, block):
             part = slice(start, min(start + block, n))
-            R = stats.R(part)
-            full = np.matmul(R.transpose(0, 2, 1), R)
-            rows_out[gram, part] = full[:, rows, cols].T
-        rows_out[moment] = stats.moment.T
-        np.add(stats.rss, c_square, out=rows_out[square])
-        rows_out[dof] = stats.dof
-        rows_out[count] = 1.0
+            rows_out[:, part] = moment_block(stats, part)
+        weighted = stats.weighted
+        c_square = np.einsum("np,np->n", stats.c, stats.c)
         R_norm = np.sqrt(np.einsum("nt,nt->n", stats.R_upper, stats.R_upper))
         return cls(
             moment_rows=rows_out,
@@ -139,8 +131,8 @@ class Workspace:
             z_constant=bool(np.all(Z == Z[:1])),
             z_patterns=_patterns(np.asarray(Z, dtype=np.float64), stats.weight),
             expansion_sums=(
-                float(np.sum(weighted(rows_out[square]))),
-                float(np.sum(weighted(np.linalg.norm(rows_out[moment], axis=0)))),
+                float(np.sum(weighted(rows_out[layout.square]))),
+                float(np.sum(weighted(np.linalg.norm(rows_out[layout.moment], axis=0)))),
                 float(np.sum(weighted(R_norm**2))),
             ),
             total_dof=float(np.sum(weighted(stats.dof))),
@@ -209,6 +201,33 @@ def _moment_sums(product: np.ndarray, p: int) -> MomentSums:
     return MomentSums(
         moments=product[rows.expanded].T, dof=product[rows.dof], weight=product[rows.count]
     )
+
+
+def moment_block(stats: CompressedData, part: slice) -> np.ndarray:
+    """The moments of the individuals ``part``, one row per moment (:func:`moment_layout`):
+    the columns ``part`` of ``Workspace.moment_rows``, which is built from these.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    part : slice
+        A block of individuals.
+
+    Returns
+    -------
+    ndarray, shape (rows, n)
+    """
+    gram, moment, square, dof, count = moment_layout(stats.k_exog)
+    R, c = stats.R(part), stats.c[part]
+    out = np.empty((count + 1, c.shape[0]))
+    rows, cols, _ = _upper(stats.k_exog)
+    out[gram] = np.matmul(R.transpose(0, 2, 1), R)[:, rows, cols].T
+    out[moment] = np.matmul(c[:, None, :], R)[:, 0, :].T
+    out[square] = np.einsum("np,np->n", c, c)
+    out[square] += stats.rss[part]
+    out[dof] = stats.dof[part]
+    out[count] = 1.0
+    return out
 
 
 def unpack_gram(packed: np.ndarray, p: int) -> np.ndarray:

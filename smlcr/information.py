@@ -13,12 +13,21 @@ is laid out as in :meth:`smlcr.em.ClassParams.flat` (scaled units). Pure numpy.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from smlcr.compress import CompressedData
-from smlcr.em import EStep, e_step, membership_information
+from smlcr.compress import CompressedData, upper_indices
+from smlcr.em import (
+    EStep,
+    Workspace,
+    e_step,
+    membership_information,
+    moment_block,
+    moment_layout,
+    unpack_gram,
+)
 from smlcr.exceptions import SingularInformationWarning, warn
 from smlcr.params import ClassParams, Layout
 from smlcr.threads import single_threaded
@@ -117,75 +126,108 @@ class Derivatives:
 DERIVATIVE_BLOCK_FLOATS = 2**20
 
 
-def _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi):
+@functools.lru_cache(maxsize=64)
+def _gram_map(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each entry of a packed upper triangle (:func:`smlcr.em.moment_layout`) enters
+    ``G beta``: entry ``(j, l)`` adds ``G_jl beta_l`` to row ``j`` and, off the diagonal,
+    ``G_jl beta_j`` to row ``l``. Returns the target rows, the packed entries and the
+    coefficients' columns of these terms."""
+    rows, cols = upper_indices(p)
+    entry = np.arange(rows.size)
+    off = rows != cols
+    target = np.concatenate([rows, cols[off]])
+    source = np.concatenate([entry, entry[off]])
+    coef = np.concatenate([cols, rows[off]])
+    for a in (target, source, coef):
+        a.flags.writeable = False
+    return target, source, coef
+
+
+def _gram_times(beta: np.ndarray) -> np.ndarray:
+    """The matrix ``M`` (K p, p (p + 1) / 2) with ``(M g)[s p + j] = (G beta_s)_j`` for the
+    packed upper triangle ``g`` of a symmetric ``G``: one product gives ``G_i beta_s`` for
+    every individual and class."""
+    k, p = beta.shape
+    target, source, coef = _gram_map(p)
+    out = np.zeros((k, p, p * (p + 1) // 2))
+    for s in range(k):
+        np.add.at(out[s], (target, source), beta[s, coef])
+    return out.reshape(k * p, -1)
+
+
+def _accumulate_block(hessian, score_t, rows, stats, Z, params, estep, pi, moments):
     """Add one block of individuals' ``sum_s tau_is (D_is D_is' + grad^2 a_is)`` to ``hessian``.
 
     ``D_is = grad a_is`` is zero outside class ``s``'s coefficients and
     variance and the membership block, so the sum is assembled block by block
     (weighted cross products per class) without an (N, K, P) array. The
-    block's rows of ``score_obs`` (``sum_s tau_is D_is``) are filled on the way.
+    block's columns of ``score_t`` (``sum_s tau_is D_is``, one row per
+    parameter) are filled on the way. Everything is held one row per
+    quantity, the individuals along the rows (as the E-step holds them), and
+    read from the block's moments (:func:`smlcr.em.moment_block`): ``R_i'c_i -
+    R_i'R_i beta_s`` is ``R_i'(c_i - R_i beta_s)`` with rounding errors of the same
+    order (``eps ||R_i|| (||c_i|| + ||R_i|| ||beta_s||)``).
     """
     k, p = params.beta.shape
     q = Z.shape[1]
     blocks = Layout(k, p, q).slices
     eta = blocks["eta"]
-    R, c, z = stats.R(rows), stats.c[rows], Z[rows]
-    tau, ssr_, pi = estep.tau[rows], estep.ssr[rows], pi[rows]
-    dof = stats.dof[rows]
-    m = c.shape[0]
-    w = None if stats.weight is None else stats.weight[rows][:, None]
+    layout = moment_layout(p)
+    packed, dof = moments[layout.gram], moments[layout.dof]
+    tau, ssr_, pi = estep.tau[rows].T, estep.ssr[rows].T, pi[rows].T  # (K, m)
+    m = dof.shape[0]
+    w = None if stats.weight is None else stats.weight[rows]
 
     def weighted(a):
         return a if w is None else a * w
 
+    w_tau = weighted(tau)
     if k > 1:
         # the membership part of D_is is (1[s = r] - pi_ir) z_i for r = 2..K, that is
         # E_is - P_i with P_i = pi_i[2..K] kron z_i and E_is = z_i in block s
-        tz = (tau[:, 1:, None] * z[:, None, :]).reshape(m, -1)  # tau_ir z_i, r = 2..K
-        pz = (pi[:, 1:, None] * z[:, None, :]).reshape(m, -1)
-        score_obs[rows, eta] = tz - pz  # sum_s tau_is (E_is - P_i)
+        z = Z[rows].T  # (q, m)
+        tz = (tau[1:, None, :] * z[None, :, :]).reshape(-1, m)  # tau_ir z_i, r = 2..K
+        pz = (pi[1:, None, :] * z[None, :, :]).reshape(-1, m)
+        np.subtract(tz, pz, out=score_t[eta, rows])  # sum_s tau_is (E_is - P_i)
         # sum_s tau_is (E_is - P_i)(E_is - P_i)', with sum_s tau_is = 1
         w_pz = weighted(pz)
-        tzp = tz.T @ w_pz
-        block = pz.T @ w_pz - tzp - tzp.T
+        tzp = tz @ w_pz.T
+        block = pz @ w_pz.T - tzp - tzp.T
         w_tz = weighted(tz)
         for r in range(1, k):
             own = slice((r - 1) * q, r * q)
-            block[own, own] += w_tz[:, own].T @ z
+            block[own, own] += w_tz[own] @ z.T
         hessian[eta, eta] += block
-    # R_i'(c_i - R_i beta_s) for every class: one product for the fits, one for R_i'
-    fitted = (R.reshape(m * p, p) @ params.beta.T).reshape(m, p, k)
-    raws = np.matmul(c[:, None, :] - fitted.transpose(0, 2, 1), R)  # (m, K, p)
-    # sum_i tau_is R_i'R_i for every class: the block's R_i'R_i once, one product
-    gram = np.matmul(np.ascontiguousarray(R.transpose(0, 2, 1)), R).reshape(m, p * p)
-    w_tau = weighted(tau)
-    weighted_gram = (w_tau.T @ gram).reshape(k, p, p)
-    u = np.empty((m, p + 1))
+    # R_i'(c_i - R_i beta_s) for every class, one row per coefficient: (K, p, m)
+    raws = moments[layout.moment] - (_gram_times(params.beta) @ packed).reshape(k, p, m)
+    # sum_i w_i tau_is R_i'R_i for every class: one product with the packed triangles
+    weighted_gram = unpack_gram(w_tau @ packed.T, p)
+    u = np.empty((p + 1, m))
     for s in range(k):
         sigma2 = params.sigma2[s]
         beta, var = blocks["beta"][s], blocks["sigma2"].start + s
         cols = np.r_[beta, var]
         # d a_is / d beta_s = R_i'(c_i - R_i beta_s) / sigma2_s
-        raw = raws[:, s]
-        np.divide(raw, sigma2, out=u[:, :p])
+        raw = raws[s]
+        np.divide(raw, sigma2, out=u[:p])
         # d a_is / d sigma2_s = -d_i / (2 sigma2_s) + SSR_is / (2 sigma2_s^2)
-        u[:, p] = -0.5 * dof / sigma2 + 0.5 * ssr_[:, s] / sigma2**2
-        term = tau[:, s : s + 1] * u  # tau_is u_is
-        score_obs[rows, beta] = term[:, :p]
-        score_obs[rows, var] = term[:, p]
+        u[p] = -0.5 * dof / sigma2 + 0.5 * ssr_[s] / sigma2**2
+        term = tau[s] * u  # tau_is u_is
+        score_t[beta, rows] = term[:p]
+        score_t[var, rows] = term[p]
         term = weighted(term)  # w_i tau_is u_is, in every sum below
-        hessian[np.ix_(cols, cols)] += term.T @ u
+        hessian[np.ix_(cols, cols)] += term @ u.T
         # sum_i tau_is grad^2 a_is within class s
         hessian[beta, beta] -= weighted_gram[s] / sigma2
-        cross = -(w_tau[:, s] @ raw) / sigma2**2
+        cross = -(raw @ w_tau[s]) / sigma2**2
         hessian[beta, var] += cross
         hessian[var, beta] += cross
-        hessian[var, var] += np.sum(w_tau[:, s] * (0.5 * dof / sigma2**2 - ssr_[:, s] / sigma2**3))
+        hessian[var, var] += w_tau[s] @ (0.5 * dof / sigma2**2 - ssr_[s] / sigma2**3)
         if k > 1:
             # sum_i tau_is u_is (E_is - P_i)'
-            cross_m = -(term.T @ pz)
+            cross_m = -(term @ pz.T)
             if s > 0:
-                cross_m[:, (s - 1) * q : s * q] += term.T @ z
+                cross_m[:, (s - 1) * q : s * q] += term @ z.T
             hessian[cols, eta] += cross_m
             hessian[eta, cols] += cross_m.T
 
@@ -197,6 +239,7 @@ def derivatives(
     layout: Layout | None = None,
     estep: EStep | None = None,
     chunk: int | None = None,
+    work: Workspace | None = None,
 ) -> Derivatives:
     """Analytic score and Hessian of the observed log-likelihood (scaled units).
 
@@ -219,23 +262,29 @@ def derivatives(
         The E-step at ``params`` when already computed.
     chunk : int, optional
         Individuals per block (default: as many as :data:`DERIVATIVE_BLOCK_FLOATS` allows).
+    work : Workspace, optional
+        Its moments (the same numbers :func:`smlcr.em.moment_block` computes) are read
+        instead of being formed from the statistics block by block.
 
     Returns
     -------
     Derivatives
+        ``score_obs`` is the transpose of a (P, N) array.
     """
-    estep = e_step(stats, Z, params) if estep is None else estep
+    estep = e_step(stats, Z, params, work) if estep is None else estep
     pi = np.exp(estep.log_prior)
     n = stats.n_groups
     full = Layout(params.k_classes, stats.k_exog, Z.shape[1])
-    score_obs = np.empty((n, full.n_params))
+    score_t = np.empty((full.n_params, n))  # one row per parameter
     hessian = np.zeros((full.n_params, full.n_params))
     if chunk is None:
         k, p, q = params.k_classes, stats.k_exog, Z.shape[1]
         chunk = max(256, DERIVATIVE_BLOCK_FLOATS // (k * (p + 1 + (k - 1) * q) + p * p))
     for start in range(0, n, chunk):
         rows = slice(start, min(start + chunk, n))
-        _accumulate_block(hessian, score_obs, rows, stats, Z, params, estep, pi)
+        moments = moment_block(stats, rows) if work is None else work.moment_rows[:, rows]
+        _accumulate_block(hessian, score_t, rows, stats, Z, params, estep, pi, moments)
+    score_obs = score_t.T
     if params.k_classes > 1:
         # -sum_i (diag(pi_i) - pi_i pi_i') kron z_i z_i': the same for every class
         eta = full.slices["eta"]

@@ -249,7 +249,7 @@ def newton_phase(
     for _ in range(max_steps + 1):
         theta = layout.flat(run.params)
         derivs = final = None  # the last step's (N, P) scores are freed before the new ones
-        derivs = final = derivatives(stats, Z, run.params, layout, estep=run.estep)
+        derivs = final = derivatives(stats, Z, run.params, layout, estep=run.estep, work=work)
         definite = _negative_definite(derivs.hessian)
         gradient = relative_gradient(derivs.score, theta, run.llf)
         decrement = np.nan

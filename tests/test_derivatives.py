@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import smlcr
+from smlcr import em
 from tests.conftest import assert_derivatives_match, random_grouped
 
 
@@ -45,7 +46,8 @@ def test_score_vanishes_at_estimate(fitted3):
 
 @pytest.mark.parametrize("membership", [False, True])
 def test_chunked_derivatives_equal_one_block(membership):
-    """The sums over blocks of individuals do not depend on the block size."""
+    """The sums over blocks of individuals do not depend on the block size, and reading
+    the moments from a workspace gives the same numbers as forming them per block."""
     from smlcr.information import derivatives
 
     rng = np.random.default_rng(7)
@@ -65,8 +67,14 @@ def test_chunked_derivatives_equal_one_block(membership):
     )
     whole = derivatives(model.stats, model._Z, params, model.layout, chunk=10**6)
     hessian_scale = np.max(np.abs(whole.hessian))
+    work = em.Workspace.build(model.stats, model._Z)
+    estep = em.e_step(model.stats, model._Z, params)
     for chunk in (1, 16, 100, 256):
-        part = derivatives(model.stats, model._Z, params, model.layout, chunk=chunk)
+        part = derivatives(model.stats, model._Z, params, model.layout, estep, chunk)
+        # the moments read from a workspace are the numbers formed block by block
+        read = derivatives(model.stats, model._Z, params, model.layout, estep, chunk, work)
+        np.testing.assert_array_equal(read.hessian, part.hessian)
+        np.testing.assert_array_equal(read.score_obs, part.score_obs)
         assert np.max(np.abs(part.hessian - whole.hessian)) <= 1e-12 * hessian_scale
         np.testing.assert_allclose(
             part.score_obs, whole.score_obs, rtol=0, atol=1e-12 * np.max(np.abs(whole.score_obs))
