@@ -683,31 +683,32 @@ def rounding_bound(
     """
     n, p = stats.c.shape
     eps = np.finfo(np.float64).eps
-    ssr_, llf_obs = estep.ssr, estep.llf_obs
-    beta_norm = np.sqrt(np.einsum("kp,kp->k", params.beta, params.beta))
-    half_precision = -0.5 / np.asarray(params.sigma2, dtype=np.float64)
-    constant = -0.5 * (LOG_2PI + np.log(params.sigma2))
+    # one row per class, as the E-step holds them (see _posteriors)
+    ssr_t, tau_t, llf_obs = estep.ssr.T, estep.tau.T, estep.llf_obs
+    sigma2 = np.asarray(params.sigma2, dtype=np.float64)[:, None]
+    beta_norm = np.sqrt(np.einsum("kp,kp->k", params.beta, params.beta))[:, None]
+    half_precision = -0.5 / sigma2
+    constant = -0.5 * (LOG_2PI + np.log(sigma2))
     per_individual = np.empty(n)
     # a block of individuals at a time, so that the temporaries stay in cache
     for start in range(0, n, E_STEP_BLOCK):
         part = slice(start, min(start + E_STEP_BLOCK, n))
-        ssr_part = ssr_[part]
+        ssr_part = ssr_t[:, part]
         if estep.log_joint is not None:
-            joint = estep.log_joint[part]
+            joint = estep.log_joint[part].T
         else:  # log_density's operations, on the block
             joint = np.multiply(ssr_part, half_precision)
-            joint += np.multiply.outer(stats.dof[part], constant)
-            joint += estep.log_prior[part]
-        resid_norm = np.sqrt(np.maximum(ssr_part - stats.rss[part, None], 0.0))
-        scale = work.c_norm[part, None] + work.R_norm[part, None] * beta_norm[None, :]
+            joint += np.multiply(constant, stats.dof[part])
+            joint += estep.log_prior[part].T
+        resid_norm = np.maximum(ssr_part - stats.rss[part], 0.0)
+        np.sqrt(resid_norm, out=resid_norm)
+        scale = work.c_norm[part] + work.R_norm[part] * beta_norm
         with np.errstate(all="ignore"):
-            error = (
-                (p + 1) * eps * scale * resid_norm / params.sigma2
-                + 8 * eps * np.abs(joint)
-                + 4 * eps * ssr_part / params.sigma2
-            )
-        error = np.where(np.isfinite(error), error, 0.0)
-        per_individual[part] = np.einsum("nk,nk->n", estep.tau[part], error)
+            error = (p + 1) * eps / sigma2 * scale * resid_norm
+            error += 8 * eps * np.abs(joint)
+            error += 4 * eps / sigma2 * ssr_part
+        error[~np.isfinite(error)] = 0.0
+        per_individual[part] = np.einsum("kn,kn->n", tau_t[:, part], error)
     per_individual += 4 * eps * np.abs(llf_obs)
     return float(
         4.0 * np.sum(stats.weighted(per_individual)) + _summation_rounding(estep) + estep.ssr_error
