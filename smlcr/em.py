@@ -457,16 +457,15 @@ def _shifted_exp(joint_t: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.n
     total, top : ndarray, shape (n,)
     """
     k = joint_t.shape[0]
-    top = joint_t[0].copy()
-    for s in range(1, k):
+    top = joint_t[0].copy() if k == 1 else np.maximum(joint_t[0], joint_t[1])
+    for s in range(2, k):
         np.maximum(top, joint_t[s], out=top)
-    finite = np.isfinite(top)
-    if not finite.all():
-        top[~finite] = 0.0
+    if not np.isfinite(np.sum(top)):  # (a sum is cheaper than a test of each; it can
+        top[~np.isfinite(top)] = 0.0  # overflow only where that test is then made)
     np.subtract(joint_t, top, out=out)
     np.exp(out, out=out)
-    total = out[0].copy()
-    for s in range(1, k):
+    total = out[0].copy() if k == 1 else np.add(out[0], out[1])
+    for s in range(2, k):
         total += out[s]
     return total, top
 
