@@ -432,8 +432,39 @@ def log_density(stats: CompressedData, sigma2: np.ndarray, ssr_: np.ndarray):
     -------
     ndarray, shape (N, K)
     """
-    out = np.multiply(ssr_, -0.5 / np.asarray(sigma2, dtype=np.float64))
-    out += np.multiply.outer(stats.dof, -0.5 * (LOG_2PI + np.log(sigma2)))
+    return _log_joint_rows(ssr_.T, stats.dof, _density_terms(sigma2)).T
+
+
+def _density_terms(sigma2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``-1 / (2 sigma2_s)`` and ``-log(2 pi sigma2_s) / 2`` as (K, 1) columns: the
+    factors of ``SSR_is`` and ``d_i`` in ``log f_is`` (:func:`_log_joint_rows`)."""
+    sigma2 = np.asarray(sigma2, dtype=np.float64)[:, None]
+    return -0.5 / sigma2, -0.5 * (LOG_2PI + np.log(sigma2))
+
+
+def _log_joint_rows(ssr_t, dof, terms, log_prior_t=None, out=None) -> np.ndarray:
+    """``log f_is`` (plus ``log pi_is`` when given), one row per class: the one place the
+    Gaussian log-density is formed (whole arrays, the fused E-step's blocks, the rounding
+    bound's blocks), so all give the same numbers.
+
+    Parameters
+    ----------
+    ssr_t : ndarray, shape (K, n)
+    dof : ndarray, shape (n,)
+    terms : tuple
+        :func:`_density_terms` of the variances.
+    log_prior_t : ndarray, shape (K, n), optional
+    out : ndarray, shape (K, n), optional
+
+    Returns
+    -------
+    ndarray, shape (K, n)
+    """
+    half_precision, constant = terms
+    out = np.multiply(ssr_t, half_precision, out=out)
+    out += np.multiply(constant, dof)
+    if log_prior_t is not None:
+        out += log_prior_t
     return out
 
 
@@ -686,8 +717,7 @@ def rounding_bound(
     ssr_t, tau_t, llf_obs = estep.ssr.T, estep.tau.T, estep.llf_obs
     sigma2 = np.asarray(params.sigma2, dtype=np.float64)[:, None]
     beta_norm = np.sqrt(np.einsum("kp,kp->k", params.beta, params.beta))[:, None]
-    half_precision = -0.5 / sigma2
-    constant = -0.5 * (LOG_2PI + np.log(sigma2))
+    terms = _density_terms(params.sigma2)
     per_individual = np.empty(n)
     # a block of individuals at a time, so that the temporaries stay in cache
     for start in range(0, n, E_STEP_BLOCK):
@@ -695,10 +725,8 @@ def rounding_bound(
         ssr_part = ssr_t[:, part]
         if estep.log_joint is not None:
             joint = estep.log_joint[part].T
-        else:  # log_density's operations, on the block
-            joint = np.multiply(ssr_part, half_precision)
-            joint += np.multiply(constant, stats.dof[part])
-            joint += estep.log_prior[part].T
+        else:  # EStep.joint's numbers, on the block
+            joint = _log_joint_rows(ssr_part, stats.dof[part], terms, estep.log_prior[part].T)
         resid_norm = np.maximum(ssr_part - stats.rss[part], 0.0)
         np.sqrt(resid_norm, out=resid_norm)
         scale = work.c_norm[part] + work.R_norm[part] * beta_norm
@@ -824,9 +852,7 @@ def _fused_e_step(
     """
     n, k = stats.n_groups, params.k_classes
     coef_t = np.ascontiguousarray(_expansion_coef(params.beta).T)
-    sigma2 = np.asarray(params.sigma2, dtype=np.float64)
-    half_precision = (-0.5 / sigma2)[:, None]
-    constant = (-0.5 * (LOG_2PI + np.log(sigma2)))[:, None]
+    terms = _density_terms(params.sigma2)
     ssr_t, joint_block, tau_t, llf_obs = _buffers(work, n, k)
     lp_t = lp.T
     layout = moment_layout(stats.k_exog)
@@ -836,9 +862,9 @@ def _fused_e_step(
         moments = work.moment_rows[:, part]
         block = np.matmul(coef_t, moments[layout.expanded], out=ssr_t[:, part])
         np.maximum(block, stats.rss[part], out=block)
-        joint = np.multiply(block, half_precision, out=joint_block[:, : part.stop - part.start])
-        joint += np.multiply(constant, moments[layout.dof])
-        joint += lp_t[:, part]
+        joint = _log_joint_rows(
+            block, moments[layout.dof], terms, lp_t[:, part], joint_block[:, : block.shape[1]]
+        )
         tau = tau_t[:, part]
         _posteriors(joint, tau, llf_obs[part], overwrite=True)
         if stats.weight is not None:

@@ -271,7 +271,7 @@ def derivatives(
     Derivatives
         ``score_obs`` is the transpose of a (P, N) array.
     """
-    estep = e_step(stats, Z, params, work) if estep is None else estep
+    estep = e_step(stats, Z, params) if estep is None else estep  # from the residuals
     pi = np.exp(estep.log_prior)
     n = stats.n_groups
     full = Layout(params.k_classes, stats.k_exog, Z.shape[1])
