@@ -40,7 +40,9 @@ __all__ = [
     "EMDecreaseError",
     "EMRun",
     "EStep",
+    "MomentLayout",
     "MomentSums",
+    "Workspace",
     "degeneracy",
     "shrinking_class",
     "unidentified",
@@ -51,6 +53,8 @@ __all__ = [
     "run_em",
     "membership_step",
     "membership_information",
+    "moment_block",
+    "moment_layout",
 ]
 
 LOG_2PI = np.log(2.0 * np.pi)
@@ -107,7 +111,17 @@ class Workspace:
 
     @classmethod
     def build(cls, stats: CompressedData, Z: np.ndarray) -> Workspace:
-        """Precompute the arrays for ``stats`` and membership design ``Z``."""
+        """Precompute the arrays for ``stats`` and membership design ``Z``.
+
+        Parameters
+        ----------
+        stats : CompressedData
+        Z : ndarray, shape (N, q)
+
+        Returns
+        -------
+        Workspace
+        """
         n, p = stats.c.shape
         # one row per moment, the individuals along it: a block of individuals is a
         # contiguous piece of every row, and the products with the classes' coefficients
