@@ -44,7 +44,12 @@ from smlcr.exceptions import (
 from smlcr.information import Derivatives
 from smlcr.newton import newton_phase
 from smlcr.params import ClassParams, Layout
-from smlcr.prepare import CONDITION_LIMIT, GIVEN_PREPARED, prepare  # noqa: F401 (re-exported)
+from smlcr.prepare import (  # noqa: F401 (CONDITION_LIMIT re-exported)
+    CONDITION_LIMIT,
+    GIVEN_PREPARED,
+    check_finite,
+    prepare,
+)
 from smlcr.progress import progress_bar
 from smlcr.units import unit_map as build_unit_map
 from smlcr.weights import (
@@ -1183,18 +1188,7 @@ def _check_exog_values(exog, missing: str) -> None:
         values = np.asarray(exog, dtype=np.float64)
     except (TypeError, ValueError):
         return  # non-numeric: reported with its own message after missing handling
-    if np.isfinite(values).all():  # one pass in the usual case
-        return
-    if np.isinf(values).any():
-        raise ValueError(
-            "`exog` contains infinite values; replace or remove those rows "
-            "(missing='drop' drops only NaN)."
-        )
-    if missing == "none" and np.isnan(values).any():
-        raise ValueError(
-            "`exog` contains NaN values; remove those rows or pass missing='drop' to drop "
-            "them from every array."
-        )
+    check_finite({"exog": values}, nan_allowed=missing != "none")
 
 
 def _reject_strings(values, name: str) -> None:

@@ -163,13 +163,17 @@ class PreparedData:
         return self.stats.dof
 
 
-def check_finite(arrays: dict) -> None:
-    """An error naming the first argument with a NaN or an infinite value.
+def check_finite(arrays: dict, nan_allowed: bool = False) -> None:
+    """An error naming the first argument with a NaN or an infinite value: the one
+    owner of that rule (the model applies it to ``exog`` before statsmodels sees it).
 
     Parameters
     ----------
     arrays : dict
         Argument name to array (None is skipped).
+    nan_allowed : bool
+        Only infinite values are errors (NaN rows are still to be dropped by
+        ``missing='drop'``).
     """
     for name, values in arrays.items():
         if values is None:
@@ -177,15 +181,15 @@ def check_finite(arrays: dict) -> None:
         values = np.asarray(values, dtype=np.float64)
         if np.isfinite(values).all():  # one pass in the usual case
             continue
-        if np.isnan(values).any():
-            raise ValueError(
-                f"`{name}` contains NaN values; remove those rows or pass "
-                "missing='drop' to drop them from every array."
-            )
         if np.isinf(values).any():
             raise ValueError(
                 f"`{name}` contains infinite values; replace or remove those rows "
                 "(missing='drop' drops only NaN)."
+            )
+        if not nan_allowed:
+            raise ValueError(
+                f"`{name}` contains NaN values; remove those rows or pass "
+                "missing='drop' to drop them from every array."
             )
 
 
