@@ -142,8 +142,20 @@ def aligned(value, index, name: str):
     -------
     object
     """
-    if index is None or not isinstance(value, (pd.Series, pd.DataFrame)):
+    if not isinstance(value, (pd.Series, pd.DataFrame)):
         return value
+    if index is None:
+        # data without row labels (arrays): only the default labels 0..n-1 say which
+        # row a value belongs to; any other index cannot be matched, and reading it by
+        # position would silently pair values with the wrong rows
+        if value.index.equals(pd.RangeIndex(len(value))):
+            return value
+        raise ValueError(
+            f"`{name}` is a pandas object with its own index, but the data have no row "
+            "labels to align it with (they are arrays); give `endog` or `exog` as a pandas "
+            "object with the same index, or pass this as a numpy array in the order of the "
+            "rows."
+        )
     if value.index.equals(index):
         return value
     if (
@@ -158,6 +170,69 @@ def aligned(value, index, name: str):
         "with the same index labels as the data (it is aligned by label, never by position), "
         "or as a numpy array in the order of the rows."
     )
+
+
+def reads_by_individual(value: pd.Series, name: str, row_index, row_labels, row_groups) -> bool:
+    """Whether a Series of a variable that may be given per row or per individual is
+    indexed by the individuals' labels (True) or by the data's rows (False).
+
+    The one owner of that rule (individual weights, clusters). A Series whose index
+    holds each of the data's row labels once is per row; one whose index holds every
+    individual's label is per individual. When every individual has a single row, a
+    Series indexed by the rows' labels that also holds every individual's label could
+    mean either: it is read per row where both readings give every row the same
+    value, and is an error where they differ (the individuals' labels are the rows'
+    labels in another order). One that is neither is an error.
+
+    Parameters
+    ----------
+    value : pandas.Series
+    name : str
+        Argument name, for messages.
+    row_index : pandas.Index
+        All of the data's row labels.
+    row_labels : pandas.Index
+        The row labels of the rows the values are wanted for.
+    row_groups : array_like
+        The individual's label of each of those rows (missing labels are skipped).
+
+    Returns
+    -------
+    bool
+    """
+    if not value.index.is_unique:
+        if value.index.equals(row_index):
+            return False  # the data's own (repeated) labels, in the data's order
+        raise ValueError(
+            f"`{name}` is a Series with repeated index labels; index it by the data's rows "
+            "(one value per row) or by the `groups` labels (one value per individual)."
+        )
+    per_row = len(value) == len(row_index) and bool(value.index.isin(row_index).all())
+    groups = pd.Index(np.asarray(row_groups, dtype=object).reshape(-1))
+    present = ~pd.isna(groups)
+    found = groups[present].isin(value.index)
+    single_rows = pd.Index(groups[present]).is_unique  # every individual has one row
+    if per_row and single_rows and found.all():
+        by_row = pd.Series(value.reindex(pd.Index(row_labels)[present]).to_numpy())
+        by_label = pd.Series(value.reindex(groups[present]).to_numpy())
+        if not by_row.equals(by_label):
+            raise ValueError(
+                f"`{name}` is a Series whose index is both the data's row labels and the "
+                "individuals' labels, and the two readings give rows different values; pass "
+                "a column name, or a numpy array with one value per row."
+            )
+        return False
+    if per_row:
+        return False
+    if not found.all():
+        absent = list(dict.fromkeys(groups[present][~found]))[:3]
+        raise ValueError(
+            f"`{name}` is a Series whose index is neither the data's rows nor every "
+            f"individual's label: no value for individual(s) {[plain(a) for a in absent]}. "
+            "Index it by the `groups` labels (one value per individual) or by the data's "
+            "rows."
+        )
+    return True
 
 
 def factorize(values, name: str) -> tuple[np.ndarray, pd.Index]:

@@ -26,6 +26,7 @@ from smlcr.design import (
     check_keywords,
     check_tolerance,
     factorize,
+    reads_by_individual,
     row_values,
     side_formula,
     side_rows,
@@ -218,17 +219,25 @@ class LatentClassOLS(LikelihoodModel):
         missing_idx = kwargs.get("missing_idx")
         n_rows = len(endog) if missing_idx is None else len(missing_idx)
         _check_endog_shape(endog)
-        # pandas per-row inputs are matched to the data by label, never by position
-        row_index = getattr(endog, "index", None) if missing_idx is None else None
-        groups = aligned(groups, row_index, "groups")
+        # pandas per-row inputs are matched to the data by label, never by position: to
+        # the labels of endog, or of exog when endog is an array (from_formula has given
+        # them per row of its data already)
+        formula_rows = "missing_idx" in kwargs  # given by from_formula, per row of its data
+        row_index = None if formula_rows else _row_labels(endog, exog)
+        self._row_labels = row_index
+
+        def align(value, name):
+            return value if formula_rows else aligned(value, row_index, name)
+
+        groups = align(groups, "groups")
         if isinstance(absorb, (list, tuple)):
-            absorb = [aligned(a, row_index, "absorb") for a in absorb]
+            absorb = [align(a, "absorb") for a in absorb]
         else:
-            absorb = aligned(absorb, row_index, "absorb")
-        membership = aligned(membership, row_index, "membership")
-        common = aligned(common, row_index, "common")
+            absorb = align(absorb, "absorb")
+        membership = align(membership, "membership")
+        common = align(common, "common")
         given = {"freq_weights": freq_weights, "weights": weights, "row_weights": row_weights}
-        if missing_idx is None:  # (from_formula has given them per row already)
+        if not formula_rows:
             for name in INDIVIDUAL_WEIGHTS:
                 given[name] = by_individual(given[name], name, row_index, groups)
         self._weight_name = _individual_weight_name(given)
@@ -240,7 +249,7 @@ class LatentClassOLS(LikelihoodModel):
         }
         for name, value in given.items():
             if value is not None:
-                value = check_weights(aligned(value, row_index, name), name)
+                value = check_weights(align(value, name), name)
                 if value.size != n_rows:
                     raise ValueError(
                         f"`{name}` has {value.size} values but the data have {n_rows} rows; "
@@ -632,6 +641,12 @@ class LatentClassOLS(LikelihoodModel):
         )
         model._side_specs = specs
         model._side_formulas = texts
+        # the data's rows before `subset` and the positions among them of those it keeps,
+        # for per-row values given later (fit's `cluster`)
+        model._data_rows = (
+            full_index,
+            None if subset is None else _subset_positions(full_index, subset),
+        )
         return model
 
     def __getstate__(self):
@@ -1096,30 +1111,27 @@ class LatentClassOLS(LikelihoodModel):
                     "values instead (one per row, or a Series indexed by individual)."
                 )
             return frame[cluster].to_numpy()[positions]
+        # the rows the model was given (a formula's data after `subset`), their labels, and
+        # all rows of the data (before `subset`), which per-row values may also cover
         n_rows = len(frame) if frame is not None else len(self.data.orig_endog)
-        row_index = (
-            frame.index if frame is not None else getattr(self.data.orig_endog, "index", None)
-        )
+        labels = frame.index if frame is not None else self._row_labels
+        labels = pd.RangeIndex(n_rows) if labels is None else labels
+        all_labels, subset = getattr(self, "_data_rows", (labels, None))
         if isinstance(cluster, pd.Series):
-            if (
-                len(cluster) == n_rows
-                and row_index is not None
-                and cluster.index.isin(row_index).all()
-            ):
-                return aligned(cluster, row_index, "cluster").to_numpy()[positions]
-            groups = self.groups  # the label of every row the model has
-            found = pd.Index(groups).isin(cluster.index)
-            if not cluster.index.is_unique or not found.all():
-                raise ValueError(
-                    "`cluster` is a Series indexed neither by the data's rows nor by every "
-                    "individual's label (one cluster per individual)."
-                )
-            return cluster.reindex(groups).to_numpy()
+            model_labels = labels[positions]
+            if reads_by_individual(cluster, "cluster", all_labels, model_labels, self.groups):
+                return cluster.reindex(self.groups).to_numpy()
+            if not cluster.index.is_unique:  # the data's own repeated labels, in order
+                return cluster.to_numpy()[positions if subset is None else subset[positions]]
+            return cluster.reindex(model_labels).to_numpy()
         values = np.asarray(cluster).reshape(-1)
+        if subset is not None and values.size == len(all_labels):
+            return values[subset][positions]  # one value per row of the formula's data
         if values.size != n_rows:
             raise ValueError(
-                f"`cluster` has {values.size} values but the data have {n_rows} rows; pass "
-                "one value per row, a column name, or a Series indexed by individual."
+                f"`cluster` has {values.size} values but the data have "
+                f"{len(all_labels)} rows; pass one value per row, a column name, or a Series "
+                "indexed by individual."
             )
         return values[positions]
 
@@ -1178,6 +1190,21 @@ class LatentClassOLS(LikelihoodModel):
                 "or check `results.local_maxima` and the singular directions.",
                 ConvergenceWarning,
             )
+
+
+def _subset_positions(full_index: pd.Index, subset) -> np.ndarray:
+    """Positions among ``full_index`` of the rows ``subset`` selects (a mask or labels), in
+    the order ``DataFrame.loc[subset]`` gives them."""
+    return pd.Series(np.arange(len(full_index)), index=full_index).loc[subset].to_numpy()
+
+
+def _row_labels(endog, exog):
+    """The data's row labels: ``endog``'s index, else ``exog``'s, else None (arrays)."""
+    for data in (endog, exog):
+        index = getattr(data, "index", None)
+        if isinstance(index, pd.Index):
+            return index
+    return None
 
 
 def _check_exog_values(exog, missing: str) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from smlcr.design import per_individual, plain
+from smlcr.design import per_individual, reads_by_individual
 
 __all__ = [
     "INDIVIDUAL_WEIGHTS",
@@ -138,11 +138,11 @@ class Weighting:
 def by_individual(value, name: str, row_index, row_groups):
     """Per-row values of an individual weight given per row or indexed by individual.
 
-    A pandas Series whose index is the data's row index (in any order) is per
-    row; any other Series is read as indexed by the individuals' labels and
-    looked up for every row (a label without a weight is an error; rows
-    whose individual is missing get a placeholder 1, as they are dropped or
-    refused for the missing label).
+    :func:`smlcr.design.reads_by_individual` decides how a pandas Series is
+    indexed: by the data's rows (returned as given, aligned later), or by the
+    individuals' labels, looked up for every row (rows whose individual is
+    missing get a placeholder 1, as they are dropped or refused for the missing
+    label).
 
     Parameters
     ----------
@@ -150,9 +150,11 @@ def by_individual(value, name: str, row_index, row_groups):
     name : str
         Argument name, for messages.
     row_index : pandas.Index or None
-        The data's row labels (None: the rows' positions).
+        All of the data's row labels (None: the rows' positions).
     row_groups : array_like or None
-        Each row's individual label (None without ``groups``).
+        Each row's individual label (None without ``groups``); a Series carries the
+        labels of its rows (a ``subset`` of the data's rows), else the rows are
+        ``row_index``.
 
     Returns
     -------
@@ -161,29 +163,14 @@ def by_individual(value, name: str, row_index, row_groups):
     """
     if not isinstance(value, pd.Series) or row_groups is None:
         return value
-    n_rows = len(row_groups)
     if row_index is None:
         # data without row labels: a Series over the rows carries the default index
-        row_index = pd.RangeIndex(n_rows)
-    if len(value) == n_rows and value.index.is_unique:
-        if value.index.equals(row_index) or value.index.isin(row_index).all():
-            return value
-    if not value.index.is_unique:
-        raise ValueError(
-            f"`{name}` is a Series indexed by individual with repeated labels; give one "
-            "weight per individual."
-        )
+        row_index = pd.RangeIndex(len(row_groups))
+    row_labels = row_groups.index if isinstance(row_groups, pd.Series) else row_index
+    if not reads_by_individual(value, name, row_index, row_labels, row_groups):
+        return value
     groups = pd.Series(np.asarray(row_groups).reshape(-1))
     present = groups.notna().to_numpy()
-    found = groups[present].isin(value.index).to_numpy()
-    if not found.all():
-        absent = list(dict.fromkeys(groups[present][~found]))[:3]
-        raise ValueError(
-            f"`{name}` is a Series whose index is neither the data's rows nor every "
-            f"individual's label: no weight for individual(s) {[plain(a) for a in absent]}. "
-            "Index it by the `groups` labels (one weight per individual) or by the data's "
-            "rows."
-        )
     out = np.ones(len(groups))
     out[present] = value.reindex(groups[present]).to_numpy(dtype=np.float64)
     return out

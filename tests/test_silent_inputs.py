@@ -431,3 +431,88 @@ def test_the_layout_owns_names_blocks_and_table(sim):
         assert set(table["block"].iloc[positions]) == {expected}
     assert list(table.index) == names
     assert table.loc["sigma2", "class"] == 0 and table.loc["x1[3]", "class"] == 3
+
+
+def _subset_data(sim):
+    df = sim.data.copy()
+    n = df["id"].nunique()
+    df["sw"] = np.random.default_rng(0).uniform(0.5, 2.0, n)[df["id"]]
+    df["fw"] = np.random.default_rng(1).integers(1, 4, n)[df["id"]]
+    df["region"] = df["id"] // 6
+    return df, (df["id"] < 45).to_numpy()
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+@pytest.mark.parametrize("name", ["weights", "freq_weights"])
+def test_a_per_row_weight_series_with_subset_is_read_per_row(sim, name):
+    """A Series over all rows of `data` with `subset` had been taken for one indexed by
+    individual (each row given the value at the row label equal to its individual)."""
+    df, keep = _subset_data(sim)
+    column = {"weights": "sw", "freq_weights": "fw"}[name]
+
+    def fit(value):
+        model = smlcr.LatentClassOLS.from_formula(
+            sim.formula, df, subset=keep, groups="id", **{name: value}
+        )
+        return model.fit(rng=0, n_starts=3)
+
+    by_name = fit(column)
+    assert fit(df[column]).llf == by_name.llf
+    assert fit(df[column].sample(frac=1, random_state=2)).llf == by_name.llf
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+def test_a_cluster_given_per_row_with_subset_is_read_per_row(sim):
+    df, keep = _subset_data(sim)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, df, subset=keep, groups="id")
+    by_name = model.fit(rng=0, n_starts=3, cluster="region")
+    assert by_name.n_clusters == 8
+    for clusters in (
+        df["region"],  # over all rows of `data`
+        df["region"].sample(frac=1, random_state=3),
+        df["region"].to_numpy(),
+        df.loc[keep, "region"].to_numpy(),  # over the rows `subset` keeps
+        df.groupby("id")["region"].first(),  # by individual
+    ):
+        res = model.fit(rng=0, n_starts=3, cluster=clusters)
+        assert res.n_clusters == 8
+        np.testing.assert_array_equal(res.bse, by_name.bse)
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+def test_pandas_inputs_align_with_exog_when_endog_is_an_array(sim):
+    """With `endog` an array and `exog` a DataFrame, pandas inputs were read by position."""
+    df = sim.data
+    exog = df[["x1", "x2"]].assign(const=1.0)
+    shuffled = df.sample(frac=1, random_state=1)
+
+    def llf(**kwargs):
+        model = smlcr.LatentClassOLS(df["y"].to_numpy(), exog, k_classes=2, **kwargs)
+        return model.fit(rng=0, n_starts=3).llf
+
+    assert llf(groups=shuffled["id"]) == llf(groups=df["id"])
+    # arrays everywhere: a Series with an index of its own cannot be matched to the rows
+    with pytest.raises(ValueError, match="`groups` is a pandas object with its own index"):
+        smlcr.LatentClassOLS(df["y"].to_numpy(), exog.to_numpy(), groups=shuffled["id"])
+    plain = smlcr.LatentClassOLS(
+        df["y"].to_numpy(), exog.to_numpy(), groups=df["id"].reset_index(drop=True)
+    )
+    assert plain.n_groups == df["id"].nunique()
+
+
+def test_a_series_both_per_row_and_per_individual_that_disagree_is_an_error():
+    """One row per individual, labelled by another order of the rows' labels: a Series
+    indexed 0..n-1 may be per row or per individual, and the readings differ."""
+    rng = np.random.default_rng(7)
+    n = 60
+    df = pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n), "id": rng.permutation(n)})
+    by_individual = pd.Series(rng.uniform(0.5, 3.0, n))
+    with pytest.raises(ValueError, match="both the data's row labels and the individuals'"):
+        smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", weights=by_individual)
+    model = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id")
+    with pytest.raises(ValueError, match="`cluster` is a Series whose index is both"):
+        model.fit(rng=0, n_starts=2, cluster=by_individual)
+    # where the two readings agree (each row labelled like its individual) it is accepted
+    same = df.assign(id=np.arange(n))
+    weights = smlcr.LatentClassOLS.from_formula("y ~ x", same, groups="id", weights=by_individual)
+    np.testing.assert_array_equal(weights.weights, by_individual.to_numpy())

@@ -66,7 +66,7 @@ def test_nan_rows_are_dropped_everywhere_and_counted(data, column):
             missing="drop",
         )
     assert model.n_missing_dropped == 2 and model.nobs <= len(df) - 2
-    clean = df.drop(index=[5, 9])
+    clean = df.drop(index=[5, 9]).reset_index(drop=True)  # arrays: the rows' labels 0..n-1
     endog_c, exog_c = arrays(clean)
     ref = smlcr.LatentClassOLS(
         endog_c,

@@ -286,7 +286,7 @@ def test_both_kinds_of_individual_weights_and_wrong_lengths_are_errors():
         smlcr.LatentClassOLS(df["y"], df[["x1"]], groups=df["id"], row_weights=np.ones(5))
     # a Series indexed by individual must have every individual's weight
     partial = df.groupby("id")["sw"].first().iloc[:-1]
-    with pytest.raises(ValueError, match="no weight for individual"):
+    with pytest.raises(ValueError, match="no value for individual"):
         smlcr.LatentClassOLS(df["y"], df[["x1"]], groups=df["id"], weights=partial)
 
 
