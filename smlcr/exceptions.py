@@ -17,6 +17,7 @@ __all__ = [
     "MissingRowsWarning",
     "DegenerateClassWarning",
     "ZeroWeightWarning",
+    "FewClustersWarning",
     "InterruptedWarning",
     "warn",
 ]
@@ -60,6 +61,10 @@ class DegenerateClassWarning(SmlcrWarning):
 
 class ZeroWeightWarning(SmlcrWarning):
     """Individuals or rows with a weight of zero were dropped."""
+
+
+class FewClustersWarning(SmlcrWarning):
+    """Too few clusters for a clustered covariance of full rank."""
 
 
 def _internal_prefixes() -> tuple[str, ...]:

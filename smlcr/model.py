@@ -1097,7 +1097,14 @@ class LatentClassOLS(LikelihoodModel):
                 f"individual {label!r} has rows in two clusters of `cluster`; clusters must "
                 "group whole individuals (each individual's rows in one cluster)."
             )
-        return np.unique(first, return_inverse=True)[1].reshape(-1), str(name or "cluster")
+        codes = np.unique(first, return_inverse=True)[1].reshape(-1)
+        if codes.max(initial=0) < 1:
+            raise ValueError(
+                "`cluster` puts every individual in one cluster: a clustered covariance "
+                "needs at least two clusters (and many more than the parameters to be "
+                "reliable); use cov_type='robust' for independent individuals."
+            )
+        return codes, str(name or "cluster")
 
     def _cluster_rows(self, cluster) -> np.ndarray:
         """``cluster`` as one value per row of the model (after missing rows were dropped)."""

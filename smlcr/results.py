@@ -17,7 +17,12 @@ from smlcr.compress import within_transform
 from smlcr.design import side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
 from smlcr.em import log_prior, unidentified
-from smlcr.exceptions import DegenerateClassWarning, SingularInformationWarning, warn
+from smlcr.exceptions import (
+    DegenerateClassWarning,
+    FewClustersWarning,
+    SingularInformationWarning,
+    warn,
+)
 
 __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_information"]
 
@@ -160,6 +165,17 @@ class LatentClassOLSResults(LikelihoodModelResults):
         )
         if clusters is not None:
             self.cluster_name, self.n_clusters = clusters[1], int(clusters[0].max()) + 1
+            identified = int(np.sum(~lost))
+            if cov_type == "robust" and self.n_clusters - 1 < identified:
+                # the scores' cluster sums add to zero at the estimate: rank G - 1 at most
+                warn(
+                    f"only {self.n_clusters} clusters for {identified} parameters: the "
+                    f"clustered covariance has rank {self.n_clusters - 1} at most, so some "
+                    "combinations of the parameters get standard errors of zero and the "
+                    "others are unreliable. Use more clusters, or cov_type='robust' for "
+                    "independent individuals.",
+                    FewClustersWarning,
+                )
         covariances = {}
         for kind, estimator in information.COVARIANCES.items():
             if sampling and kind != "robust":

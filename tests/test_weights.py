@@ -16,7 +16,7 @@ from statsmodels.tools.numdiff import approx_fprime
 
 import smlcr
 from smlcr.datasets import simulate_grouped
-from smlcr.exceptions import ZeroWeightWarning
+from smlcr.exceptions import FewClustersWarning, ZeroWeightWarning
 
 FORMULA = "y ~ x1 + x2"
 
@@ -200,7 +200,8 @@ def test_sampling_weights_do_not_depend_on_their_scale():
 def test_cluster_sums_weighted_scores_within_clusters(weights):
     df = _panel().assign(region=lambda d: d["id"] % 7)
     model = smlcr.LatentClassOLS.from_formula(FORMULA, df, groups="id", k_classes=2, **weights)
-    res = model.fit(rng=0, cluster="region")
+    with pytest.warns(FewClustersWarning, match="only 7 clusters for"):
+        res = model.fit(rng=0, cluster="region")  # (the arithmetic holds all the same)
     assert res.n_clusters == 7 and res.cluster_name == "region"
     params = np.asarray(res.params)
     # by hand, in the data's units: scores of each individual times its weight, summed
@@ -439,3 +440,18 @@ def test_class_means_and_average_effects_with_frequency_weights_equal_the_replic
             getattr(replicated, method)().to_numpy(),
             rtol=1e-6,
         )
+
+
+def test_one_cluster_is_an_error_and_few_clusters_warn():
+    """One cluster gave standard errors of 1e-17 without a word; G clusters give a
+    clustered covariance of rank G - 1 at most."""
+    df = _panel().assign(one=0, many=lambda d: d["id"] % 40)
+    model = smlcr.LatentClassOLS.from_formula(FORMULA, df, groups="id", k_classes=2)
+    with pytest.raises(ValueError, match="`cluster` puts every individual in one cluster"):
+        model.fit(rng=0, cluster="one")
+    with pytest.raises(ValueError, match="one cluster"):
+        model.fit(rng=0, cluster=np.zeros(len(df)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewClustersWarning)
+        res = model.fit(rng=0, cluster="many")  # 40 clusters: no warning
+    assert res.n_clusters == 40
