@@ -27,7 +27,58 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["lmr_adjusted", "lmr_test", "vuong_weights", "weighted_chi2_sf"]
+__all__ = ["check_nested_fits", "lmr_adjusted", "lmr_test", "vuong_weights", "weighted_chi2_sf"]
+
+
+def _same_data(a, b) -> str | None:
+    """What differs between the data and options of two models, or None: the individuals,
+    their compressed statistics (rows, regressors, absorbed cells, common regressors and
+    weights all enter them), the membership design and the variance option."""
+    if not a.group_labels.equals(b.group_labels):
+        return "individuals"
+    if a.variance != b.variance:
+        return "variance option"
+    if a.class_exog_names != b.class_exog_names or a.common_names != b.common_names:
+        return "regressors"
+    for name in ("R_upper", "c", "rss", "dof", "weight"):
+        x, y = getattr(a.stats, name), getattr(b.stats, name)
+        if (x is None) != (y is None) or (x is not None and not np.array_equal(x, y)):
+            return "data" if name != "weight" else "weights"
+    if not np.array_equal(a._Z, b._Z):
+        return "membership design"
+    return None
+
+
+def check_nested_fits(small, big, names: tuple = ("small", "big"), one_more: bool = False):
+    """An error naming the argument unless ``small`` and ``big`` are fits of one model and
+    one data set with fewer and more classes: the one owner of that rule (the LMR test,
+    the bootstrap likelihood-ratio test).
+
+    Parameters
+    ----------
+    small, big : LatentClassOLSResults
+    names : tuple of str
+        The arguments' names, for messages.
+    one_more : bool
+        ``big`` must have exactly one class more than ``small``.
+    """
+    for fit, name in zip((small, big), names, strict=True):
+        if not all(hasattr(fit, attr) for attr in ("model", "llf", "k_classes", "params")):
+            raise TypeError(
+                f"`{name}` must be a fitted result (LatentClassOLSResults), got "
+                f"{type(fit).__name__}; pass the result of `model.fit()`."
+            )
+    if one_more and big.k_classes != small.k_classes + 1:
+        raise ValueError(f"`{names[1]}` must have exactly one class more than `{names[0]}`.")
+    if big.k_classes <= small.k_classes:
+        raise ValueError(f"`{names[1]}` must have more classes than `{names[0]}`.")
+    differs = _same_data(small.model, big.model)
+    if differs is not None:
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` are fits of different models or data (their "
+            f"{differs} differ); fit both to the same data with the same options, e.g. "
+            "with `model.with_k_classes(k)`."
+        )
 
 
 def vuong_weights(small, big) -> np.ndarray:
@@ -135,8 +186,7 @@ def lmr_test(small, big, n_sim: int = 200_000, seed: int = 0) -> dict:
         adjusted statistic), ``lmr_pvalue``, ``df`` (difference in parameters)
         and ``weights`` (Vuong's eigenvalues).
     """
-    if big.k_classes <= small.k_classes:
-        raise ValueError("`big` must have more classes than `small`.")
+    check_nested_fits(small, big)
     lr = max(2.0 * (big.llf - small.llf), 0.0)
     df = int(big.df_model - small.df_model)
     weights = vuong_weights(small, big)

@@ -12,7 +12,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from smlcr.dask_data import is_dask_frame
 from smlcr.design import check_count, check_keywords
 from smlcr.exceptions import InterruptedWarning, SmlcrWarning, warn
-from smlcr.lmr import lmr_test
+from smlcr.lmr import check_nested_fits, lmr_test
 from smlcr.model import LatentClassOLS
 from smlcr.progress import parallel_map, progress_bar, resolve_jobs
 from smlcr.weights import WEIGHT_ARGUMENTS
@@ -170,8 +170,7 @@ def bootstrap_lrt(
         interrupt (Ctrl-C), the test on the replicates finished so far, with
         an :class:`~smlcr.exceptions.InterruptedWarning`.
     """
-    if res_k1.k_classes != res_k.k_classes + 1:
-        raise ValueError("`res_k1` must have exactly one class more than `res_k`.")
+    check_nested_fits(res_k, res_k1, ("res_k", "res_k1"), one_more=True)
     if not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"`n_boot` must be a positive integer, got {n_boot!r}.")
     jobs = resolve_jobs(n_jobs)

@@ -55,3 +55,33 @@ def test_compare_classes_reports_the_test_of_k_minus_one_against_k():
     assert table.loc[2, "lmr_pvalue"] < 0.01 and table.loc[3, "lmr_pvalue"] < 0.01
     assert table.loc[4, "lmr_pvalue"] > 0.05
     assert table.loc[4, "lmr_pvalue"] >= table.loc[4, "vlmr_pvalue"]  # adjusted is smaller
+
+
+def test_tests_of_k_against_k_plus_one_refuse_fits_of_different_data_or_models():
+    """The bootstrap likelihood-ratio test had accepted two fits of different data and
+    returned a p-value."""
+    sim = simulate_grouped(n_groups=60, rows_per_group=4, seed=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=1)
+        res1 = one.fit(rng=0)
+        res2 = one.with_k_classes(2).fit(rng=0, n_starts=3)
+        fewer = sim.data[sim.data["id"] < 50]
+        other = smlcr.LatentClassOLS.from_formula(sim.formula, fewer, groups="id", k_classes=2)
+        res_other = other.fit(rng=0, n_starts=3)
+        common = smlcr.LatentClassOLS.from_formula(
+            sim.formula, sim.data, groups="id", k_classes=2, variance="common"
+        ).fit(rng=0, n_starts=3)
+    for test in (
+        lambda a, b: smlcr.bootstrap_lrt(a, b, n_boot=2, rng=0, fit_kwds={"n_starts": 1}),
+        lambda a, b: smlcr.lmr.lmr_test(a, b, n_sim=100),
+    ):
+        with pytest.raises(ValueError, match="fits of different models or data .*individuals"):
+            test(res1, res_other)
+        with pytest.raises(ValueError, match="variance option differ"):
+            test(res1, common)
+        with pytest.raises(TypeError, match="must be a fitted result"):
+            test(one, res2)
+        with pytest.raises(ValueError, match="(one class more|more classes) than"):
+            test(res2, res1)
+    assert smlcr.lmr.lmr_test(res1, res2, n_sim=100)["lr"] >= 0
