@@ -575,6 +575,17 @@ def side_design_for(spec, data: pd.DataFrame, drop_intercept: bool) -> pd.DataFr
     from statsmodels.formula._manager import FormulaManager
 
     design = pd.DataFrame(FormulaManager().get_matrices(spec, data, pandas=True, prediction=True))
+    if len(design) < len(data):
+        # rows with a missing value, which the formula engine drops: kept as NaN rows (as
+        # statsmodels keeps them for the class regressors), so that predictions stay one
+        # per new row
+        if not data.index.is_unique:
+            raise ValueError(
+                "some new rows have missing values in the membership or common variables, "
+                "and their index repeats labels, so they cannot be kept as NaN rows; remove "
+                "those rows or give the data a unique index."
+            )
+        design = design.reindex(data.index)
     if drop_intercept and "Intercept" in design.columns:
         design = design.drop(columns="Intercept")
     return design

@@ -14,7 +14,7 @@ from statsmodels.iolib.summary import Summary
 
 from smlcr import information, margins, report
 from smlcr.compress import within_transform
-from smlcr.design import side_design_for
+from smlcr.design import aligned, side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
 from smlcr.em import log_prior, unidentified
 from smlcr.exceptions import (
@@ -660,6 +660,11 @@ class LatentClassOLSResults(LikelihoodModelResults):
         values (``which="marginal"``), individuals (``which="posterior"``) and labels."""
         if which not in ("marginal", "posterior", "class"):
             raise ValueError(f"`which` must be 'marginal', 'posterior' or 'class', got {which!r}.")
+        if groups is not None and (which != "posterior" or exog is None):
+            raise ValueError(
+                "`groups` is used only with new `exog` and which='posterior' (the individual "
+                "of each new row); drop it, or pass which='posterior'."
+            )
         model = self.model
         index = None
         if exog is None:
@@ -671,6 +676,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 index = np.asarray(model.data.row_labels)[model.prepared.rows.keep]
         else:
             raw = exog
+            if isinstance(exog, pd.DataFrame) and not (transform and hasattr(model, "formula")):
+                exog = _columns_by_name(exog, model.exog_names)
             design, index = self._transform_predict_exog(exog, transform=transform)
             design = np.asarray(design, dtype=np.float64)
             if design.shape[1] == model.prepared.exog_keep.size:
@@ -691,9 +698,10 @@ class LatentClassOLSResults(LikelihoodModelResults):
                         "`which='posterior'` with new `exog` needs `groups`: the individual "
                         "of each new row (or use which='marginal')."
                     )
-                codes = model.group_labels.get_indexer(np.asarray(groups))
+                groups = _new_row_groups(groups, raw, design.shape[0])
+                codes = model.group_labels.get_indexer(groups)
                 if np.any(codes < 0):
-                    missing = np.asarray(groups)[codes < 0][0]
+                    missing = groups[codes < 0][0]
                     raise ValueError(
                         f"`groups` label {missing!r} is not an individual of the sample; "
                         "posteriors exist only for them (use which='marginal')."
@@ -964,3 +972,34 @@ class LatentClassOLSResultsWrapper(LikelihoodResultsWrapper):
 
 
 wrap.populate_wrapper(LatentClassOLSResultsWrapper, LatentClassOLSResults)
+
+
+def _columns_by_name(exog: pd.DataFrame, names: list) -> pd.DataFrame:
+    """New rows' regressors of a model built without a formula, matched by column name (a
+    DataFrame's columns are never read by position)."""
+    missing = [name for name in names if name not in exog.columns]
+    if missing:
+        raise ValueError(
+            f"`exog` is a DataFrame without the model's regressor(s) {missing}; its columns "
+            f"are matched by name to the model's ({list(names)}). Name them so, or pass a "
+            "numpy array with the columns in the model's order."
+        )
+    return exog[list(names)]
+
+
+def _new_row_groups(groups, exog, n_rows: int) -> np.ndarray:
+    """The individual of each new row: a column of ``exog`` named by ``groups``, a pandas
+    Series aligned with ``exog``'s index, or one label per row in its order."""
+    if isinstance(groups, str):
+        if not isinstance(exog, pd.DataFrame) or groups not in exog.columns:
+            raise ValueError(f"`groups`={groups!r} is not a column of the new `exog`.")
+        groups = exog[groups]
+    elif isinstance(groups, pd.Series):
+        groups = aligned(groups, exog.index if isinstance(exog, pd.DataFrame) else None, "groups")
+    values = np.asarray(groups).reshape(-1) if np.ndim(groups) else np.asarray([groups])
+    if values.size != n_rows:
+        raise ValueError(
+            f"`groups` has {values.size} labels for {n_rows} new rows; pass one label per "
+            "row (or the name of a column of `exog`)."
+        )
+    return values

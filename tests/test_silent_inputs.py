@@ -516,3 +516,47 @@ def test_a_series_both_per_row_and_per_individual_that_disagree_is_an_error():
     same = df.assign(id=np.arange(n))
     weights = smlcr.LatentClassOLS.from_formula("y ~ x", same, groups="id", weights=by_individual)
     np.testing.assert_array_equal(weights.weights, by_individual.to_numpy())
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+def test_new_rows_are_matched_by_column_name_and_groups_by_index(sim):
+    """A model built from a DataFrame predicted from a DataFrame's columns by position, and
+    `groups` of new rows was read by position."""
+    df = sim.data
+    exog = df[["x1", "x2"]].assign(const=1.0)
+    res = smlcr.LatentClassOLS(df["y"], exog, groups=df["id"], k_classes=2).fit(rng=0, n_starts=3)
+    new = exog.head(5)
+    expected = res.predict(new.to_numpy())
+    np.testing.assert_array_equal(res.predict(new[["const", "x2", "x1"]]), expected)
+    with pytest.raises(ValueError, match=r"without the model's regressor\(s\) \['x1'\]"):
+        res.predict(new.rename(columns={"x1": "z"}))
+    formula = smlcr.LatentClassOLS.from_formula(sim.formula, df, groups="id", k_classes=2)
+    fit = formula.fit(rng=0, n_starts=3)
+    rows = df.iloc[[0, 9, 13]]
+    posterior = fit.predict(rows, groups=rows["id"], which="posterior")
+    np.testing.assert_array_equal(
+        fit.predict(rows, groups=rows["id"].iloc[::-1], which="posterior"), posterior
+    )
+    np.testing.assert_array_equal(fit.predict(rows, groups="id", which="posterior"), posterior)
+    np.testing.assert_array_equal(
+        fit.predict(rows, groups=rows["id"].to_numpy(), which="posterior"), posterior
+    )
+    with pytest.raises(ValueError, match="`groups` has 2 labels for 3 new rows"):
+        fit.predict(rows, groups=rows["id"].to_numpy()[:2], which="posterior")
+    with pytest.raises(ValueError, match="`groups` is used only with new `exog` and which="):
+        fit.predict(rows, groups="id")
+
+
+def test_new_rows_with_a_missing_side_variable_predict_nan():
+    """NaN in a common variable of new rows had raised an error naming `common_exog`."""
+    sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
+    df = sim.data.assign(c=np.random.default_rng(0).normal(size=len(sim.data)))
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, df, groups="id", common="~ c")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(rng=0, n_starts=2)
+    new = df.head(4).copy()
+    new.loc[new.index[1], "c"] = np.nan
+    predicted = np.asarray(res.predict(new))
+    assert np.isnan(predicted[1]) and np.isfinite(predicted[[0, 2, 3]]).all()
+    np.testing.assert_allclose(predicted[[0, 2, 3]], np.asarray(res.predict(df.head(4)))[[0, 2, 3]])
