@@ -524,32 +524,40 @@ class LatentClassOLS(LikelihoodModel):
             )
 
     def _check_start_params(self, start_params) -> np.ndarray:
-        """``start_params`` as an array in the order of the parameters, checked.
+        """``start_params`` as an array in the order of the parameters, checked
+        (:meth:`_params_vector`)."""
+        return self._params_vector(start_params, "start_params")
 
-        A pandas Series is matched by parameter name (its order does not
-        matter); names missing from it or unknown to the model are an error.
+    def _params_vector(self, params, name: str) -> np.ndarray:
+        """Parameters in the data's units as an array in the order of ``param_names``,
+        checked: the one owner of that rule (``start_params``, and the ``params`` of
+        ``loglike``, ``score``, ``hessian`` and the rest).
+
+        A pandas Series is matched by parameter name (its order does not matter); names
+        missing from it or unknown to the model are an error, as are a wrong length,
+        values that are not finite and variances that are not positive.
         """
         names = list(self.data.param_names)
-        if isinstance(start_params, pd.Series):
-            missing = [n for n in names if n not in start_params.index]
-            unknown = [n for n in start_params.index if n not in names]
-            if missing or unknown or not start_params.index.is_unique:
+        if isinstance(params, pd.Series):
+            missing = [n for n in names if n not in params.index]
+            unknown = [n for n in params.index if n not in names]
+            if missing or unknown or not params.index.is_unique:
                 raise ValueError(
-                    f"`start_params` is matched to the parameters by name: missing {missing}, "
+                    f"`{name}` is matched to the parameters by name: missing {missing}, "
                     f"unknown {unknown}; the parameters are {names}."
                 )
-            start_params = start_params.reindex(names)
-        values = np.asarray(start_params, dtype=np.float64)
+            params = params.reindex(names)
+        values = np.asarray(params, dtype=np.float64)
         if values.shape != (self.k_params,):
             raise ValueError(
-                f"`start_params` has shape {values.shape} but the model has "
+                f"`{name}` has shape {values.shape} but the model has "
                 f"{self.k_params} parameters, in this order: {names}."
             )
         bad = [n for n, v in zip(names, values, strict=True) if not np.isfinite(v)]
         variances = self.layout.slices["sigma2"]
         bad += [n for n, v in zip(names[variances], values[variances], strict=True) if not v > 0]
         if bad:
-            raise ValueError(f"`start_params` must be finite with positive variances; check {bad}.")
+            raise ValueError(f"`{name}` must be finite with positive variances; check {bad}.")
         return values
 
     @classmethod
@@ -689,17 +697,13 @@ class LatentClassOLS(LikelihoodModel):
         Parameters
         ----------
         params : array_like, shape (k_params,)
+            A pandas Series is matched by name (:meth:`_params_vector`).
 
         Returns
         -------
         ClassParams
         """
-        params = np.asarray(params, dtype=np.float64)
-        if params.shape != (self.k_params,):
-            raise ValueError(
-                f"`params` has shape {params.shape} but this model has {self.k_params} "
-                f"parameters ({', '.join(self.data.param_names[:4])}, ...)."
-            )
+        params = self._params_vector(params, "params")
         return self.layout.unflat(self.unit_map.to_scaled(params))
 
     def llf_offset(self, individuals: np.ndarray | None = None) -> float:

@@ -560,3 +560,21 @@ def test_new_rows_with_a_missing_side_variable_predict_nan():
     predicted = np.asarray(res.predict(new))
     assert np.isnan(predicted[1]) and np.isfinite(predicted[[0, 2, 3]]).all()
     np.testing.assert_allclose(predicted[[0, 2, 3]], np.asarray(res.predict(df.head(4)))[[0, 2, 3]])
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+def test_named_params_to_loglike_score_and_hessian_are_matched_by_name(sim):
+    """`loglike(params Series)` read a Series in another order by position."""
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=2)
+    res = model.fit(rng=0, n_starts=3)
+    shuffled = res.params.sample(frac=1, random_state=0)
+    assert model.loglike(shuffled) == res.llf
+    np.testing.assert_array_equal(model.score(shuffled), model.score(res.params.to_numpy()))
+    np.testing.assert_array_equal(model.hessian(shuffled), model.hessian(res.params.to_numpy()))
+    renamed = res.params.rename({"x1[1]": "x9[1]"})
+    with pytest.raises(ValueError, match=r"`params` is matched .* missing \['x1\[1\]'\]"):
+        model.loglike(renamed)
+    negative = res.params.copy()
+    negative["sigma2[1]"] = -1.0
+    with pytest.raises(ValueError, match=r"positive variances; check \['sigma2\[1\]'\]"):
+        model.loglike(negative)
