@@ -90,6 +90,32 @@ def check_tolerance(value, name: str) -> float:
     return float(value)
 
 
+def normal_quantile(alpha) -> float:
+    """``z_{1 - alpha/2}``, the factor of a two-sided normal interval of coverage
+    ``1 - alpha``; ``alpha`` outside (0, 1) is an error naming it (it gave intervals
+    whose lower end was above the upper one, or infinite).
+
+    Parameters
+    ----------
+    alpha : float
+        One minus the coverage, strictly between 0 and 1.
+
+    Returns
+    -------
+    float
+    """
+    import numbers
+
+    from scipy import stats
+
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
+        raise ValueError(
+            f"`alpha` must be a number strictly between 0 and 1 (one minus the coverage: "
+            f"0.05 for 95% intervals), got {alpha!r}."
+        )
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
 def check_keywords(given, valid, where: str) -> None:
     """A ``TypeError`` naming every keyword in ``given`` that is not in ``valid``.
 

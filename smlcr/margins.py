@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from smlcr.design import normal_quantile
+
 __all__ = ["PredictionResults", "average_effects", "class_means", "get_prediction"]
 
 
@@ -59,7 +61,7 @@ class PredictionResults:
         ndarray, shape (n, 2)
             Lower and upper limits.
         """
-        q = stats.norm.ppf(1 - alpha / 2)
+        q = normal_quantile(alpha)
         return np.column_stack(
             [self.predicted_mean - q * self.se_mean, self.predicted_mean + q * self.se_mean]
         )
@@ -174,7 +176,7 @@ def get_prediction(res, design, common, membership, which: str, row_labels=None)
 def _table(estimate, variance, index, alpha: float, name: str) -> pd.DataFrame:
     """Estimate, standard error, z, p-value and interval as a DataFrame."""
     bse = np.sqrt(variance)
-    q = stats.norm.ppf(1 - alpha / 2)
+    q = normal_quantile(alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = estimate / bse
     return pd.DataFrame(

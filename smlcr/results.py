@@ -7,14 +7,13 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from statsmodels.iolib.summary import Summary
 
 from smlcr import information, margins, report
 from smlcr.compress import within_transform
-from smlcr.design import aligned, side_design_for
+from smlcr.design import aligned, normal_quantile, side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
 from smlcr.em import log_prior, unidentified
 from smlcr.exceptions import (
@@ -347,7 +346,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
             grad[:, (r - 1) * q : r * q] = weight.T @ Z
         cov = np.asarray(self.cov_params())[eta_slice, eta_slice]
         bse = np.sqrt(np.maximum(np.einsum("sa,ab,sb->s", grad, cov, grad), 0.0))
-        z = scipy_stats.norm.ppf(1 - alpha / 2)
+        z = normal_quantile(alpha)
         # the interval is built on the logit scale (delta method there: se / (s (1 - s)))
         # and mapped back, so it stays inside (0, 1) however small the share
         with np.errstate(all="ignore"):
@@ -420,6 +419,22 @@ class LatentClassOLSResults(LikelihoodModelResults):
             )
         joint.per_term = pd.DataFrame(per_term, index=pd.Index(names, name="term"))
         return joint
+
+    def conf_int(self, alpha: float = 0.05):
+        """Normal confidence intervals of the parameters.
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the coverage, strictly between 0 and 1.
+
+        Returns
+        -------
+        ndarray or DataFrame
+            Lower and upper limits, one row per parameter.
+        """
+        normal_quantile(alpha)  # the check
+        return super().conf_int(alpha)
 
     def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
         """Covariance of the estimates, or of linear combinations ``r_matrix @ params``.

@@ -578,3 +578,23 @@ def test_named_params_to_loglike_score_and_hessian_are_matched_by_name(sim):
     negative["sigma2[1]"] = -1.0
     with pytest.raises(ValueError, match=r"positive variances; check \['sigma2\[1\]'\]"):
         model.loglike(negative)
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+@pytest.mark.parametrize("alpha", [1.5, 0, -0.1, 1, float("nan"), "0.05", True])
+def test_alpha_outside_zero_and_one_is_an_error(sim, alpha):
+    """Intervals with alpha = 1.5 had lower ends above upper ones, alpha = 2 infinite ones."""
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=2)
+    res = model.fit(rng=0, n_starts=2)
+    prediction = res.get_prediction(sim.data.head(3))
+    for call in (
+        lambda: res.conf_int(alpha=alpha),
+        lambda: res.summary(alpha=alpha),
+        lambda: res.class_means(alpha=alpha),
+        lambda: res.average_effects(alpha=alpha),
+        lambda: prediction.conf_int(alpha=alpha),
+        lambda: prediction.summary_frame(alpha=alpha),
+    ):
+        with pytest.raises(ValueError, match="`alpha` must be a number strictly between 0 and 1"):
+            call()
+    np.testing.assert_allclose(np.diff(np.asarray(res.conf_int(alpha=0.1)), axis=1) > 0, True)
