@@ -289,9 +289,40 @@ def factorize(values, name: str) -> tuple[np.ndarray, pd.Index]:
             f"`{name}` contains infinite values; give those rows a real label or remove them "
             "(missing='drop' drops only NaN)."
         )
+    if series.dtype == object:
+        _check_one_kind_per_label(series, codes, name)
     codes = codes.astype(np.float64)
     codes[codes < 0] = np.nan
     return codes, labels
+
+
+def _label_kind(value) -> str:
+    """A label's kind for :func:`factorize`: labels of different kinds that compare equal
+    (``1``, ``1.0``, ``True``) are different individuals a user meant, not one."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, numbers.Integral):
+        return "int"
+    if isinstance(value, numbers.Real):
+        return "float"
+    return type(value).__name__
+
+
+def _check_one_kind_per_label(series: pd.Series, codes: np.ndarray, name: str) -> None:
+    """An error where labels of different kinds fall on one code (pandas merges ``1``,
+    ``1.0`` and ``True``, which compare equal)."""
+    present = codes >= 0
+    kinds = pd.factorize(series[present].map(_label_kind))[0]
+    pairs = pd.DataFrame({"code": codes[present], "kind": kinds}).drop_duplicates()
+    if len(pairs) == len(np.unique(codes[present])):
+        return
+    code = pairs["code"][pairs["code"].duplicated()].iloc[0]
+    merged = list(dict.fromkeys(series[present][codes[present] == code].map(repr)))[:3]
+    raise ValueError(
+        f"`{name}` has labels of different types that compare equal ({', '.join(merged)}), "
+        "which would be merged into one; convert the labels to one type first (for "
+        "example all to strings)."
+    )
 
 
 def row_values(value, data: pd.DataFrame, full_index, subset, name: str):

@@ -598,3 +598,16 @@ def test_alpha_outside_zero_and_one_is_an_error(sim, alpha):
         with pytest.raises(ValueError, match="`alpha` must be a number strictly between 0 and 1"):
             call()
     np.testing.assert_allclose(np.diff(np.asarray(res.conf_int(alpha=0.1)), axis=1) > 0, True)
+
+
+def test_labels_of_different_types_that_compare_equal_are_an_error(sim):
+    """pandas merges the labels 1, 1.0 and True: two individuals had become one."""
+    df = sim.data
+    exog = df[["x1", "x2"]].assign(const=1.0)
+    for other in (1.0, True):
+        ids = df["id"].to_numpy().astype(object)
+        ids[ids == 0] = other  # individual 0 labelled like individual 1
+        with pytest.raises(ValueError, match="labels of different types that compare equal"):
+            smlcr.LatentClassOLS(df["y"], exog, groups=ids)
+    mixed = np.where(df["id"] % 2 == 0, df["id"], df["id"].astype(str)).astype(object)
+    assert smlcr.LatentClassOLS(df["y"], exog, groups=mixed).n_groups == df["id"].nunique()
