@@ -216,18 +216,35 @@ def check_rank(stats: CompressedData, names: list) -> np.ndarray:
     """
     p = stats.k_exog
     factor = pooled_factor(stats, weighted=False)
-    _, singular, vt = np.linalg.svd(factor[:p, :p])
+    check_columns(factor[:p, :p], names, "exog", "regressors")
+    return factor
+
+
+def check_columns(matrix: np.ndarray, names: list, argument: str, what: str) -> None:
+    """An error naming the columns of ``matrix`` that are (nearly) collinear: the one
+    owner of the rank rule, for the regressors (their pooled R factor) and the membership
+    design. The condition number is that of ``matrix`` (standardised columns), accepted
+    up to :data:`CONDITION_LIMIT`.
+
+    Parameters
+    ----------
+    matrix : ndarray, shape (n, q)
+    names : list of str
+        The columns' names.
+    argument, what : str
+        The argument and its columns, for the message.
+    """
+    _, singular, vt = np.linalg.svd(matrix, full_matrices=False)
     condition = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
     if not condition <= CONDITION_LIMIT:
         weak = singular < singular[0] / CONDITION_LIMIT
         involved = sorted({names[j] for row in vt[weak] for j in np.flatnonzero(np.abs(row) > 0.1)})
-        what = "rank deficient" if condition > 1e14 else "nearly collinear"
+        state = "rank deficient" if condition > 1e14 else "nearly collinear"
         raise ValueError(
-            f"`exog` is {what}: the columns {involved} are collinear (condition number "
-            f"{condition:.3g} of the standardised regressors, above {CONDITION_LIMIT:.0e}); "
+            f"`{argument}` is {state}: the columns {involved} are collinear (condition number "
+            f"{condition:.3g} of the standardised {what}, above {CONDITION_LIMIT:.0e}); "
             "drop one of them or combine them."
         )
-    return factor
 
 
 def check_k_classes_fit(k_classes: int, n_groups: int) -> None:
@@ -684,6 +701,9 @@ def from_statistics(
     position = np.empty_like(order)
     position[order] = np.arange(order.size)
     stats = stats.take(order)
+    if k_classes > 1 and scaled_z.shape[1] > 1:
+        names = list(record.get("membership_names") or [])
+        check_columns(scaled_z, names, "membership", "membership variables")
     factor = check_rank(stats, class_exog_names + common_names)
     if stats.weight is not None:
         factor = pooled_factor(stats)  # the weighted fit for the variance

@@ -611,3 +611,30 @@ def test_labels_of_different_types_that_compare_equal_are_an_error(sim):
             smlcr.LatentClassOLS(df["y"], exog, groups=ids)
     mixed = np.where(df["id"] % 2 == 0, df["id"], df["id"].astype(str)).astype(object)
     assert smlcr.LatentClassOLS(df["y"], exog, groups=mixed).n_groups == df["id"].nunique()
+
+
+@pytest.mark.parametrize(
+    ("columns", "named"),
+    [
+        ({"z": 1.0, "z2": 1.0}, r"\['z', 'z2'\]"),  # a copy
+        ({"z": 1.0, "c": 0.0, "one": None}, r"\['c', 'one'\]"),  # two constants
+        ({"z": 1.0, "zero": 0.0}, r"\['zero'\]"),  # all zero
+    ],
+)
+def test_collinear_membership_columns_are_named(sim, columns, named):
+    """A collinear membership design had given a ConvergenceWarning advising a higher
+    maxiter, and a singular information matrix."""
+    df = sim.data
+    z = np.random.default_rng(0).normal(size=df["id"].nunique())[df["id"]]
+    membership = pd.DataFrame(
+        {
+            name: z * factor if factor else (np.ones(len(df)) if factor is None else 0.0 * z)
+            for name, factor in columns.items()
+        },
+        index=df.index,
+    )
+    if "one" in membership:
+        membership["c"] = 2.0
+    exog = df[["x1", "x2"]].assign(const=1.0)
+    with pytest.raises(ValueError, match=rf"`membership` is rank deficient: the columns {named}"):
+        smlcr.LatentClassOLS(df["y"], exog, groups=df["id"], k_classes=2, membership=membership)
