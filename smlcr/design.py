@@ -90,6 +90,32 @@ def check_tolerance(value, name: str) -> float:
     return float(value)
 
 
+def check_rng(rng, name: str = "rng") -> np.random.Generator:
+    """``numpy.random.default_rng(rng)``, or an error naming the argument: None, a
+    non-negative integer, a ``SeedSequence``, a ``BitGenerator`` or a ``Generator``.
+
+    Parameters
+    ----------
+    rng : object
+    name : str
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
+    ok = rng is None or isinstance(
+        rng, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)
+    )
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
+        ok = rng >= 0
+    if not ok:
+        raise ValueError(
+            f"`{name}` must be None, a non-negative integer seed or a numpy.random.Generator, "
+            f"got {rng!r}."
+        )
+    return np.random.default_rng(rng)
+
+
 def normal_quantile(alpha) -> float:
     """``z_{1 - alpha/2}``, the factor of a two-sided normal interval of coverage
     ``1 - alpha``; ``alpha`` outside (0, 1) is an error naming it (it gave intervals

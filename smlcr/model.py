@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import inspect
+import numbers
 import sys
 import warnings
 from dataclasses import replace
@@ -24,6 +26,7 @@ from smlcr.design import (
     check_count,
     check_k_classes,
     check_keywords,
+    check_rng,
     check_tolerance,
     factorize,
     reads_by_individual,
@@ -219,6 +222,9 @@ class LatentClassOLS(LikelihoodModel):
         missing_idx = kwargs.get("missing_idx")
         n_rows = len(endog) if missing_idx is None else len(missing_idx)
         _check_endog_shape(endog)
+        _reject_strings(endog, "endog")
+        # pandas nullable numeric columns (pd.NA) as float64 with NaN, as from_formula does
+        endog, exog = _nullable_to_float(endog), _nullable_to_float(exog)
         # pandas per-row inputs are matched to the data by label, never by position: to
         # the labels of endog, or of exog when endog is an array (from_formula has given
         # them per row of its data already)
@@ -263,6 +269,16 @@ class LatentClassOLS(LikelihoodModel):
                 f"`groups` must be one label per row, got shape {np.shape(groups)}; to make "
                 "individuals of combinations of several variables, combine them into one "
                 "label first (for example as strings joined by '_')."
+            )
+        if isinstance(groups, str) or (groups is not None and np.ndim(groups) == 0):
+            raise ValueError(
+                f"`groups` must be one label per row, got {groups!r}"
+                + (
+                    "; a column name works with `from_formula` (pass the column's values here)"
+                    if isinstance(groups, str)
+                    else ""
+                )
+                + "."
             )
         if groups is None:
             self._groups_name = "group"
@@ -932,7 +948,7 @@ class LatentClassOLS(LikelihoodModel):
         """
         from smlcr.results import LatentClassOLSResults, LatentClassOLSResultsWrapper
 
-        check_keywords(kwargs, _FIT_KEYWORDS, "fit()")
+        check_keywords(kwargs, _fit_keywords(), "fit()")
         cov_type = self._check_cov_type(cov_type, cluster)
         clusters = None if cluster is None else self.cluster_codes(cluster)
         n_starts = check_count(n_starts, "n_starts", 1, allow_none=True)
@@ -943,13 +959,17 @@ class LatentClassOLS(LikelihoodModel):
         param_tol = check_tolerance(param_tol, "param_tol")
         gtol = check_tolerance(gtol, "gtol")
         search_sample = check_count(search_sample, "search_sample", 1, allow_none=True)
-        generator = np.random.default_rng(rng)
+        generator = check_rng(rng)
+        if isinstance(var_floor, bool) or not isinstance(var_floor, numbers.Real):
+            raise ValueError(f"`var_floor` must be a number, got {var_floor!r}.")
         if not np.isfinite(var_floor) or var_floor <= 0:
             raise ValueError(
                 f"`var_floor` must be a positive fraction of the residual variance, got "
                 f"{var_floor!r}: without a floor the likelihood is unbounded."
             )
         floor = var_floor * self._pooled_variance
+        if isinstance(min_share, bool) or not isinstance(min_share, numbers.Real):
+            raise ValueError(f"`min_share` must be a number in [0, 1), got {min_share!r}.")
         if not 0 <= min_share < 1:
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:
@@ -1242,6 +1262,16 @@ def _reject_strings(values, name: str) -> None:
             f"`{name}` must be numeric, but it holds strings or objects; convert it "
             "(pd.to_numeric) or, for categories, use a formula, which builds dummy columns."
         )
+    if kinds & set("c"):
+        raise ValueError(
+            f"`{name}` holds complex numbers; pass real values (the imaginary parts would be "
+            "dropped)."
+        )
+    if kinds & set("Mm"):
+        raise ValueError(
+            f"`{name}` holds dates or times; convert them to numbers first (for example "
+            "years, or days since a date)."
+        )
 
 
 def _numeric(values, name: str) -> np.ndarray:
@@ -1273,7 +1303,11 @@ def _caller_namespace(eval_env):
     return {**frame.f_globals, **frame.f_locals}
 
 
-_FIT_KEYWORDS = frozenset()  # fit() takes no keywords beyond its signature
+def _fit_keywords() -> frozenset:
+    """fit()'s keywords (its signature's; its ``**kwargs`` takes none), for the message
+    that names a misspelled one with the closest of them."""
+    parameters = inspect.signature(LatentClassOLS.fit).parameters
+    return frozenset(parameters) - {"self", "kwargs"}
 
 
 def _masked_to_float(data: pd.DataFrame) -> pd.DataFrame:
@@ -1284,15 +1318,28 @@ def _masked_to_float(data: pd.DataFrame) -> pd.DataFrame:
     ``missing="none"``).
     """
     masked = [
-        c
-        for c in data.columns
-        if isinstance(data[c].dtype, pd.api.extensions.ExtensionDtype)
-        and pd.api.types.is_numeric_dtype(data[c].dtype)
-        and not pd.api.types.is_bool_dtype(data[c].dtype)
+        j
+        for j, dtype in enumerate(data.dtypes)  # by position: column names may repeat
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
     ]
     if not masked:
         return data
-    return data.assign(**{c: data[c].astype("float64") for c in masked})
+    data = data.copy()
+    for j in masked:
+        data.isetitem(j, data.iloc[:, j].astype("float64"))
+    return data
+
+
+def _nullable_to_float(values):
+    """A pandas ``endog`` or ``exog`` with nullable numeric columns as float64 (``pd.NA``
+    as NaN, a missing value as any other); anything else unchanged."""
+    if isinstance(values, pd.DataFrame):
+        return _masked_to_float(values)
+    if isinstance(values, pd.Series):
+        return _masked_to_float(values.to_frame())[values.name if values.name is not None else 0]
+    return values
 
 
 def _rebuilt_spec(formula, frame):

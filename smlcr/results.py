@@ -391,6 +391,11 @@ class LatentClassOLSResults(LikelihoodModelResults):
             names = list(model.class_exog_names)
         elif isinstance(names, str):
             names = [names]
+        if not list(names):
+            raise ValueError(
+                "`names` is empty; give at least one regressor of "
+                f"{list(model.class_exog_names)} (or None for all of them)."
+            )
         unknown = [n for n in names if n not in model.class_exog_names]
         if unknown:
             raise ValueError(
@@ -536,6 +541,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
         else:
             matrix = np.atleast_2d(np.asarray(r_matrix, dtype=np.float64))
             q = np.zeros(matrix.shape[0])
+        n_params = len(self.model.data.param_names)
+        if matrix.ndim != 2 or matrix.shape[1] != n_params or q.shape != (matrix.shape[0],):
+            raise ValueError(
+                f"`r_matrix` must have one column per parameter ({n_params}) and `q` one value "
+                f"per restriction, got shapes {matrix.shape} and {q.shape}; or give the "
+                "restrictions by name, as 'x1[1] = x1[2]'."
+            )
         cov = np.asarray(self.cov_params())
         with np.errstate(invalid="ignore"):
             size = np.sqrt(np.einsum("ij,jk,ik->i", matrix, cov, matrix))
@@ -691,7 +703,16 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 index = np.asarray(model.data.row_labels)[model.prepared.rows.keep]
         else:
             raw = exog
-            if isinstance(exog, pd.DataFrame) and not (transform and hasattr(model, "formula")):
+            formula = transform and hasattr(model, "formula")
+            if formula and getattr(model.data, "model_spec", None) is None:
+                raise ValueError(
+                    "the model's formula cannot be evaluated on new rows here: the model "
+                    "was loaded from a pickle and its formula uses names of the namespace it "
+                    "was built in (a function of the script, say), which a pickle does not "
+                    "keep. Pass the regressors themselves with transform=False, columns named "
+                    f"as {list(model.exog_names)}."
+                )
+            if isinstance(exog, pd.DataFrame) and not formula:
                 exog = _columns_by_name(exog, model.exog_names)
             design, index = self._transform_predict_exog(exog, transform=transform)
             design = np.asarray(design, dtype=np.float64)

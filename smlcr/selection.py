@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -10,7 +12,7 @@ import pandas as pd
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from smlcr.dask_data import is_dask_frame
-from smlcr.design import check_count, check_keywords
+from smlcr.design import check_count, check_keywords, check_rng
 from smlcr.exceptions import InterruptedWarning, SmlcrWarning, warn
 from smlcr.lmr import check_nested_fits, lmr_test
 from smlcr.model import LatentClassOLS
@@ -174,7 +176,7 @@ def bootstrap_lrt(
     if not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"`n_boot` must be a positive integer, got {n_boot!r}.")
     jobs = resolve_jobs(n_jobs)
-    generator = np.random.default_rng(rng)
+    generator = check_rng(rng)
     kwds = {"n_starts": 5, **(fit_kwds or {})}
     lr = max(2.0 * (res_k1.llf - res_k.llf), 0.0)
     seeds = [int(generator.integers(2**63)) for _ in range(n_boot)]
@@ -280,18 +282,37 @@ def compare_classes(
     check_keywords(
         model_kwds,
         {"absorb", "variance", "membership", "common", "missing", "subset", "drop_cols"}
-        | set(WEIGHT_ARGUMENTS),
+        | set(WEIGHT_ARGUMENTS)
+        | (set(inspect.signature(compare_classes).parameters) - {"model_kwds"}),
         "compare_classes",
     )
-    values = list(k_range)
-    if not values or any(isinstance(k, bool) or not float(k).is_integer() or k < 1 for k in values):
-        raise ValueError(f"`k_range` must hold positive integers, got {values!r}.")
-    ks = sorted({int(k) for k in values})
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        check_rng(rng)  # (a negative seed)
+    if not isinstance(data, pd.DataFrame) and not is_dask_frame(data):
+        raise TypeError(
+            f"`data` must be a pandas (or Dask) DataFrame with the formula's variables, got "
+            f"{type(data).__name__}."
+        )
+    try:
+        values = list(k_range)
+    except TypeError:
+        values = None
+    if not values or any(
+        isinstance(k, bool) or not isinstance(k, numbers.Real) or not float(k).is_integer() or k < 1
+        for k in values
+    ):
+        raise ValueError(
+            f"`k_range` must be a sequence of positive integers such as range(1, 7), got "
+            f"{k_range!r}."
+        )
+    if len(set(values)) < len(values):
+        raise ValueError(f"`k_range` repeats a number of classes: {values!r}.")
+    ks = sorted(int(k) for k in values)
     n_boot = check_count(n_boot, "n_boot", 0)
     seeds = np.random.SeedSequence(
         rng
         if isinstance(rng, (int, np.integer)) or rng is None
-        else int(np.random.default_rng(rng).integers(2**63))
+        else int(check_rng(rng).integers(2**63))
     )
     fit_seeds = dict(zip(ks, seeds.spawn(len(ks)), strict=True))
     jobs = resolve_jobs(n_jobs)

@@ -19,6 +19,7 @@ from scipy.optimize import linear_sum_assignment
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 
+from smlcr.design import check_count
 from smlcr.report import count_text
 
 __all__ = ["align_classes", "summary_table"]
@@ -125,6 +126,7 @@ def summary_table(
         raise ValueError(f"`model_names` has {len(names)} names for {len(fits)} fits.")
     if not 0 <= reference < len(fits):
         raise ValueError(f"`reference` must index one of the {len(fits)} fits, got {reference}.")
+    digits = check_count(digits, "digits", 0)
     fmt = f"{{:.{digits}f}}"
     columns, orders = [], []
     for j, res in enumerate(fits):

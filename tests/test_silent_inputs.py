@@ -638,3 +638,72 @@ def test_collinear_membership_columns_are_named(sim, columns, named):
     exog = df[["x1", "x2"]].assign(const=1.0)
     with pytest.raises(ValueError, match=rf"`membership` is rank deficient: the columns {named}"):
         smlcr.LatentClassOLS(df["y"], exog, groups=df["id"], k_classes=2, membership=membership)
+
+
+def _mylog(x):  # a function of the caller's namespace in a formula
+    return np.log(np.abs(x) + 1.0)
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+def test_more_inputs_that_raised_internal_errors_now_name_the_argument(sim):
+    df = sim.data
+    X = df[["x1", "x2"]].assign(const=1.0)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, df, groups="id", k_classes=2)
+    for rng in ("abc", -1, 1.5, True):
+        with pytest.raises(ValueError, match="`rng` must be None, a non-negative integer"):
+            model.fit(rng=rng)
+    with pytest.raises(ValueError, match="`var_floor` must be a number"):
+        model.fit(rng=0, var_floor="0.1")
+    with pytest.raises(ValueError, match="`min_share` must be a number"):
+        model.fit(rng=0, min_share="0.1")
+    with pytest.raises(TypeError, match=r"'n_strats' \(did you mean 'n_starts'\?\)"):
+        model.fit(n_strats=3)
+    with pytest.raises(ValueError, match="got 'id'; a column name works with `from_formula`"):
+        smlcr.LatentClassOLS(df["y"], X, groups="id")
+    with pytest.raises(ValueError, match="`groups` must be one label per row, got 5"):
+        smlcr.LatentClassOLS(df["y"], X, groups=5)
+    with pytest.raises(ValueError, match="`endog` holds complex numbers"):
+        smlcr.LatentClassOLS(df["y"] + 1j, X, groups=df["id"])
+    with pytest.raises(ValueError, match="`exog` holds complex numbers"):
+        smlcr.LatentClassOLS(df["y"], X.assign(x1=X["x1"] + 0j), groups=df["id"])
+    with pytest.raises(ValueError, match="`exog` holds dates or times"):
+        smlcr.LatentClassOLS(df["y"], X.assign(d=pd.Timestamp("2020-01-01")), groups=df["id"])
+    nullable = X.assign(x1=X["x1"].astype("Float64"))
+    nullable.loc[nullable.index[3], "x1"] = pd.NA
+    with pytest.warns(smlcr.exceptions.MissingRowsWarning, match="1 row"):
+        dropped = smlcr.LatentClassOLS(df["y"], nullable, groups=df["id"], missing="drop")
+    assert dropped.nobs == len(df) - 1
+    res = model.fit(rng=0, n_starts=2)
+    with pytest.raises(ValueError, match="`names` is empty"):
+        res.test_class_equality(names=[])
+    with pytest.raises(ValueError, match="`r_matrix` must have one column per parameter"):
+        res.wald_test(np.eye(3))
+    with pytest.raises(ValueError, match="`digits` must be an integer of at least 0"):
+        smlcr.summary_table(res, digits=-1)
+    for k_range, message in ((3, "sequence of positive"), ([1, 1], "repeats")):
+        with pytest.raises(ValueError, match=f"`k_range` .*{message}"):
+            smlcr.compare_classes(sim.formula, df, groups="id", k_range=k_range)
+    with pytest.raises(TypeError, match="`data` must be a pandas"):
+        smlcr.compare_classes(sim.formula, df.to_numpy(), groups="id", k_range=[1])
+    with pytest.raises(TypeError, match="did you mean 'k_range'"):
+        smlcr.compare_classes(sim.formula, df, groups="id", k_rang=[1])
+    with pytest.raises(TypeError, match="`res_k` must be a fitted result"):
+        smlcr.bootstrap_lrt(model, res, n_boot=2)
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+def test_a_pickled_formula_with_a_local_function_says_how_to_predict(sim):
+    import pickle
+
+    df = sim.data
+    res = smlcr.LatentClassOLS.from_formula(
+        "y ~ _mylog(x1) + x2", df, groups="id", k_classes=2
+    ).fit(rng=0, n_starts=2)
+    expected = np.asarray(res.predict(df.head(3)))
+    loaded = pickle.loads(pickle.dumps(res))
+    with pytest.raises(ValueError, match="formula cannot be evaluated on new rows here"):
+        loaded.predict(df.head(3))
+    design = pd.DataFrame(
+        {"x2": df["x2"].head(3), "_mylog(x1)": _mylog(df["x1"].head(3)), "Intercept": 1.0}
+    )
+    np.testing.assert_allclose(np.asarray(loaded.predict(design, transform=False)), expected)
