@@ -482,8 +482,11 @@ class LatentClassOLS(LikelihoodModel):
                 self.n_missing_dropped,
             )
         self.require_data("with_k_classes (and refit_fewer_classes)")
+        # the rows' labels of the model's data (after missing rows were dropped), so that the
+        # per-row arguments align with endog and exog by label
+        index = _row_labels(self.data.orig_endog, self.data.orig_exog)
         kwargs = {
-            "groups": pd.Series(self.groups, name=self._groups_name),
+            "groups": pd.Series(self.groups, index=index, name=self._groups_name),
             "k_classes": k_classes,
             "variance": self.variance,
         }
@@ -491,10 +494,12 @@ class LatentClassOLS(LikelihoodModel):
             kwargs["absorb"] = np.asarray(self.absorb)
         if self.membership_design is not None:
             kwargs["membership"] = pd.DataFrame(
-                self._membership_rows, columns=self.membership_design.names
+                self._membership_rows, columns=self.membership_design.names, index=index
             )
         if self.common_design is not None:
-            kwargs["common"] = pd.DataFrame(self._common_rows, columns=self.common_design.names)
+            kwargs["common"] = pd.DataFrame(
+                self._common_rows, columns=self.common_design.names, index=index
+            )
         for name in WEIGHT_ARGUMENTS:
             if getattr(self, name, None) is not None:
                 kwargs[name] = np.asarray(getattr(self, name))

@@ -707,3 +707,36 @@ def test_a_pickled_formula_with_a_local_function_says_how_to_predict(sim):
         {"x2": df["x2"].head(3), "_mylog(x1)": _mylog(df["x1"].head(3)), "Intercept": 1.0}
     )
     np.testing.assert_allclose(np.asarray(loaded.predict(design, transform=False)), expected)
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.MissingRowsWarning")
+def test_with_k_classes_on_data_with_labels_of_their_own(sim):
+    """with_k_classes (and refit_fewer_classes) failed on data whose index is not 0..n-1:
+    it passed the individuals as a Series with the default index."""
+    df = sim.data.copy()
+    df.index = df.index * 3 + 7
+    df.loc[df.index[5], "x1"] = np.nan
+    n = df["id"].nunique()
+    df["z"] = np.random.default_rng(0).normal(size=n)[df["id"]]
+    df["c"] = np.random.default_rng(1).normal(size=len(df))
+    exog = df[["x1", "x2"]].assign(const=1.0)
+    models = [
+        smlcr.LatentClassOLS.from_formula(
+            sim.formula, df, groups="id", k_classes=2, membership="~ z", common="~ c"
+        ),
+        smlcr.LatentClassOLS(
+            df["y"].to_numpy(),
+            exog,
+            groups=df["id"],
+            k_classes=2,
+            membership=df[["z"]].assign(one=1.0),
+            common=df[["c"]],
+            missing="drop",
+        ),
+    ]
+    for model in models:
+        res = model.fit(rng=0, n_starts=2)
+        again = model.with_k_classes(3).with_k_classes(2).fit(rng=0, n_starts=2)
+        assert again.llf == res.llf
+        assert res.refit_fewer_classes(rng=0).k_classes == 1
