@@ -44,8 +44,8 @@ from smlcr.prepare import (
     GIVEN_PREPARED,
     check_enough_data,
     check_k_classes_fit,
+    check_scales,
     check_varies_within,
-    check_y_scale,
     from_statistics,
     no_dof_note,
     unidentified_regressors,
@@ -743,7 +743,7 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         x_shift=units["x_shift"],
         y_shift=units["y_shift"],
     )
-    check_y_scale(units["y_scale"])
+    check_scales(units, [n for n, keep in zip(names, column_keep, strict=True) if keep])
     # individual-level columns: membership design, then the individual weight
     argument = next((a for a in spec.weights if a in INDIVIDUAL_WEIGHTS), None)
     q = pieces.side_low.shape[1] - (argument is not None)

@@ -349,18 +349,83 @@ def no_dof_note(n_groups: int, n_rows: int | None = None) -> tuple:
     )
 
 
+#: Largest ratio of scales (and smallest inverse) between the response and a regressor, or
+#: of a membership variable: a coefficient's variance goes as the square of that ratio, and
+#: float64 holds numbers up to 1e308 (with full precision from 2e-308); squares of ratios
+#: within 1e140 leave room for the sample size and the design's conditioning.
+SCALE_RATIO_LIMIT = 1e140
+
+#: Largest scale (and smallest inverse) of the response: the covariance of the residual
+#: variances goes as its fourth power.
+Y_SCALE_LIMIT = 1e70
+
+
 def check_y_scale(y_scale: float) -> None:
-    """An error when the response's scale squared is outside float64's range.
+    """An error when the response's scale puts the covariance of the residual variances
+    (its fourth power) outside float64's range.
 
     Parameters
     ----------
     y_scale : float
     """
-    if not 1e-150 < y_scale < 1e150:
+    if not 1 / Y_SCALE_LIMIT < y_scale < Y_SCALE_LIMIT:
         raise ValueError(
-            f"`endog` varies on a scale of {y_scale:.3g}, whose square (the scale of the "
-            "residual variances) is outside the range of float64; divide it by a constant "
-            "(the estimates scale with it)."
+            f"`endog` varies on a scale of {y_scale:.3g}: the covariance of the residual "
+            "variances (its fourth power) would be outside the range of float64; divide it "
+            "by a constant (the estimates scale with it)."
+        )
+
+
+def check_scales(units: dict, names: list) -> None:
+    """An error naming the response or the regressors whose scales put the covariance of
+    the estimates outside float64's range (standard errors that would come out infinite,
+    or lose their precision, without a word).
+
+    Parameters
+    ----------
+    units : dict
+        ``y_scale`` and ``x_scale`` (:func:`smlcr.compress.standardization`).
+    names : list of str
+        Names of the columns of ``x_scale``.
+    """
+    check_y_scale(units["y_scale"])
+    ratio = units["y_scale"] / np.asarray(units["x_scale"], dtype=np.float64)
+    bad = ~((1 / SCALE_RATIO_LIMIT < ratio) & (ratio < SCALE_RATIO_LIMIT))
+    if bad.any():
+        names = (
+            list(names) if len(names) == ratio.size else [f"column {j}" for j in range(ratio.size)]
+        )
+        shown = [names[j] for j in np.flatnonzero(bad)]
+        raise ValueError(
+            f"the regressor(s) {shown} vary on scales {SCALE_RATIO_LIMIT:.0e} or more times "
+            "larger or smaller than `endog`'s: their coefficients' variances would be outside "
+            "the range of float64. Multiply or divide them by a constant (their coefficients "
+            "scale with it)."
+        )
+
+
+def check_membership_scale(z_scale: np.ndarray, names: list) -> None:
+    """An error naming the membership variables whose scale puts their coefficients'
+    variances outside float64's range.
+
+    Parameters
+    ----------
+    z_scale : ndarray
+    names : list of str
+    """
+    z_scale = np.asarray(z_scale, dtype=np.float64)
+    bad = ~((1 / SCALE_RATIO_LIMIT < z_scale) & (z_scale < SCALE_RATIO_LIMIT))
+    if bad.any():
+        names = (
+            list(names)
+            if len(names) == z_scale.size
+            else [f"column {j}" for j in range(z_scale.size)]
+        )
+        raise ValueError(
+            f"the membership variable(s) {[names[j] for j in np.flatnonzero(bad)]} vary on "
+            f"a scale beyond {SCALE_RATIO_LIMIT:.0e} (or below its inverse): their "
+            "coefficients' variances would be outside the range of float64. Multiply or "
+            "divide them by a constant."
         )
 
 
@@ -590,7 +655,7 @@ def prepare(
         )
     check_k_classes_fit(k_classes, len(labels))
     units = standardization(endog, design, int(exog_keep.sum()))
-    check_y_scale(units["y_scale"])
+    check_scales(units, class_exog_names + kept_common)
     stats = compress(
         endog,
         design,
@@ -696,6 +761,7 @@ def from_statistics(
     # the order of the rows changes the starts or any sum over individuals (the pooled
     # fit's included)
     z_units = membership_standardization(membership_exog)
+    check_membership_scale(z_units["z_scale"], list(record.get("membership_names") or []))
     scaled_z = (membership_exog - z_units["z_shift"]) / z_units["z_scale"]
     order = canonical_order_of_individuals(stats, scaled_z)
     position = np.empty_like(order)

@@ -310,10 +310,12 @@ def test_inputs_that_raised_internal_errors_now_name_the_argument(sim):
         smlcr.LatentClassOLS(df["y"], X.astype(str), groups=df["id"])
     with pytest.raises(ValueError, match="`endog` varies on a scale of 3.*e\\+200"):
         smlcr.LatentClassOLS(df["y"] * 1e200, X, groups=df["id"])
-    # 1e100 is still representable (variances near 1e200): the fit scales exactly
-    big = smlcr.LatentClassOLS(df["y"] * 1e100, X, groups=df["id"]).fit(rng=0)
-    small = smlcr.LatentClassOLS(df["y"], X, groups=df["id"]).fit(rng=0)
-    np.testing.assert_allclose(big.params.iloc[:3] / 1e100, small.params.iloc[:3], rtol=1e-8)
+    # 1e60 is still representable (the variances' covariance near 1e240): the fit and its
+    # standard errors scale exactly
+    big = smlcr.LatentClassOLS(df["y"] * 1e60, X, groups=df["id"]).fit(rng=0)
+    small = smlcr.LatentClassOLS(df["y"] * 1.0, X, groups=df["id"]).fit(rng=0)
+    np.testing.assert_allclose(big.params.iloc[:3] / 1e60, small.params.iloc[:3], rtol=1e-8)
+    np.testing.assert_allclose(big.bse.iloc[:3] / 1e60, small.bse.iloc[:3], rtol=1e-8)
 
 
 def test_nullable_columns_with_pd_na_are_missing_values(sim):
@@ -740,3 +742,24 @@ def test_with_k_classes_on_data_with_labels_of_their_own(sim):
         again = model.with_k_classes(3).with_k_classes(2).fit(rng=0, n_starts=2)
         assert again.llf == res.llf
         assert res.refit_fewer_classes(rng=0).k_classes == 1
+
+
+@pytest.mark.parametrize(
+    ("y_scale", "x_scale", "message"),
+    [
+        (1e80, 1.0, "`endog` varies on a scale of .*fourth power"),
+        (1.0, 1e-160, r"the regressor\(s\) \['x1'\] vary on scales"),
+        (1.0, 1e160, r"the regressor\(s\) \['x1'\] vary on scales"),
+    ],
+)
+def test_scales_whose_covariance_is_not_representable_are_an_error(sim, y_scale, x_scale, message):
+    """The response at 1e80 or a regressor at 1e-160 gave infinite standard errors (a
+    regressor at 1e160, standard errors wrong in the third digit) with only numpy's
+    overflow warning."""
+    df = sim.data
+    X = df[["x1", "x2"]].assign(c=1.0)
+    with pytest.raises(ValueError, match=message):
+        smlcr.LatentClassOLS(df["y"] * y_scale, X.assign(x1=X["x1"] * x_scale), groups=df["id"])
+    membership = pd.DataFrame({"z": df["id"] * 1e-150, "one": 1.0})
+    with pytest.raises(ValueError, match=r"membership variable\(s\) \['z'\]"):
+        smlcr.LatentClassOLS(df["y"], X, groups=df["id"], k_classes=2, membership=membership)
