@@ -1150,7 +1150,7 @@ class LatentClassOLS(LikelihoodModel):
         # the rows the model was given (a formula's data after `subset`), their labels, and
         # all rows of the data (before `subset`), which per-row values may also cover
         n_rows = len(frame) if frame is not None else len(self.data.orig_endog)
-        labels = frame.index if frame is not None else self._row_labels
+        labels = frame.index if frame is not None else getattr(self, "_row_labels", None)
         labels = pd.RangeIndex(n_rows) if labels is None else labels
         all_labels, subset = getattr(self, "_data_rows", (labels, None))
         if isinstance(cluster, pd.Series):

@@ -704,7 +704,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         else:
             raw = exog
             formula = transform and hasattr(model, "formula")
-            if formula and getattr(model.data, "model_spec", None) is None:
+            spec = getattr(model, "model_spec", None) or getattr(model.data, "model_spec", None)
+            if formula and spec is None:
                 raise ValueError(
                     "the model's formula cannot be evaluated on new rows here: the model "
                     "was loaded from a pickle and its formula uses names of the namespace it "
