@@ -60,8 +60,6 @@ def check_count(value, name: str, minimum: int = 1, allow_none: bool = False):
     -------
     int or None
     """
-    import numbers
-
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
@@ -81,8 +79,6 @@ def check_tolerance(value, name: str) -> float:
     -------
     float
     """
-    import numbers
-
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
         raise ValueError(f"`{name}` must be a finite number of at least 0, got {value!r}.")
     if not np.isfinite(value):
@@ -130,8 +126,6 @@ def normal_quantile(alpha) -> float:
     -------
     float
     """
-    import numbers
-
     from scipy import stats
 
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:

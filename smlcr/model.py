@@ -544,11 +544,6 @@ class LatentClassOLS(LikelihoodModel):
                 "posteriors and predictions on new data are still available."
             )
 
-    def _check_start_params(self, start_params) -> np.ndarray:
-        """``start_params`` as an array in the order of the parameters, checked
-        (:meth:`_params_vector`)."""
-        return self._params_vector(start_params, "start_params")
-
     def _params_vector(self, params, name: str) -> np.ndarray:
         """Parameters in the data's units as an array in the order of ``param_names``,
         checked: the one owner of that rule (``start_params``, and the ``params`` of
@@ -978,7 +973,7 @@ class LatentClassOLS(LikelihoodModel):
         if not 0 <= min_share < 1:
             raise ValueError(f"`min_share` must be in [0, 1), got {min_share!r}.")
         if start_params is not None:
-            start_params = self._check_start_params(start_params)
+            start_params = self._params_vector(start_params, "start_params")
         start = None if start_params is None else self.to_scaled(start_params)
         constraints = em.Constraints(
             var_floor=floor,

@@ -389,13 +389,8 @@ def check_scales(units: dict, names: list) -> None:
         Names of the columns of ``x_scale``.
     """
     check_y_scale(units["y_scale"])
-    ratio = units["y_scale"] / np.asarray(units["x_scale"], dtype=np.float64)
-    bad = ~((1 / SCALE_RATIO_LIMIT < ratio) & (ratio < SCALE_RATIO_LIMIT))
-    if bad.any():
-        names = (
-            list(names) if len(names) == ratio.size else [f"column {j}" for j in range(ratio.size)]
-        )
-        shown = [names[j] for j in np.flatnonzero(bad)]
+    shown = _beyond_ratio_limit(units["y_scale"] / np.asarray(units["x_scale"]), names)
+    if shown:
         raise ValueError(
             f"the regressor(s) {shown} vary on scales {SCALE_RATIO_LIMIT:.0e} or more times "
             "larger or smaller than `endog`'s: their coefficients' variances would be outside "
@@ -413,20 +408,24 @@ def check_membership_scale(z_scale: np.ndarray, names: list) -> None:
     z_scale : ndarray
     names : list of str
     """
-    z_scale = np.asarray(z_scale, dtype=np.float64)
-    bad = ~((1 / SCALE_RATIO_LIMIT < z_scale) & (z_scale < SCALE_RATIO_LIMIT))
-    if bad.any():
-        names = (
-            list(names)
-            if len(names) == z_scale.size
-            else [f"column {j}" for j in range(z_scale.size)]
-        )
+    shown = _beyond_ratio_limit(z_scale, names)
+    if shown:
         raise ValueError(
-            f"the membership variable(s) {[names[j] for j in np.flatnonzero(bad)]} vary on "
-            f"a scale beyond {SCALE_RATIO_LIMIT:.0e} (or below its inverse): their "
-            "coefficients' variances would be outside the range of float64. Multiply or "
-            "divide them by a constant."
+            f"the membership variable(s) {shown} vary on a scale beyond "
+            f"{SCALE_RATIO_LIMIT:.0e} (or below its inverse): their coefficients' variances "
+            "would be outside the range of float64. Multiply or divide them by a constant."
         )
+
+
+def _beyond_ratio_limit(scales, names: list) -> list:
+    """The names of the columns whose ``scales`` lie outside ``(1 / SCALE_RATIO_LIMIT,
+    SCALE_RATIO_LIMIT)`` (the columns' positions where the names do not match them)."""
+    scales = np.asarray(scales, dtype=np.float64)
+    bad = np.flatnonzero(~((1 / SCALE_RATIO_LIMIT < scales) & (scales < SCALE_RATIO_LIMIT)))
+    names = (
+        list(names) if len(names) == scales.size else [f"column {j}" for j in range(scales.size)]
+    )
+    return [names[j] for j in bad]
 
 
 @dataclass

@@ -286,8 +286,6 @@ def compare_classes(
         | (set(inspect.signature(compare_classes).parameters) - {"model_kwds"}),
         "compare_classes",
     )
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        check_rng(rng)  # (a negative seed)
     if not isinstance(data, pd.DataFrame) and not is_dask_frame(data):
         raise TypeError(
             f"`data` must be a pandas (or Dask) DataFrame with the formula's variables, got "
@@ -309,10 +307,9 @@ def compare_classes(
         raise ValueError(f"`k_range` repeats a number of classes: {values!r}.")
     ks = sorted(int(k) for k in values)
     n_boot = check_count(n_boot, "n_boot", 0)
+    generator = check_rng(rng)  # (the same Generator when one is given)
     seeds = np.random.SeedSequence(
-        rng
-        if isinstance(rng, (int, np.integer)) or rng is None
-        else int(check_rng(rng).integers(2**63))
+        rng if isinstance(rng, (int, np.integer)) or rng is None else int(generator.integers(2**63))
     )
     fit_seeds = dict(zip(ks, seeds.spawn(len(ks)), strict=True))
     jobs = resolve_jobs(n_jobs)
