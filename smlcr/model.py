@@ -29,6 +29,7 @@ from smlcr.design import (
     check_rng,
     check_tolerance,
     factorize,
+    plain,
     reads_by_individual,
     row_values,
     side_formula,
@@ -530,6 +531,8 @@ class LatentClassOLS(LikelihoodModel):
         -------
         None
         """
+        if self._has_rows():
+            return
         if getattr(self, "_statistics", None) is not None:
             raise ValueError(
                 f"{what} needs the model's rows, and this model was built from Dask data: it "
@@ -537,12 +540,11 @@ class LatentClassOLS(LikelihoodModel):
                 "errors, tests, posteriors of individuals and predictions on new pandas data "
                 "are available; compute row-level values on the rows with `predict`."
             )
-        if self.endog is None or self.exog is None:
-            raise ValueError(
-                f"{what} needs the model's rows, which were removed by remove_data(); keep "
-                "the data (or refit the model on it) to use it. Estimates, standard errors, "
-                "posteriors and predictions on new data are still available."
-            )
+        raise ValueError(
+            f"{what} needs the model's rows, which were removed by remove_data(); keep "
+            "the data (or refit the model on it) to use it. Estimates, standard errors, "
+            "posteriors and predictions on new data are still available."
+        )
 
     def _params_vector(self, params, name: str) -> np.ndarray:
         """Parameters in the data's units as an array in the order of ``param_names``,
@@ -1103,6 +1105,64 @@ class LatentClassOLS(LikelihoodModel):
             The clusters' name, for the summary.
         """
         name = cluster if isinstance(cluster, str) else getattr(cluster, "name", None)
+        if self._has_rows():
+            first = self._cluster_by_rows(cluster)
+        else:
+            codes, _ = factorize(self._cluster_of_individuals(cluster), "cluster")
+            if np.isnan(codes).any():
+                raise ValueError(
+                    "`cluster` has missing values for individuals the model uses; every "
+                    "individual needs a cluster."
+                )
+            first = codes.astype(np.int64)
+        codes = np.unique(first, return_inverse=True)[1].reshape(-1)
+        if codes.max(initial=0) < 1:
+            raise ValueError(
+                "`cluster` puts every individual in one cluster: a clustered covariance "
+                "needs at least two clusters (and many more than the parameters to be "
+                "reliable); use cov_type='robust' for independent individuals."
+            )
+        return codes, str(name or "cluster")
+
+    def _has_rows(self) -> bool:
+        """Whether the model holds its rows (not built from Dask data, not after
+        ``remove_data()``)."""
+        return getattr(self, "_statistics", None) is None and not (
+            self.endog is None or self.exog is None
+        )
+
+    def _cluster_of_individuals(self, cluster) -> np.ndarray:
+        """``cluster`` as one value per individual (in the order of ``group_labels``) for a
+        model without its rows, where only a Series indexed by the individuals' labels
+        says which individual a value belongs to."""
+        if not isinstance(cluster, pd.Series):
+            raise ValueError(
+                "`cluster` on a model without its rows (built from Dask data, or after "
+                "remove_data()) must be a pandas Series indexed by the `groups` labels, one "
+                "value per individual; with Dask data, for example "
+                "`data[[groups, cluster]].drop_duplicates().compute().set_index(groups)"
+                "[cluster]`. Column names and per-row values need the rows."
+            )
+        labels = pd.Index(self.group_labels)
+        if not cluster.index.is_unique:
+            repeated = list(dict.fromkeys(cluster.index[cluster.index.duplicated()]))[:3]
+            raise ValueError(
+                f"`cluster` has more than one value for individual(s) "
+                f"{[plain(a) for a in repeated]}: give one value per individual (clusters "
+                "must group whole individuals)."
+            )
+        found = labels.isin(cluster.index)
+        if not found.all():
+            absent = list(labels[~found][:3])
+            raise ValueError(
+                f"`cluster` has no value for individual(s) {[plain(a) for a in absent]}: "
+                "index it by the `groups` labels, one value per individual."
+            )
+        return cluster.reindex(labels).to_numpy()
+
+    def _cluster_by_rows(self, cluster) -> np.ndarray:
+        """Cluster code of every individual from ``cluster``'s values on the model's rows;
+        an error where an individual's rows lie in two clusters."""
         values = self._cluster_rows(cluster)
         codes, _ = factorize(values, "cluster")
         if np.isnan(codes).any():
@@ -1121,14 +1181,7 @@ class LatentClassOLS(LikelihoodModel):
                 f"individual {label!r} has rows in two clusters of `cluster`; clusters must "
                 "group whole individuals (each individual's rows in one cluster)."
             )
-        codes = np.unique(first, return_inverse=True)[1].reshape(-1)
-        if codes.max(initial=0) < 1:
-            raise ValueError(
-                "`cluster` puts every individual in one cluster: a clustered covariance "
-                "needs at least two clusters (and many more than the parameters to be "
-                "reliable); use cov_type='robust' for independent individuals."
-            )
-        return codes, str(name or "cluster")
+        return first
 
     def _cluster_rows(self, cluster) -> np.ndarray:
         """``cluster`` as one value per row of the model (after missing rows were dropped)."""

@@ -123,6 +123,33 @@ def test_a_model_of_dask_data_has_no_rows_and_says_so():
     assert loaded.model.with_k_classes(3).k_classes == 3
 
 
+def test_clusters_by_individual_on_a_model_without_rows_equal_the_pandas_clusters():
+    df = _panel(n_groups=90)
+    df["region"] = df["id"] % 13
+    lazy = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", dd.from_pandas(df, npartitions=4), groups="id", k_classes=2
+    )
+    memory = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="id", k_classes=2)
+    reference = memory.fit(rng=0, cluster="region")
+    by_individual = df.groupby("id")["region"].first().sample(frac=1.0, random_state=2)
+    res = lazy.fit(rng=0, cluster=by_individual)
+    assert (res.n_clusters, res.cluster_name) == (13, "region")
+    np.testing.assert_allclose(res.cov_params(), reference.cov_params(), rtol=1e-8, atol=1e-14)
+    # after remove_data() the same Series works, and nothing else says whose value is whose
+    reference.remove_data()
+    kept = reference.model.fit(rng=0, cluster=by_individual)
+    np.testing.assert_allclose(kept.cov_params(), reference.cov_params(), rtol=1e-8, atol=1e-14)
+    for cluster, message in [
+        ("region", "must be a pandas Series indexed by the `groups` labels"),
+        (df["region"].to_numpy(), "must be a pandas Series indexed by the `groups` labels"),
+        (by_individual.iloc[1:], "no value for individual"),
+        (pd.concat([by_individual, by_individual.iloc[:1] + 1]), "more than one value"),
+        (by_individual * 0, "one cluster"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            lazy.fit(rng=0, cluster=cluster)
+
+
 def test_compare_classes_on_dask_data_equals_pandas():
     df = _panel(n_groups=60)
     with warnings.catch_warnings():
