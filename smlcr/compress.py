@@ -283,25 +283,49 @@ def _spread(
     One pass for the largest magnitudes (unless the columns' ``extremes``, their
     maxima and minima, are given) and one for the sums of squares (BLAS dot
     products, no squared copy). Columns whose squares could overflow or
-    underflow (magnitudes beyond 1e150 or below 1e-150) are divided by their
-    largest absolute value first, so data near 1e200 still get a finite scale.
+    underflow (magnitudes beyond 1e150 or below 1e-150) are first divided by the power
+    of two nearest their largest absolute value (:func:`square_safe_scale`), so data near
+    1e200 still get a finite scale.
     """
     a = np.asarray(a, dtype=np.float64)
     if not a.shape[0]:
         return np.zeros(a.shape[1:])
     high, low = (a.max(axis=0), a.min(axis=0)) if extremes is None else extremes
-    top = np.maximum(np.abs(high), np.abs(low))
-    safe = np.all((top < 1e150) & ((top > 1e-150) | (top == 0)))
-    if not safe:
-        top = np.where(np.isfinite(top) & (top > 0), top, 1.0)
-        b = a / top
+    scale = square_safe_scale(np.maximum(np.abs(high), np.abs(low)))
+    if np.any(scale != 1.0):
+        b = a / scale
         if centre:
-            return b.std(axis=0) * top
-        return np.sqrt(np.mean(b * b, axis=0)) * top
+            return b.std(axis=0) * scale
+        return np.sqrt(np.mean(b * b, axis=0)) * scale
     if centre:
         mean = a.mean(axis=0) if mean is None else mean
         a = a - mean
     return np.sqrt(np.einsum("ij,ij->j", a, a) / a.shape[0])
+
+
+#: Columns whose largest magnitude is at least this, or (when not zero) at most its
+#: inverse, could overflow or underflow when squared: their sums of squares are taken
+#: in units of a power of two (:func:`square_safe_scale`).
+SQUARE_SAFE = 1e150
+
+
+def square_safe_scale(top) -> np.ndarray:
+    """The power of two to divide each column by before squaring it: the nearest to the
+    column's largest magnitude ``top`` where squares could overflow or underflow (see
+    :data:`SQUARE_SAFE`), 1 elsewhere.
+
+    Parameters
+    ----------
+    top : array_like
+        Largest absolute value of each column.
+
+    Returns
+    -------
+    ndarray
+    """
+    top = np.asarray(top, dtype=np.float64)
+    unsafe = np.isfinite(top) & (top > 0) & ((top >= SQUARE_SAFE) | (top <= 1.0 / SQUARE_SAFE))
+    return np.where(unsafe, power_of_two(top), 1.0)
 
 
 def power_of_two(values) -> np.ndarray:
@@ -735,17 +759,14 @@ def constant_within(raw: np.ndarray, demeaned: np.ndarray, rtol: float = 1e-9) -
         Columns before and after :func:`within_transform`.
     rtol : float
         A column counts as constant when its demeaned root mean square is
-        below ``rtol`` times its raw root mean square.
+        below ``rtol`` times its raw root mean square (both without overflow,
+        :func:`_spread`).
 
     Returns
     -------
     ndarray of bool, shape (m,)
     """
-
-    def rms(a):
-        return np.sqrt(np.mean(a * a, axis=0))
-
-    return rms(demeaned) <= rtol * rms(raw)
+    return _spread(demeaned, centre=False) <= rtol * _spread(raw, centre=False)
 
 
 def standardization(endog: np.ndarray, exog: np.ndarray, n_class_columns: int):

@@ -35,6 +35,7 @@ from smlcr.compress import (
     CompressedData,
     pack_upper,
     rows_by_individual,
+    square_safe_scale,
     tsqr,
     units_rule,
 )
@@ -43,6 +44,7 @@ from smlcr.exceptions import MissingRowsWarning, warn
 from smlcr.prepare import (
     GIVEN_PREPARED,
     check_enough_data,
+    check_finite,
     check_k_classes_fit,
     check_scales,
     check_varies_within,
@@ -66,6 +68,9 @@ __all__ = ["DaskSpec", "compress_dask", "from_dask", "is_dask_frame", "statistic
 
 #: Rows of the data taken (from the first partitions) into the skeleton.
 SKELETON_ROWS = 200
+
+#: The model's argument that each of the specification's designs stands for (in messages).
+ARGUMENTS = {"y": "endog", "x": "exog", "membership": "membership", "common": "common"}
 
 
 def is_dask_frame(data) -> bool:
@@ -156,6 +161,12 @@ class DaskSpec:
             spec = manager.get_model_spec(design)
             _refuse_stateful(spec, text)
             built[name] = (spec, list(pd.DataFrame(design).columns))
+        if len(built["y"][1]) != 1:
+            raise ValueError(
+                f"the response {lhs.strip()!r} evaluates to {len(built['y'][1])} columns on the "
+                "Dask data (a text, boolean or categorical column gives one per level); the "
+                "response must be one numeric column."
+            )
         return built
 
     def _plain(self, columns: list) -> bool:
@@ -225,6 +236,8 @@ class DaskSpec:
             if name == "common" and "Intercept" in design.columns:
                 design = design.drop(columns="Intercept")  # the classes' intercepts hold it
             designs[name] = design.reindex(range(n)).to_numpy(dtype=np.float64)
+        # infinite values are errors, as for pandas data (NaN rows are dropped or refused)
+        check_finite({ARGUMENTS[name]: design for name, design in designs.items()}, True)
         extra = {}
         if self.groups is not None:
             extra["groups"] = frame[self.groups]
@@ -347,8 +360,8 @@ class Pieces:
         Smallest and largest value of the individual-level columns (membership
         design, individual weight) over the entry's rows.
     moments : dict
-        Merged column moments of the rows (``n``, ``mean``, ``m2``, ``low``,
-        ``high``, ``first``), for the units.
+        Merged column moments of the rows (``n``, ``mean``, ``m2`` in units of
+        ``scale`` squared, ``scale``, ``low``, ``high``, ``first``), for the units.
     n_missing : int
         Rows dropped for a missing value.
     n_zero_rows : int
@@ -377,15 +390,24 @@ def _key_codes(keys: pd.DataFrame) -> tuple[np.ndarray, int]:
 
 
 def _merge_moments(a: dict | None, b: dict | None) -> dict | None:
-    """Chan et al.'s parallel merge of means and sums of squared deviations."""
+    """Chan et al.'s parallel merge of means and sums of squared deviations.
+
+    The sums of squares are in units of ``scale`` squared (a power of two for each
+    column, :func:`smlcr.compress.square_safe_scale`), so that columns near 1e200 do
+    not overflow; the merge takes the larger of the two scales.
+    """
     if a is None or b is None:
         return a if b is None else b
     n = a["n"] + b["n"]
     delta = b["mean"] - a["mean"]
+    scale = np.maximum(a["scale"], b["scale"])
     return {
         "n": n,
         "mean": a["mean"] + delta * (b["n"] / n),
-        "m2": a["m2"] + b["m2"] + delta**2 * (a["n"] * b["n"] / n),
+        "m2": a["m2"] * (a["scale"] / scale) ** 2
+        + b["m2"] * (b["scale"] / scale) ** 2
+        + (delta / scale) ** 2 * (a["n"] * b["n"] / n),
+        "scale": scale,
         "low": np.minimum(a["low"], b["low"]),
         "high": np.maximum(a["high"], b["high"]),
         "first": a["first"],
@@ -460,13 +482,16 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     data = values[:, lead:]
     if n:
         moments["first"] = data[0] + centre
-        if centred:
-            moments["m2"] = np.einsum("ij,ij->j", data, data)
-            if constant is not None and not absorb:
-                moments["m2"][constant] = 0.0
-        else:
-            deviation = data - mean
-            moments["m2"] = np.einsum("ij,ij->j", deviation, deviation)
+        # sums of squared deviations in units of a power of two where squares could
+        # overflow (see _merge_moments)
+        scale = square_safe_scale(np.maximum(np.abs(low), np.abs(high)))
+        deviation = data if centred else data - mean
+        if np.any(scale != 1.0):
+            deviation = deviation / scale
+        moments["m2"] = np.einsum("ij,ij->j", deviation, deviation)
+        moments["scale"] = scale
+        if centred and constant is not None and not absorb:
+            moments["m2"][constant] = 0.0
     if absorb:
         values[:, 0] = 1.0
     rows = values
@@ -685,9 +710,10 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         R = tsqr(within[order].reshape(-1, m), np.repeat(codes[order], m), n_groups)
         cells_per = np.bincount(codes, minlength=n_groups)
         dof = rows_per - cells_per
-        gram_diag = np.einsum("nij,nij->j", R, R)
-        rms_within = np.sqrt(gram_diag / n_rows)
-        rms_raw = np.sqrt(moments["m2"] / n_rows + moments["mean"] ** 2)
+        scale = moments["scale"]  # the within columns are no larger than the raw ones
+        gram_diag = np.einsum("nij,nij->j", R / scale, R / scale)
+        rms_within = np.sqrt(gram_diag / n_rows) * scale
+        rms_raw = np.sqrt(moments["m2"] / n_rows + (moments["mean"] / scale) ** 2) * scale
         check_varies_within(rms_within[-1] > 1e-12 * rms_raw[-1])
         # as :func:`smlcr.compress.constant_within`, from the statistics
         constant = rms_within[:-1] <= 1e-9 * rms_raw[:-1]
@@ -711,8 +737,9 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         column_keep = np.ones(p_all, dtype=bool)
         dropped, n_cells = [], None
         dof = rows_per
-        mean, sd = moments["mean"], np.sqrt(moments["m2"] / n_rows)
-        rms = np.sqrt(moments["m2"] / n_rows + mean**2)
+        mean, scale = moments["mean"], moments["scale"]
+        sd = np.sqrt(moments["m2"] / n_rows) * scale
+        rms = np.sqrt(moments["m2"] / n_rows + (mean / scale) ** 2) * scale
         spread = (moments["high"] - moments["low"])[:-1]
         units = units_rule(
             spread,

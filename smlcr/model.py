@@ -617,9 +617,9 @@ class LatentClassOLS(LikelihoodModel):
         LatentClassOLS
         """
         check_keywords(kwargs, _INIT_KEYWORDS | {"eval_env"}, "LatentClassOLS.from_formula")
+        _check_missing(kwargs.get("missing", "drop"))
         if is_dask_frame(data):
             return from_dask(cls, formula, data, subset, drop_cols, **kwargs)
-        _check_missing(kwargs.get("missing", "drop"))
         if not isinstance(formula, str) or "~" not in formula or not formula.split("~")[0].strip():
             raise ValueError(
                 f"`formula` must have the response on the left of '~' (as 'y ~ x1 + x2'), "

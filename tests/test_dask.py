@@ -200,12 +200,63 @@ def test_missing_values_and_weights_on_dask_data():
         ({"groups": "id", "membership": np.ones(3)}, "must be a formula"),
         ({"groups": "id", "subset": [1, 2]}, "filter the Dask DataFrame"),
         ({}, "pass `groups`"),
+        ({"groups": "id", "missing": "dropp"}, "`missing` must be 'none', 'drop' or 'raise'"),
     ],
 )
 def test_bad_arguments_with_dask_data(kwargs, message):
     ddf = dd.from_pandas(_panel(n_groups=20), npartitions=2)
     with pytest.raises(ValueError, match=message):
         smlcr.LatentClassOLS.from_formula("y ~ x1", ddf, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("column", "options", "message"),
+    [
+        ("y", {}, "`endog` contains infinite values"),
+        ("x1", {}, "`exog` contains infinite values"),
+        ("x2", {"common": "~ x2"}, "`common` contains infinite values"),
+        ("z", {"membership": "~ z"}, "`membership` contains infinite values"),
+    ],
+)
+def test_infinite_values_in_dask_data_are_an_error_naming_the_argument(column, options, message):
+    """They had given an internal LinAlgError ("SVD did not converge"), or for the response
+    a model whose fit failed so; the membership variable was said to vary within an
+    individual."""
+    df = _panel(n_groups=20)
+    df.loc[df["id"] == df["id"].iloc[5], column] = -np.inf
+    formula = "y ~ x1" if "common" in options else "y ~ x1 + x2"
+    with pytest.raises(ValueError, match=message):
+        smlcr.LatentClassOLS.from_formula(
+            formula, dd.from_pandas(df, npartitions=2), groups="id", **options
+        )
+
+
+def test_a_text_response_on_dask_data_is_an_error():
+    df = _panel(n_groups=20).assign(y=lambda d: d["y"].round(1).astype(str))
+    with pytest.raises(ValueError, match="the response must be one numeric column"):
+        smlcr.LatentClassOLS.from_formula("y ~ x1", dd.from_pandas(df, npartitions=2), groups="id")
+
+
+@pytest.mark.parametrize("absorb", [False, True])
+def test_regressors_near_1e160_on_dask_data_give_the_pandas_fit(absorb):
+    """The columns' sums of squares overflowed: the units fell back to 1 and the fit
+    failed with a rank error naming other columns (with absorb, the regressor was
+    dropped as constant within the cells)."""
+    df = _panel(n_groups=60).assign(x1=lambda d: d["x1"] * 1e157, y=lambda d: d["y"] * 1e60)
+    options = {"absorb": ["cell"]} if absorb else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", smlcr.exceptions.AbsorbedRegressorWarning)
+        warnings.simplefilter("ignore", smlcr.exceptions.AbsorbedIndividualWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        fits = [
+            smlcr.LatentClassOLS.from_formula(
+                "y ~ x1 + x2", data, groups="id", k_classes=2, **options
+            ).fit(rng=0)
+            for data in (df, dd.from_pandas(df, npartitions=3))
+        ]
+    np.testing.assert_allclose(fits[1].params, fits[0].params, rtol=1e-7)
+    np.testing.assert_allclose(fits[1].bse, fits[0].bse, rtol=1e-6)
+    assert fits[1].llf == pytest.approx(fits[0].llf, rel=1e-10)
 
 
 def test_transforms_that_learn_from_the_data_are_refused():

@@ -763,3 +763,36 @@ def test_scales_whose_covariance_is_not_representable_are_an_error(sim, y_scale,
     membership = pd.DataFrame({"z": df["id"] * 1e-150, "one": 1.0})
     with pytest.raises(ValueError, match=r"membership variable\(s\) \['z'\]"):
         smlcr.LatentClassOLS(df["y"], X, groups=df["id"], k_classes=2, membership=membership)
+
+
+@pytest.mark.parametrize("absorb", [False, True])
+def test_regressors_whose_squares_overflow_give_the_fit_in_other_units(sim, absorb):
+    """A regressor near 1e160 (the response near 1e60, their ratio within the limits)
+    overflowed in the within transformation's test for constant columns: it was dropped
+    as "constant within every absorbed cell", with a wrong fit and a misleading warning."""
+    df = sim.data.assign(
+        cell=sim.data["id"].astype(str) + (np.arange(len(sim.data)) % 2).astype(str)
+    )
+    options = {"absorb": ["cell"]} if absorb else {}
+    fits = []
+    for x_scale, y_scale in [(1.0, 1.0), (1.0, 1e60), (1e160, 1e60)]:
+        data = df.assign(x1=df["x1"] * x_scale, y=df["y"] * y_scale)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way
+            warnings.simplefilter("ignore", smlcr.exceptions.AbsorbedRegressorWarning)
+            model = smlcr.LatentClassOLS.from_formula(
+                "y ~ x1 + x2", data, groups="id", k_classes=2, **options
+            )
+            fits.append(model.fit(rng=0))
+    small, response_only, big = fits
+    assert list(big.params.index) == list(small.params.index)
+    rescaled = big.params.copy()
+    for name in rescaled.index:
+        if name.startswith("x1"):
+            rescaled[name] *= 1e100
+        elif name.startswith("sigma2"):
+            rescaled[name] /= 1e120
+        elif not name.startswith("membership"):
+            rescaled[name] /= 1e60
+    np.testing.assert_allclose(rescaled, small.params, rtol=1e-8)
+    assert big.llf == pytest.approx(response_only.llf, rel=1e-12)  # x's units do not matter
