@@ -13,7 +13,7 @@ from statsmodels.iolib.summary import Summary
 
 from smlcr import information, margins, report
 from smlcr.compress import within_transform
-from smlcr.design import aligned, normal_quantile, side_design_for
+from smlcr.design import aligned, normal_quantile, plain, side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
 from smlcr.em import log_prior, unidentified
 from smlcr.exceptions import (
@@ -740,7 +740,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 if np.any(codes < 0):
                     missing = groups[codes < 0][0]
                     raise ValueError(
-                        f"`groups` label {missing!r} is not an individual of the sample; "
+                        f"`groups` label {plain(missing)!r} is not an individual of the sample; "
                         "posteriors exist only for them (use which='marginal')."
                     )
         return design, common, membership, codes, index
