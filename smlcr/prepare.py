@@ -649,8 +649,12 @@ def prepare(
     kept_common = [n for n, k in zip(common_names, common_keep, strict=True) if k]
     if not class_exog_names:
         raise ValueError(
-            "no class-specific regressor is left; `exog` needs at least one column that "
-            "varies within the absorbed cells."
+            "no class-specific regressor is left; `exog` needs at least one column "
+            + (
+                "that varies within the absorbed cells."
+                if cells is not None
+                else "(or an intercept)."
+            )
         )
     check_k_classes_fit(k_classes, len(labels))
     units = standardization(endog, design, int(exog_keep.sum()))

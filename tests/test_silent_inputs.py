@@ -796,3 +796,10 @@ def test_regressors_whose_squares_overflow_give_the_fit_in_other_units(sim, abso
             rescaled[name] /= 1e60
     np.testing.assert_allclose(rescaled, small.params, rtol=1e-8)
     assert big.llf == pytest.approx(response_only.llf, rel=1e-12)  # x's units do not matter
+
+
+def test_a_formula_without_regressors_says_so_without_mentioning_absorb(sim):
+    with pytest.raises(ValueError, match=r"at least one column \(or an intercept\)"):
+        smlcr.LatentClassOLS.from_formula("y ~ 0", sim.data, groups="id")
+    with pytest.raises(ValueError, match="constant within the absorbed cells"):
+        smlcr.LatentClassOLS.from_formula("y ~ 1", sim.data, groups="id", absorb=["id"])
