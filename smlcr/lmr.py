@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from smlcr.design import check_count
+
 __all__ = ["check_nested_fits", "lmr_adjusted", "lmr_test", "vuong_weights", "weighted_chi2_sf"]
 
 
@@ -187,6 +189,8 @@ def lmr_test(small, big, n_sim: int = 200_000, seed: int = 0) -> dict:
         and ``weights`` (Vuong's eigenvalues).
     """
     check_nested_fits(small, big)
+    n_sim = check_count(n_sim, "n_sim", 1)
+    seed = check_count(seed, "seed", 0)
     lr = max(2.0 * (big.llf - small.llf), 0.0)
     df = int(big.df_model - small.df_model)
     weights = vuong_weights(small, big)

@@ -138,7 +138,7 @@ def plot_criteria(table, criteria=("aic", "bic", "icl"), ax=None):
     ----------
     table : pandas.DataFrame
         From :func:`smlcr.compare_classes` (indexed by K).
-    criteria : sequence of str
+    criteria : str or sequence of str
         Columns to draw.
     ax : matplotlib Axes, optional
 
@@ -146,6 +146,7 @@ def plot_criteria(table, criteria=("aic", "bic", "icl"), ax=None):
     -------
     matplotlib.figure.Figure
     """
+    criteria = [criteria] if isinstance(criteria, str) else list(criteria)
     missing = [c for c in criteria if c not in table.columns]
     if missing:
         raise ValueError(

@@ -402,6 +402,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 f"`names` {unknown} are not class-specific regressors; choose from "
                 f"{list(model.class_exog_names)}."
             )
+        if len(set(names)) < len(list(names)):
+            raise ValueError(f"`names` repeats a regressor: {list(names)}.")
 
         def restrictions(name):
             rows = np.zeros((self.k_classes - 1, len(model.data.param_names)))

@@ -119,6 +119,9 @@ def summary_table(
     fits = [results] if not isinstance(results, (list, tuple)) else list(results)
     if not fits:
         raise ValueError("`results` is empty: pass one fit or a list of fits.")
+    others = [type(f).__name__ for f in fits if not hasattr(f, "class_shares")]
+    if others:
+        raise TypeError(f"`results` must hold fitted smlcr results, got {others}.")
     names = (
         list(model_names) if model_names is not None else [f"({j + 1})" for j in range(len(fits))]
     )

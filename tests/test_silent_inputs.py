@@ -803,3 +803,29 @@ def test_a_formula_without_regressors_says_so_without_mentioning_absorb(sim):
         smlcr.LatentClassOLS.from_formula("y ~ 0", sim.data, groups="id")
     with pytest.raises(ValueError, match="constant within the absorbed cells"):
         smlcr.LatentClassOLS.from_formula("y ~ 1", sim.data, groups="id", absorb=["id"])
+
+
+def test_post_estimation_helpers_check_their_arguments(sim):
+    """``lmr_test(n_sim=0)`` had returned NaN p-values; a criterion given as one string was
+    read letter by letter; a non-fit in ``summary_table`` gave an AttributeError."""
+    from smlcr.lmr import lmr_test
+    from smlcr.plot import plot_criteria
+
+    model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", sim.data, groups="id", k_classes=1)
+    small, big = model.fit(), model.with_k_classes(2).fit(rng=0, n_starts=3)
+    for kwargs, message in [
+        ({"n_sim": 0}, "`n_sim` must be"),
+        ({"n_sim": 10.5}, "`n_sim` must be"),
+        ({"seed": "a"}, "`seed` must be"),
+    ]:
+        with pytest.raises((TypeError, ValueError), match=message):
+            lmr_test(small, big, **kwargs)
+    assert np.isfinite(lmr_test(small, big, n_sim=1000)["lmr_pvalue"])
+    with pytest.raises(TypeError, match="fitted smlcr results"):
+        smlcr.summary_table([big, 3])
+    with pytest.raises(ValueError, match="repeats a regressor"):
+        big.test_class_equality(names=["x1", "x1"])
+    pytest.importorskip("matplotlib")
+    table = pd.DataFrame({"bic": [3.0, 2.0]}, index=[1, 2])
+    figure = plot_criteria(table, criteria="bic")
+    assert [line.get_label() for line in figure.axes[0].get_lines()] == ["BIC"]
