@@ -115,9 +115,19 @@ def _model_like(model, rows: _Design, endog, k_classes: int) -> LatentClassOLS:
     )
 
 
+def _search_of(res) -> dict:
+    """The search a fit ran (its number of starts, ``min_share`` and ``var_floor``): a
+    bootstrap replicate searches as hard as the fit it stands for."""
+    return {
+        "n_starts": len(res.start_llfs),
+        "min_share": res.min_share,
+        "var_floor": res.var_floor,
+    }
+
+
 def _replicate_lrs(task) -> list:
     """Likelihood-ratio statistics of bootstrap replicates (one task: a list of seeds)."""
-    res_k, kwds, seeds = task
+    res_k, small_kwds, big_kwds, seeds = task
     out = []
     with warnings.catch_warnings():
         # replicate fits: their own start and convergence warnings are not the user's
@@ -125,9 +135,9 @@ def _replicate_lrs(task) -> list:
         warnings.simplefilter("ignore", ConvergenceWarning)
         for seed in seeds:
             small = _simulate_model(res_k, res_k.k_classes, np.random.default_rng(seed))
-            fit_small = small.fit(rng=seed, **kwds)
+            fit_small = small.fit(rng=seed, **small_kwds)
             big = small.with_k_classes(res_k.k_classes + 1)
-            fit_big = big.fit(rng=seed + 1, **kwds)
+            fit_big = big.fit(rng=seed + 1, **big_kwds)
             out.append(max(2.0 * (fit_big.llf - fit_small.llf), 0.0))
     return out
 
@@ -157,7 +167,13 @@ def bootstrap_lrt(
         Bootstrap replications.
     rng : int or numpy.random.Generator, optional
     fit_kwds : dict, optional
-        Passed to ``fit`` of every replicate (default ``n_starts=5``).
+        Passed to ``fit`` of every replicate. By default each replicate's fits
+        search as the fits they stand for did (``res_k``'s and ``res_k1``'s
+        number of starts, ``min_share`` and ``var_floor``): replicates fitted
+        with fewer starts than the data's fits miss the spurious maxima those
+        find, their statistics come out smaller, and the test rejects too often
+        (a true K in 25% of 20 simulated panels at the 5% level with 5 starts
+        against 100; see the docs). Fewer starts here trade that for time.
     n_jobs : int, optional
         Worker processes (-1: all cores). Every replicate has its own seed,
         drawn before any is fitted, so the result does not depend on it.
@@ -177,13 +193,14 @@ def bootstrap_lrt(
         raise ValueError(f"`n_boot` must be a positive integer, got {n_boot!r}.")
     jobs = resolve_jobs(n_jobs)
     generator = check_rng(rng)
-    kwds = {"n_starts": 5, **(fit_kwds or {})}
+    small_kwds = {**_search_of(res_k), **(fit_kwds or {})}
+    big_kwds = {**_search_of(res_k1), **(fit_kwds or {})}
     lr = max(2.0 * (res_k1.llf - res_k.llf), 0.0)
     seeds = [int(generator.integers(2**63)) for _ in range(n_boot)]
     # one replicate per task in this process; in workers, a few tasks per worker (each
     # task sends the fitted model once)
     size = 1 if jobs == 1 else max(1, -(-n_boot // (4 * jobs)))
-    tasks = [(res_k, kwds, seeds[j : j + size]) for j in range(0, n_boot, size)]
+    tasks = [(res_k, small_kwds, big_kwds, seeds[j : j + size]) for j in range(0, n_boot, size)]
     bar = progress_bar(len(tasks), f"bootstrap K={res_k.k_classes} vs {res_k1.k_classes}", progress)
     try:
         done, interrupted = parallel_map(_replicate_lrs, tasks, jobs, bar)
@@ -253,7 +270,8 @@ def compare_classes(
     fit_kwds : dict, optional
         Passed to every ``fit`` (e.g. ``n_starts``, ``cov_type``).
     boot_fit_kwds : dict, optional
-        Passed to the fits of bootstrap replicates (default ``n_starts=5``).
+        Passed to the fits of bootstrap replicates (by default they search as
+        the fits of the data did: see :func:`bootstrap_lrt`).
     return_results : bool
         Also return the fitted results, a dict keyed by K.
     n_jobs : int, optional

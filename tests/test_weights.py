@@ -398,7 +398,7 @@ def test_bootstrap_draws_frequency_weighted_individuals_as_independent_ones():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         two = sampled.model.with_k_classes(2).fit(rng=0)
-        test = smlcr.bootstrap_lrt(sampled, two, n_boot=3, rng=0)
+        test = smlcr.bootstrap_lrt(sampled, two, n_boot=3, rng=0, fit_kwds={"n_starts": 5})
     assert test["n_boot"] == 3 and 0 < test["pvalue"] <= 1
 
 
