@@ -292,7 +292,8 @@ def compare_classes(
         ``caic``, ``icl`` (n = individuals), ``entropy_r2``, ``min_share``,
         ``n_reached_best``, ``n_starts``, ``converged``; ``vlmr_pvalue`` and
         ``lmr_pvalue``, the Vuong-Lo-Mendell-Rubin test and its adjusted form of
-        K - 1 against K (:func:`smlcr.lmr.lmr_test`; NaN without K - 1); with
+        K - 1 against K (:func:`smlcr.lmr.lmr_test`; NaN without K - 1; far too
+        liberal above the true K, see its notes: do not choose K by them); with
         ``n_boot``, ``lr`` and ``boot_pvalue`` of the test of K against K + 1.
     dict, optional
         The results, when ``return_results`` is true.
