@@ -28,7 +28,8 @@ class SmlcrWarning(UserWarning):
 
 
 class SingleBestStartWarning(SmlcrWarning):
-    """Too few completed starts reached the best log-likelihood to confirm it."""
+    """The search cannot confirm its best maximum: too few completed starts reached it,
+    there was one start, or the search sample is too small."""
 
 
 class LocalMaximumWarning(SmlcrWarning):

@@ -937,7 +937,10 @@ class LatentClassOLS(LikelihoodModel):
             all individuals by Newton steps; ``results.search_sample`` and
             ``results.continued_maxima`` report it. None runs every start on
             all individuals (as many times slower as the data are larger than
-            the sample).
+            the sample). A sample with fewer than
+            :data:`smlcr.starts.SAMPLE_CLASS_SIZE` individuals of a class at
+            ``min_share`` (at least 1%) gives a ``SingleBestStartWarning``, one
+            with fewer individuals than parameters a ``ValueError``.
         disp : bool
             Print each start's outcome.
         progress : bool
@@ -961,6 +964,16 @@ class LatentClassOLS(LikelihoodModel):
         param_tol = check_tolerance(param_tol, "param_tol")
         gtol = check_tolerance(gtol, "gtol")
         search_sample = check_count(search_sample, "search_sample", 1, allow_none=True)
+        if (
+            search_sample is not None
+            and starts.search_size(self.n_groups, search_sample) < self.n_groups
+            and search_sample < self.k_params
+        ):
+            raise ValueError(
+                f"`search_sample`={search_sample} individuals cannot hold a search for the "
+                f"model's {self.k_params} parameters; use at least that many (the "
+                f"default is {starts.SEARCH_SAMPLE}), or None to search on all individuals."
+            )
         generator = check_rng(rng)
         if isinstance(var_floor, bool) or not isinstance(var_floor, numbers.Real):
             raise ValueError(f"`var_floor` must be a number, got {var_floor!r}.")
@@ -1043,7 +1056,7 @@ class LatentClassOLS(LikelihoodModel):
                     f"start {j + 1:3d} ({record.kind:9s}): log-likelihood "
                     f"{record.llf + offset:.10g} after {record.n_iter} iterations, {record.status}"
                 )
-        self._warn_about_search(outcome, polished, maxiter, gtol)
+        self._warn_about_search(outcome, polished, maxiter, gtol, searched, min_share)
         best = outcome.best
         if np.any(best.floor_hit):
             classes = [int(s) + 1 for s in np.flatnonzero(best.floor_hit)]
@@ -1219,8 +1232,27 @@ class LatentClassOLS(LikelihoodModel):
             )
         return values[positions]
 
-    def _warn_about_search(self, outcome, polished, maxiter, gtol) -> None:
+    def _warn_about_search(self, outcome, polished, maxiter, gtol, searched, min_share) -> None:
         """Warnings about the multi-start search and the convergence of the best run."""
+        if searched < self.n_groups:
+            share = max(min_share, 0.01)
+            if searched * share < starts.SAMPLE_CLASS_SIZE:
+                warn(
+                    f"the starts ran on a random sample of {searched} of the {self.n_groups} "
+                    f"individuals (search_sample), where a class with a share of {share:g} has "
+                    f"about {searched * share:.0f} of them: too few for the search there to "
+                    "stand for one on all individuals (`local_maxima` counts the starts on the "
+                    f"sample). Raise `search_sample` (about {starts.SAMPLE_CLASS_SIZE} "
+                    "individuals of such a class), or pass search_sample=None to search on all "
+                    "individuals.",
+                    SingleBestStartWarning,
+                )
+        if self.k_classes > 1 and outcome.records[0].kind != "user" and len(outcome.records) == 1:
+            warn(
+                "one start (n_starts=1): the fit did not look for other maxima, so it may be "
+                "a local one. Use more starts to confirm it (the default is up to 100).",
+                SingleBestStartWarning,
+            )
         n_completed = int(outcome.completed.sum())
         needed = max(2, int(np.ceil(0.05 * n_completed)))
         none_interior = len(outcome.records) > 1 and n_completed == 0

@@ -65,6 +65,7 @@ from smlcr.params import ClassParams, Layout
 from smlcr.progress import progress_bar
 
 __all__ = [
+    "SAMPLE_CLASS_SIZE",
     "SEARCH_SAMPLE",
     "START_KINDS",
     "MultiStartResult",
@@ -107,10 +108,14 @@ NEWTON_COOLDOWN = 4
 #: canonical order) differ by at most this much.
 SAME_POINT = 1e-4
 
+#: Individuals of a class at the smallest share (``min_share``, at least 1%) that a search
+#: sample should hold for the search on it to stand for the search on all individuals.
+SAMPLE_CLASS_SIZE = 200
+
 #: Individuals the multi-start search runs on by default when there are more than twice
 #: as many (see :func:`multistart`'s ``sample``): enough that every class of a share
-#: above 1% holds about 200 of them.
-SEARCH_SAMPLE = 20_000
+#: above 1% holds about :data:`SAMPLE_CLASS_SIZE` of them.
+SEARCH_SAMPLE = 100 * SAMPLE_CLASS_SIZE
 
 #: The distinct maxima of a search on a sample that are continued on all individuals:
 #: at most this many, best first ...

@@ -329,3 +329,25 @@ def test_slow_runs_are_judged_on_windows_of_increments():
     assert _slow(list(flat), 1e-10)
     assert _slow(list(growing), 1e-10)
     assert not _slow(list(slow[:-2]), 1e-10)  # too short a history to judge
+
+
+def test_a_search_that_cannot_confirm_its_maximum_says_so():
+    """One start, or a search sample too small, had reported a local maximum (-547.9 against
+    -468.1 here) as converged without a word: the sample's best was reached by 66 of its
+    starts."""
+    sim = simulate_grouped(n_groups=60, rows_per_group=5, seed=8)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3)
+    with pytest.warns(smlcr.exceptions.SingleBestStartWarning, match=r"one start \(n_starts=1\)"):
+        model.fit(rng=0, n_starts=1)
+    with pytest.warns(
+        smlcr.exceptions.SingleBestStartWarning, match="random sample of 20 of the 60"
+    ):
+        model.fit(rng=0, search_sample=20)
+    with pytest.raises(ValueError, match="`search_sample`=10 individuals cannot hold a search"):
+        model.fit(rng=0, search_sample=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", smlcr.exceptions.SingleBestStartWarning)
+        best = model.fit(rng=0)  # the default search, on all individuals
+        model.fit(start_params=best.params)  # the user's own start: no search was asked for
+        one = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=1)
+        one.fit()  # one class: the likelihood has one maximum
