@@ -499,6 +499,8 @@ def _slow(history: list, tol: float) -> bool:
         # the log-likelihood has stopped rising but the run has not converged (its
         # parameters still move: a ridge or a saddle), or its increments do not shrink
         return True
+    if target <= 0.0:
+        return True  # tol=0: EM's shrinking increments never reach it
     rate = (later / earlier) ** (1.0 / SLOW_WINDOW)
     last = later / SLOW_WINDOW
     return bool(np.log(target / last) / np.log(rate) > NEWTON_WORTH)

@@ -351,3 +351,11 @@ def test_a_search_that_cannot_confirm_its_maximum_says_so():
         model.fit(start_params=best.params)  # the user's own start: no search was asked for
         one = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=1)
         one.fit()  # one class: the likelihood has one maximum
+
+
+def test_tol_zero_raises_no_numpy_warning():
+    sim = simulate_grouped(n_groups=60, rows_per_group=5, seed=8)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # log(0) in the judgement of slow runs
+        assert np.isfinite(model.fit(rng=0, tol=0).llf)
