@@ -1288,10 +1288,19 @@ class LatentClassOLS(LikelihoodModel):
                 LocalMaximumWarning,
             )
         if polished.boundary is not None and not none_interior:
+            if outcome.records[0].kind == "user":
+                # EM cannot leave coinciding or empty classes: the start decided it
+                why = (
+                    "The run from `start_params` ended there; EM keeps classes that coincide "
+                    "(or a class that is empty) so, whether or not the data support "
+                    f"{self.k_classes} classes: fit without `start_params` to search"
+                )
+            else:
+                why = "The model has more classes than the data support"
             warn(
                 f"the estimate is on the boundary of the parameter space: {polished.boundary}. "
-                "The model has more classes than the data support; see `results.degenerate` "
-                "and consider `refit_fewer_classes()`.",
+                f"{why}; see `results.boundary` and `results.degenerate`, and consider "
+                "`refit_fewer_classes()`.",
                 DegenerateClassWarning,
             )
         elif polished.boundary is None and not polished.converged:

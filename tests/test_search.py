@@ -359,3 +359,23 @@ def test_tol_zero_raises_no_numpy_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # log(0) in the judgement of slow runs
         assert np.isfinite(model.fit(rng=0, tol=0).llf)
+
+
+def test_a_user_start_with_coinciding_classes_is_not_blamed_on_the_data():
+    """EM cannot separate classes that start equal: the warning had said the data do not
+    support K classes, though the search finds two distinct ones 87 units higher."""
+    sim = simulate_grouped(n_groups=60, rows_per_group=5, seed=8)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=2)
+    best = model.fit(rng=0)
+    start = best.params.copy()
+    for term in ("Intercept", "x1", "x2", "sigma2"):
+        start[f"{term}[2]"] = start[f"{term}[1]"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stuck = model.fit(start_params=start)
+    messages = [
+        str(w.message) for w in caught if w.category is smlcr.exceptions.DegenerateClassWarning
+    ]
+    assert stuck.boundary == "classes 1 and 2 coincide" and stuck.llf < best.llf - 50
+    assert any("fit without `start_params` to search" in m for m in messages)
+    assert not any("more classes than the data support" in m for m in messages)
