@@ -1232,9 +1232,12 @@ class LatentClassOLS(LikelihoodModel):
             )
         return values[positions]
 
-    def _warn_about_search(self, outcome, polished, maxiter, gtol, searched, min_share) -> None:
-        """Warnings about the multi-start search and the convergence of the best run."""
-        if searched < self.n_groups:
+    def _warn_about_search(
+        self, outcome, polished, maxiter, gtol, searched=None, min_share=0.0
+    ) -> None:
+        """Warnings about the multi-start search (``searched``: the individuals it ran on,
+        default all) and the convergence of the best run."""
+        if searched is not None and searched < self.n_groups:
             share = max(min_share, 0.01)
             if searched * share < starts.SAMPLE_CLASS_SIZE:
                 warn(
