@@ -172,8 +172,9 @@ def bootstrap_lrt(
         number of starts, ``min_share`` and ``var_floor``): replicates fitted
         with fewer starts than the data's fits miss the spurious maxima those
         find, their statistics come out smaller, and the test rejects too often
-        (a true K in 25% of 20 simulated panels at the 5% level with 5 starts
-        against 100; see the docs). Fewer starts here trade that for time.
+        (a true K in 5 of 20 simulated panels at the 5% level with 5 starts
+        against 100, in 5 of 60 as the data's fits; see the docs). Fewer
+        starts here trade that for time.
     n_jobs : int, optional
         Worker processes (-1: all cores). Every replicate has its own seed,
         drawn before any is fitted, so the result does not depend on it.
