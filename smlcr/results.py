@@ -948,8 +948,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
 
         ``sum_s tau_is yhat_its`` with ``yhat_its = x_it' beta_s + w_it' delta``
         and, under ``absorb=``, plus the cell effect each class implies (the
-        cell mean of ``y - yhat_s``). Rows of individuals dropped for having no
-        degrees of freedom are NaN.
+        cell mean of ``y - yhat_s``, weighted by ``row_weights`` when given). Rows
+        of individuals dropped for having no degrees of freedom are NaN.
         """
         model = self.model
         model.require_data("fittedvalues")
@@ -967,7 +967,14 @@ class LatentClassOLSResults(LikelihoodModelResults):
         if model.prepared.rows.cell is None:
             fitted = np.einsum("nk,nk->n", full @ coef, tau)
         else:
-            within = within_transform(np.column_stack([endog, full]), model.prepared.rows.cell)
+            # the cell effects the fit implies: with row weights, the cells' weighted means
+            # (as the within transformation estimation used)
+            row_weights = getattr(model, "row_weights", None)
+            within = within_transform(
+                np.column_stack([endog, full]),
+                model.prepared.rows.cell,
+                None if row_weights is None else np.asarray(row_weights, dtype=np.float64)[keep],
+            )
             resid = within[:, :1] - within[:, 1:] @ coef
             fitted = endog - np.einsum("nk,nk->n", resid, tau)
         out = np.full(keep.size, np.nan)

@@ -161,6 +161,10 @@ def test_row_weights_with_absorbed_cells_equal_wls_with_cell_dummies():
     np.testing.assert_allclose(
         res.params["sigma2[1]"], wls.ssr / (len(df) - df["cell"].nunique()), rtol=1e-9
     )
+    # the fitted values and residuals include the cell effects WLS estimates (the cells'
+    # weighted means; the unweighted ones had been used, off by up to 1.7 here)
+    np.testing.assert_allclose(res.fittedvalues, wls.fittedvalues, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(res.resid, wls.resid, rtol=1e-10, atol=1e-10)
 
 
 def test_sampling_weights_equal_wls_with_standard_errors_clustered_by_individual():
