@@ -366,6 +366,25 @@ class LatentClassOLSResults(LikelihoodModelResults):
             raise ValueError(f"{name!r} is not a parameter; parameters are {names}.")
         return names.index(name)
 
+    def t_test_pairwise(self, *args, **kwargs):
+        """Not available: statsmodels' pairwise tests compare the levels of a categorical
+        term, not classes.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Ignored.
+
+        Raises
+        ------
+        NotImplementedError
+            Saying what to use instead.
+        """
+        raise NotImplementedError(
+            "t_test_pairwise compares the levels of a categorical term; to compare classes "
+            "use test_class_equality(names) or t_test('x1[1] = x1[2]')."
+        )
+
     def test_class_equality(self, names=None):
         """Wald test that coefficients are equal across all classes.
 

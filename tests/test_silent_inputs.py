@@ -825,6 +825,8 @@ def test_post_estimation_helpers_check_their_arguments(sim):
         smlcr.summary_table([big, 3])
     with pytest.raises(ValueError, match="repeats a regressor"):
         big.test_class_equality(names=["x1", "x1"])
+    with pytest.raises(NotImplementedError, match="use test_class_equality"):
+        big.t_test_pairwise("x1")
     pytest.importorskip("matplotlib")
     table = pd.DataFrame({"bic": [3.0, 2.0]}, index=[1, 2])
     figure = plot_criteria(table, criteria="bic")
