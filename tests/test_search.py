@@ -333,8 +333,8 @@ def test_slow_runs_are_judged_on_windows_of_increments():
 
 def test_a_search_that_cannot_confirm_its_maximum_says_so():
     """One start, or a search sample too small, had reported a local maximum (-547.9 against
-    -468.1 here) as converged without a word: the sample's best was reached by 66 of its
-    starts."""
+    -468.1 here) as converged without a word: with a sample of 10 individuals, the sample's
+    best was reached by 66 of its starts (now an error: fewer individuals than parameters)."""
     sim = simulate_grouped(n_groups=60, rows_per_group=5, seed=8)
     model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3)
     with pytest.warns(smlcr.exceptions.SingleBestStartWarning, match=r"one start \(n_starts=1\)"):
