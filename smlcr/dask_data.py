@@ -711,8 +711,8 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         cells_per = np.bincount(codes, minlength=n_groups)
         dof = rows_per - cells_per
         scale = moments["scale"]  # the within columns are no larger than the raw ones
-        gram_diag = np.einsum("nij,nij->j", R / scale, R / scale)
-        rms_within = np.sqrt(gram_diag / n_rows) * scale
+        scaled = R / scale if np.any(scale != 1.0) else R  # (one copy, only where needed)
+        rms_within = np.sqrt(np.einsum("nij,nij->j", scaled, scaled) / n_rows) * scale
         rms_raw = np.sqrt(moments["m2"] / n_rows + (moments["mean"] / scale) ** 2) * scale
         check_varies_within(rms_within[-1] > 1e-12 * rms_raw[-1])
         # as :func:`smlcr.compress.constant_within`, from the statistics

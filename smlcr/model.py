@@ -964,11 +964,8 @@ class LatentClassOLS(LikelihoodModel):
         param_tol = check_tolerance(param_tol, "param_tol")
         gtol = check_tolerance(gtol, "gtol")
         search_sample = check_count(search_sample, "search_sample", 1, allow_none=True)
-        if (
-            search_sample is not None
-            and starts.search_size(self.n_groups, search_sample) < self.n_groups
-            and search_sample < self.k_params
-        ):
+        searched = starts.search_size(self.n_groups, search_sample)
+        if searched < self.n_groups and searched < self.k_params:
             raise ValueError(
                 f"`search_sample`={search_sample} individuals cannot hold a search for the "
                 f"model's {self.k_params} parameters; use at least that many (the "
@@ -996,7 +993,6 @@ class LatentClassOLS(LikelihoodModel):
             n_common=self.k_common,
         )
         work = em.Workspace.build(self.stats, self._Z)  # shared by the search and Newton
-        searched = starts.search_size(self.n_groups, search_sample)
         total = (
             1
             if start is not None
@@ -1250,7 +1246,8 @@ class LatentClassOLS(LikelihoodModel):
                     "individuals.",
                     SingleBestStartWarning,
                 )
-        if self.k_classes > 1 and outcome.records[0].kind != "user" and len(outcome.records) == 1:
+        user_start = outcome.records[0].kind == "user"
+        if self.k_classes > 1 and not user_start and len(outcome.records) == 1:
             warn(
                 "one start (n_starts=1): the fit did not look for other maxima, so it may be "
                 "a local one. Use more starts to confirm it (the default is up to 100).",
@@ -1291,7 +1288,7 @@ class LatentClassOLS(LikelihoodModel):
                 LocalMaximumWarning,
             )
         if polished.boundary is not None and not none_interior:
-            if outcome.records[0].kind == "user":
+            if user_start:
                 # EM cannot leave coinciding or empty classes: the start decided it
                 why = (
                     "The run from `start_params` ended there; EM keeps classes that coincide "
