@@ -29,6 +29,8 @@ __all__ = [
     "membership_standardization",
     "canonical_order_of_individuals",
     "power_of_two",
+    "SQUARE_SAFE",
+    "square_safe_scale",
     "block_height",
     "tsqr",
     "pooled_factor",
