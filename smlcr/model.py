@@ -461,6 +461,19 @@ class LatentClassOLS(LikelihoodModel):
         common = self._common_rows[keep][:, self.prepared.common_keep]
         return exog, common
 
+    def row_weights_used(self) -> np.ndarray | None:
+        """``row_weights`` of the rows estimation used, or None without row weights.
+
+        Returns
+        -------
+        ndarray, shape (nobs,), or None
+        """
+        self.require_data("row_weights_used()")
+        row_weights = getattr(self, "row_weights", None)
+        if row_weights is None:
+            return None
+        return np.asarray(row_weights, dtype=np.float64)[self.prepared.rows.keep]
+
     def with_k_classes(self, k_classes: int) -> LatentClassOLS:
         """The same model (data, individuals, options) with another number of classes.
 

@@ -988,11 +988,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         else:
             # the cell effects the fit implies: with row weights, the cells' weighted means
             # (as the within transformation estimation used)
-            row_weights = getattr(model, "row_weights", None)
             within = within_transform(
-                np.column_stack([endog, full]),
-                model.prepared.rows.cell,
-                None if row_weights is None else np.asarray(row_weights, dtype=np.float64)[keep],
+                np.column_stack([endog, full]), model.prepared.rows.cell, model.row_weights_used()
             )
             resid = within[:, :1] - within[:, 1:] @ coef
             fitted = endog - np.einsum("nk,nk->n", resid, tau)

@@ -55,8 +55,7 @@ def _design(model) -> _Design:
     design, common = model.rows_used()
     rows = model.prepared.rows
     codes, cells = rows.individual, rows.cell
-    row_weights = getattr(model, "row_weights", None)
-    row_weights = None if row_weights is None else np.asarray(row_weights, float)[rows.keep]
+    row_weights = model.row_weights_used()
     weighting = model.weighting
     if weighting.kind != "frequency":
         return _Design(
