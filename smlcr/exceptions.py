@@ -19,6 +19,7 @@ __all__ = [
     "ZeroWeightWarning",
     "FewClustersWarning",
     "InterruptedWarning",
+    "RowLabelsWarning",
     "warn",
 ]
 
@@ -66,6 +67,11 @@ class ZeroWeightWarning(SmlcrWarning):
 
 class FewClustersWarning(SmlcrWarning):
     """Too few clusters for a clustered covariance of full rank."""
+
+
+class RowLabelsWarning(SmlcrWarning):
+    """Without ``groups``, the data's row labels repeat (or are missing), so the rows (each
+    its own individual) are labelled by position instead."""
 
 
 def _internal_prefixes() -> tuple[str, ...]:

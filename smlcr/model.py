@@ -41,6 +41,7 @@ from smlcr.exceptions import (
     DegenerateClassWarning,
     LocalMaximumWarning,
     MissingRowsWarning,
+    RowLabelsWarning,
     SingleBestStartWarning,
     VarianceFloorWarning,
     ZeroWeightWarning,
@@ -100,7 +101,8 @@ class LatentClassOLS(LikelihoodModel):
     groups : array_like, shape (n,), optional
         Label of each row's individual: strings, integers or categories, in
         any order. ``None`` makes every row its own individual (a plain
-        mixture of regressions).
+        mixture of regressions), labelled by the data's row label (by
+        position for arrays).
     k_classes : int
         Number of latent classes K, at least 1 and at most the number of
         individuals.
@@ -283,7 +285,7 @@ class LatentClassOLS(LikelihoodModel):
             )
         if groups is None:
             self._groups_name = "group"
-            codes, labels = np.arange(n_rows, dtype=np.float64), pd.RangeIndex(n_rows)
+            codes, labels = np.arange(n_rows, dtype=np.float64), _rows_as_individuals(endog, exog)
         else:
             if len(groups) != n_rows:
                 raise ValueError(
@@ -1334,6 +1336,27 @@ def _subset_positions(full_index: pd.Index, subset) -> np.ndarray:
     """Positions among ``full_index`` of the rows ``subset`` selects (a mask or labels), in
     the order ``DataFrame.loc[subset]`` gives them."""
     return pd.Series(np.arange(len(full_index)), index=full_index).loc[subset].to_numpy()
+
+
+def _rows_as_individuals(endog, exog) -> pd.Index:
+    """The individuals' labels when every row is its own individual (no ``groups``): the
+    data's row labels, so that ``posteriors`` and ``modal_class`` join the data by label
+    and ``predict(groups=...)`` takes them; positions ``0..n-1`` for arrays, and, with a
+    :class:`RowLabelsWarning`, where the row labels repeat or are missing."""
+    n_rows = len(endog)
+    index = _row_labels(endog, exog)
+    if index is None:
+        return pd.RangeIndex(n_rows)
+    if index.is_unique and not index.hasnans:
+        return index
+    warn(
+        "without `groups` every row is its own individual, labelled by its row label, but "
+        "the data's row labels repeat or are missing: the individuals are labelled by "
+        f"position 0..{n_rows - 1} instead (`posteriors`, `modal_class`, `predict(groups=...)`"
+        "); give the data a unique index to label them by row.",
+        RowLabelsWarning,
+    )
+    return pd.RangeIndex(n_rows)
 
 
 def _row_labels(endog, exog):

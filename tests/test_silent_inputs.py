@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import smlcr
 from smlcr.datasets import simulate_grouped
+from smlcr.exceptions import RowLabelsWarning
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +282,51 @@ def test_a_fit_without_groups_says_every_row_is_an_individual(sim):
     assert "every row is its own individual" in res.summary().as_text()
     grouped = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id").fit(rng=0)
     assert "every row is its own individual" not in grouped.summary().as_text()
+
+
+def test_without_groups_the_rows_are_labelled_by_their_row_labels():
+    # every row its own individual: the individuals are the data's rows, so they carry the
+    # rows' labels (they had been labelled 0..n-1 by position: on a shuffled index a join of
+    # `posteriors` with the data matched rows at chance, and predict(groups=...) read labels
+    # as positions)
+    sim = simulate_grouped(
+        n_groups=120,
+        rows_per_group=1,
+        beta=((1, 2, -1), (-2, 0.5, 1)),
+        sigma2=(1, 0.5),
+        shares=(0.6, 0.4),
+        seed=0,
+    )
+    d = sim.data.sample(frac=1, random_state=0)
+    d.index = d.index + 1000  # labels that are not positions
+    model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", d)
+    res = model.fit(rng=0, n_starts=10)
+    assert res.posteriors.index.equals(d.index)  # in the data's order, as `row_posteriors`
+    rows = res.row_posteriors()
+    joined = d.join(res.posteriors)
+    np.testing.assert_array_equal(joined[[1, 2]].to_numpy(), rows[[1, 2]].to_numpy())
+    assert res.modal_class.equals(rows["modal_class"].astype(np.int64).rename("modal_class"))
+    new = d.iloc[[5, 0, 9]]
+    np.testing.assert_allclose(
+        res.predict(new, which="posterior", groups=new.index),
+        np.asarray(res.fittedvalues)[[5, 0, 9]],
+    )
+    # a cluster given as a Series of the data is read by row (it had been refused), as the
+    # same values per row
+    cluster = d["x1"].rank().floordiv(4)
+    clustered = model.fit(rng=0, n_starts=10, cluster=cluster)
+    by_row = model.fit(rng=0, n_starts=10, cluster=cluster.to_numpy())
+    np.testing.assert_allclose(clustered.bse, by_row.bse, rtol=1e-12)
+    # the array API and a fit on data in the original order agree with the shuffled one
+    design = np.column_stack([np.ones(len(d)), d[["x1", "x2"]].to_numpy()])
+    arrays = smlcr.LatentClassOLS(d["y"].to_numpy(), design).fit(rng=0, n_starts=10)
+    assert arrays.posteriors.index.equals(pd.RangeIndex(len(d)))
+    np.testing.assert_allclose(np.asarray(arrays.params), res.params.to_numpy(), rtol=1e-8)
+    # repeated row labels cannot label individuals: positions, with a warning saying so
+    repeated = d.set_axis(np.repeat(np.arange(len(d) // 2), 2))
+    with pytest.warns(RowLabelsWarning, match="repeat"):
+        by_position = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", repeated)
+    assert by_position.fit(rng=0, n_starts=10).posteriors.index.equals(pd.RangeIndex(len(d)))
 
 
 def test_identical_individuals_give_a_named_boundary_and_no_raw_warnings():
