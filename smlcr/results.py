@@ -22,6 +22,7 @@ from smlcr.exceptions import (
     SingularInformationWarning,
     warn,
 )
+from smlcr.prepare import check_finite
 
 __all__ = ["LatentClassOLSResults", "LatentClassOLSResultsWrapper", "invert_information"]
 
@@ -692,7 +693,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
                     "values per new row (or a DataFrame to a formula model)."
                 )
             given = side_design_for(spec, data, drop_intercept=name == "common")
-        values = np.asarray(given, dtype=np.float64)
+        elif isinstance(given, (pd.Series, pd.DataFrame)):
+            # matched to the new rows by index and to the variables by name, never by position
+            rows = data.index if isinstance(data, (pd.Series, pd.DataFrame)) else None
+            given = aligned(given, rows, f"{name}_exog")
+            if isinstance(given, pd.DataFrame):
+                given = _columns_by_name(given, side.names, f"{name}_exog")
+        values = _new_values(given, f"{name}_exog")
         values = values[:, None] if values.ndim == 1 else values
         if name == "common" and values.shape[1] == model.prepared.common_keep.size:
             values = values[:, model.prepared.common_keep]
@@ -716,6 +723,17 @@ class LatentClassOLSResults(LikelihoodModelResults):
         model = self.model
         index = None
         if exog is None:
+            given = [
+                n
+                for n, v in (("common_exog", common_exog), ("membership_exog", membership_exog))
+                if v is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"`{given[0]}` is used only with new `exog` (the rows it belongs to); "
+                    "without `exog` the prediction is for the sample's rows and their own "
+                    "values. Pass the new rows as `exog` too."
+                )
             model.require_data("predict() without new `exog`")
             design, common = model.rows_used()
             codes = model.prepared.rows.individual
@@ -734,10 +752,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
                     "keep. Pass the regressors themselves with transform=False, columns named "
                     f"as {list(model.exog_names)}."
                 )
+            if isinstance(exog, pd.Series) and not formula:
+                exog = _series_of_new_rows(exog, model.exog_names)
+                raw = exog
             if isinstance(exog, pd.DataFrame) and not formula:
                 exog = _columns_by_name(exog, model.exog_names)
             design, index = self._transform_predict_exog(exog, transform=transform)
-            design = np.asarray(design, dtype=np.float64)
+            design = _new_values(design, "exog")
             if design.shape[1] == model.prepared.exog_keep.size:
                 design = design[:, model.prepared.exog_keep]
             elif design.shape[1] != model.k_exog:
@@ -749,6 +770,12 @@ class LatentClassOLSResults(LikelihoodModelResults):
             membership = None
             if which == "marginal":
                 membership = self._side_rows("membership", membership_exog, raw, design.shape[0])
+            elif membership_exog is not None:
+                raise ValueError(
+                    f"`membership_exog` is not used with which={which!r} (the class "
+                    "probabilities are the posteriors, or none); drop it, or pass "
+                    "which='marginal'."
+                )
             codes = None
             if which == "posterior":
                 if groups is None:
@@ -954,9 +981,16 @@ class LatentClassOLSResults(LikelihoodModelResults):
             by_label = model.label_order
             values, index = model.membership_exog[by_label], model.group_labels[by_label]
         else:
-            n_rows = len(data) if membership_exog is None else len(membership_exog)
-            values = self._side_rows("membership", membership_exog, data, n_rows)
-            index = data.index if isinstance(data, pd.DataFrame) else None
+            if data is not None and membership_exog is not None:
+                raise ValueError(
+                    "pass either `data` (a formula model's new rows) or `membership_exog` "
+                    "(the membership values themselves), not both."
+                )
+            rows = data if membership_exog is None else membership_exog
+            n_rows = len(rows)
+            # a pandas membership_exog labels its own rows
+            values = self._side_rows("membership", membership_exog, rows, n_rows)
+            index = rows.index if isinstance(rows, (pd.Series, pd.DataFrame)) else None
         return pd.DataFrame(
             self._probabilities(values), index=index, columns=self.posteriors.columns
         )
@@ -1036,17 +1070,48 @@ class LatentClassOLSResultsWrapper(LikelihoodResultsWrapper):
 wrap.populate_wrapper(LatentClassOLSResultsWrapper, LatentClassOLSResults)
 
 
-def _columns_by_name(exog: pd.DataFrame, names: list) -> pd.DataFrame:
-    """New rows' regressors of a model built without a formula, matched by column name (a
+def _columns_by_name(exog: pd.DataFrame, names: list, arg: str = "exog") -> pd.DataFrame:
+    """New rows' values of a model built without a formula, matched by column name (a
     DataFrame's columns are never read by position)."""
     missing = [name for name in names if name not in exog.columns]
+    what = "regressor" if arg == "exog" else "variable"
     if missing:
         raise ValueError(
-            f"`exog` is a DataFrame without the model's regressor(s) {missing}; its columns "
+            f"`{arg}` is a DataFrame without the model's {what}(s) {missing}; its columns "
             f"are matched by name to the model's ({list(names)}). Name them so, or pass a "
             "numpy array with the columns in the model's order."
         )
     return exog[list(names)]
+
+
+def _new_values(values, name: str) -> np.ndarray:
+    """New rows' values as a float64 matrix; complex or text values, more than two
+    dimensions and infinite values are errors naming ``name`` (NaN predicts NaN)."""
+    array = np.asarray(values)
+    if array.dtype.kind == "c":
+        raise ValueError(f"`{name}` holds complex numbers; pass real values.")
+    try:
+        array = array.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`{name}` must be numeric ({err}).") from err
+    if array.ndim > 2:
+        raise ValueError(f"`{name}` must have one row per new row, got shape {array.shape}.")
+    check_finite({name: array}, nan_allowed=True)
+    return array[:, None] if array.ndim == 1 else array
+
+
+def _series_of_new_rows(exog: pd.Series, names: list) -> pd.DataFrame:
+    """A Series of new rows' regressors: one row labelled by the regressors' names (as
+    ``data.iloc[0]`` gives it), or, with one regressor, its values; never read by position."""
+    if set(names) <= set(exog.index):
+        return exog.to_frame().T
+    if len(names) == 1:
+        return exog.to_frame(names[0])
+    raise ValueError(
+        f"`exog` is a Series whose index does not hold the model's regressors {list(names)}; "
+        "one new row is matched by name (a Series indexed by the regressors' names), several "
+        "need a DataFrame (or a numpy array with the columns in the model's order)."
+    )
 
 
 def _new_row_groups(groups, exog, n_rows: int) -> np.ndarray:

@@ -595,6 +595,70 @@ def test_new_rows_are_matched_by_column_name_and_groups_by_index(sim):
         fit.predict(rows, groups="id")
 
 
+def test_side_values_of_new_rows_are_matched_by_name_and_index_and_never_ignored():
+    """`common_exog` / `membership_exog` DataFrames were read by position (columns in another
+    order moved predictions by up to 0.8; a reversed index paired values with other rows),
+    they were ignored without new `exog` or with which='class', and one new row given as a
+    labelled Series (``data.iloc[0]``) was read by position (found by the API audit)."""
+    sim = simulate_grouped(
+        n_groups=60,
+        rows_per_group=6,
+        beta=((1, 2, -1), (-2, 0.5, 1)),
+        sigma2=(1, 0.5),
+        shares=(0.6, 0.4),
+        seed=0,
+    )
+    d = sim.data
+    rng = np.random.default_rng(1)
+    d["z"] = rng.standard_normal(60)[d["id"]]
+    d["w"] = rng.standard_normal(len(d))
+    X = d[["x1", "x2"]].assign(const=1.0)[["const", "x1", "x2"]]
+    M = d[["z"]].assign(const=1.0)[["const", "z"]]
+    res = smlcr.LatentClassOLS(d["y"], X, groups=d["id"], membership=M, common=d[["w"]]).fit(
+        n_starts=10, rng=0
+    )
+    new = d.iloc[[3, 17, 40, 200]]
+    Xn, Mn, Cn = X.loc[new.index], M.loc[new.index], new[["w"]]
+    expected = res.predict(Xn.to_numpy(), membership_exog=Mn.to_numpy(), common_exog=Cn.to_numpy())
+    # columns by name, rows by index
+    for membership, common in [(Mn[["z", "const"]], Cn), (Mn.iloc[::-1], Cn.iloc[::-1])]:
+        got = res.predict(Xn, membership_exog=membership, common_exog=common)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12)
+        mean = res.get_prediction(Xn, membership_exog=membership, common_exog=common)
+        np.testing.assert_allclose(mean.predicted_mean, expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        res.predict_membership(membership_exog=Mn[["z", "const"]]),
+        res.predict_membership(membership_exog=Mn.to_numpy()),
+        rtol=1e-12,
+    )
+    with pytest.raises(ValueError, match="`common_exog` is a pandas object whose index"):
+        res.predict(Xn, membership_exog=Mn, common_exog=Cn.set_axis([100, 101, 102, 103]))
+    with pytest.raises(ValueError, match=r"`common_exog` is a DataFrame without .*\['w'\]"):
+        res.predict(Xn, membership_exog=Mn, common_exog=Cn.rename(columns={"w": "v"}))
+    # never ignored
+    with pytest.raises(ValueError, match="`common_exog` is used only with new `exog`"):
+        res.predict(common_exog=d[["w"]].to_numpy() + 100)
+    with pytest.raises(ValueError, match="`membership_exog` is used only with new `exog`"):
+        res.get_prediction(membership_exog=M.to_numpy())
+    with pytest.raises(ValueError, match="`membership_exog` is not used with which='class'"):
+        res.predict(Xn, which="class", common_exog=Cn, membership_exog=Mn)
+    with pytest.raises(ValueError, match="either `data`"):
+        res.predict_membership(new, membership_exog=Mn)
+    # one new row as a Series labelled by the regressors: by name
+    row = X.loc[[17]][["x2", "const", "x1"]].iloc[0]
+    one = res.predict(row, membership_exog=Mn.loc[[17]], common_exog=Cn.loc[[17]])
+    np.testing.assert_allclose(np.asarray(one), expected[[1]], rtol=1e-12)
+    with pytest.raises(ValueError, match="Series whose index does not hold the model's"):
+        res.predict(row.set_axis(["a", "b", "c"]), membership_exog=Mn.loc[[17]])
+    # values the fit refuses are refused here too, naming the argument
+    with pytest.raises(ValueError, match="`exog` holds complex numbers"):
+        res.predict(Xn.to_numpy() + 0j, membership_exog=Mn.to_numpy(), common_exog=Cn.to_numpy())
+    with pytest.raises(ValueError, match="`common_exog` contains infinite values"):
+        res.predict(
+            Xn.to_numpy(), membership_exog=Mn.to_numpy(), common_exog=np.full((4, 1), np.inf)
+        )
+
+
 def test_new_rows_with_a_missing_side_variable_predict_nan():
     """NaN in a common variable of new rows had raised an error naming `common_exog`."""
     sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
