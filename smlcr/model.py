@@ -606,9 +606,11 @@ class LatentClassOLS(LikelihoodModel):
         data : pandas.DataFrame
             The data.
         subset : array_like, optional
-            Rows of ``data`` to use (boolean mask, or index labels).
+            Rows of ``data`` to use: a boolean mask (one value per row; a Series
+            is aligned by index), or distinct index labels of ``data``.
         drop_cols : list of str, optional
-            Columns to drop from the design matrix.
+            Columns to drop from the design matrix, named exactly as the
+            design's columns (an unknown name is an error).
         *args
             Passed to the model.
         **kwargs
@@ -640,10 +642,17 @@ class LatentClassOLS(LikelihoodModel):
                 f"`formula` must have the response on the left of '~' (as 'y ~ x1 + x2'), "
                 f"got {formula!r}."
             )
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(
+                "`data` must be a pandas (or Dask) DataFrame with the formula's variables, "
+                f"got {type(data).__name__} (pd.DataFrame(data) makes one of a dict of "
+                "columns)."
+            )
         data = _masked_to_float(data)
         full_index = data.index
         if subset is not None:
-            data = data.loc[subset]
+            data = _subset_rows(data, subset)
+        drop_cols = None if drop_cols is None else _DropColumns(drop_cols)
         groups = row_values(kwargs.pop("groups", None), data, full_index, subset, "groups")
         absorb = kwargs.pop("absorb", None)
         if absorb is not None:
@@ -677,9 +686,20 @@ class LatentClassOLS(LikelihoodModel):
                 )
             elif value is not None:
                 kwargs[name] = side_rows(value, data, full_index, subset, name)
-        model = super().from_formula(
-            formula, data, None, drop_cols, *args, eval_env=eval_env, **kwargs
-        )
+        try:
+            model = super().from_formula(
+                formula, data, None, drop_cols, *args, eval_env=eval_env, **kwargs
+            )
+        except Exception as err:  # the formula engine's own error for a missing value
+            named = [c for c in data.columns if isinstance(c, str) and c in formula]
+            if kwargs.get("missing") == "none" and bool(data[named].isna().to_numpy().any()):
+                raise ValueError(
+                    "`data` has missing values and missing='none' makes them an error; pass "
+                    "missing='drop' to drop those rows from every array (or remove them)."
+                ) from err
+            raise
+        if drop_cols is not None:
+            drop_cols.check(model.exog_names)
         model._side_specs = specs
         model._side_formulas = texts
         # the data's rows before `subset` and the positions among them of those it keeps,
@@ -1329,6 +1349,76 @@ class LatentClassOLS(LikelihoodModel):
                 f"the fit did not converge: {why} (maxiter={maxiter}). Raise `maxiter`, "
                 "or check `results.local_maxima` and the singular directions.",
                 ConvergenceWarning,
+            )
+
+
+def _subset_rows(data: pd.DataFrame, subset) -> pd.DataFrame:
+    """The rows of ``data`` that ``subset`` selects: a boolean mask (one value per row, a
+    Series aligned by index) or distinct index labels of ``data``; anything else, and a
+    selection of no rows, is an error naming ``subset`` (a repeated label would put a row
+    in the fit twice)."""
+    if isinstance(subset, (str, bytes)) or np.ndim(subset) != 1:
+        raise ValueError(
+            "`subset` must be a boolean mask with one value per row of `data`, or a list of "
+            f"its index labels, got {subset!r}; for a condition pass a boolean Series such "
+            "as data.eval('x1 > 0')."
+        )
+    if isinstance(subset, pd.Series) and pd.api.types.is_bool_dtype(subset.dtype):
+        subset = aligned(subset, data.index, "subset")
+    values = np.asarray(subset)
+    if values.dtype == bool:
+        if values.size != len(data):
+            raise ValueError(
+                f"`subset` is a boolean mask of {values.size} values but `data` has "
+                f"{len(data)} rows; pass one value per row."
+            )
+        selected = data.loc[values]
+    else:
+        labels = pd.Index(values)
+        if not labels.is_unique:
+            repeated = list(dict.fromkeys(labels[labels.duplicated()]))[:3]
+            raise ValueError(
+                f"`subset` repeats the label(s) {[plain(a) for a in repeated]}: a row would "
+                "enter the fit more than once. Pass each row's label once (frequency "
+                "weights count an individual several times)."
+            )
+        absent = labels[~labels.isin(data.index)]
+        if len(absent):
+            raise ValueError(
+                f"`subset` has label(s) {[plain(a) for a in absent[:3]]} that are not in "
+                "`data`'s index; pass index labels of `data`, or a boolean mask."
+            )
+        selected = data.loc[labels]
+    if not len(selected):
+        raise ValueError("`subset` selects no rows of `data`.")
+    return selected
+
+
+class _DropColumns(list):
+    """``drop_cols`` as statsmodels reads it (``column in drop_cols`` for every column of
+    the formula's design), recording the columns asked about, so that a name that is no
+    column of the design is an error rather than silently ignored."""
+
+    def __init__(self, names):
+        if isinstance(names, str) or not all(isinstance(n, str) for n in list(names)):
+            raise ValueError(f"`drop_cols` must be a list of column names, got {names!r}.")
+        super().__init__(names)
+        self.asked: set = set()
+
+    def __contains__(self, name) -> bool:
+        self.asked.add(name)
+        return super().__contains__(name)
+
+    def check(self, kept: list) -> None:
+        """An error naming the names that are no column of the design (when statsmodels
+        asked about the design's columns at all)."""
+        if not self.asked:
+            return
+        unknown = [name for name in self if name not in self.asked]
+        if unknown:
+            raise ValueError(
+                f"`drop_cols` names {unknown}, which are not columns of the formula's design "
+                f"(its columns: {sorted(self.asked, key=str)}); names are matched exactly."
             )
 
 

@@ -659,6 +659,38 @@ def test_side_values_of_new_rows_are_matched_by_name_and_index_and_never_ignored
         )
 
 
+def test_from_formula_checks_subset_drop_cols_data_and_missing(sim):
+    """`subset` repeating a label put the row in the fit twice, a misspelled `drop_cols` was
+    ignored, bad subsets gave IndexError / KeyError / numpy errors, a dict as `data` an
+    AttributeError and missing='none' the formula engine's error (found by the API audit)."""
+    df = sim.data
+    build = smlcr.LatentClassOLS.from_formula
+    with pytest.raises(ValueError, match=r"`subset` repeats the label\(s\) \[0\]"):
+        build(sim.formula, df, groups="id", subset=[0, 0] + list(range(1, len(df))))
+    bad = {
+        "is a boolean mask of 10 values": np.ones(10, bool),
+        r"label\(s\) \[1000000\] that are not": [0, 1, 10**6],
+        "selects no rows": [],
+        "boolean Series such as": "x1 > 0",
+    }
+    for message, subset in bad.items():
+        with pytest.raises(ValueError, match=message):
+            build(sim.formula, df, groups="id", subset=subset)
+    mask = df["x1"] > 0
+    by_mask = build(sim.formula, df, groups="id", subset=mask)
+    by_labels = build(sim.formula, df, groups="id", subset=df.index[mask].to_numpy())
+    shuffled = build(sim.formula, df, groups="id", subset=mask.sample(frac=1, random_state=0))
+    assert by_mask.nobs == by_labels.nobs == shuffled.nobs == mask.sum()
+    with pytest.raises(ValueError, match=r"`drop_cols` names \['x3'\], which are not columns"):
+        build(sim.formula, df, groups="id", drop_cols=["x3"])
+    assert build(sim.formula, df, groups="id", drop_cols=["x1"]).exog_names == ["Intercept", "x2"]
+    with pytest.raises(TypeError, match="`data` must be a pandas"):
+        build(sim.formula, dict(df), groups="id")
+    holed = df.assign(x1=df["x1"].mask(df.index == 3))
+    with pytest.raises(ValueError, match="missing='none' makes them an error"):
+        build(sim.formula, holed, groups="id", missing="none")
+
+
 def test_new_rows_with_a_missing_side_variable_predict_nan():
     """NaN in a common variable of new rows had raised an error naming `common_exog`."""
     sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
