@@ -15,7 +15,7 @@ import statsmodels.api as sm
 from statsmodels.tools.numdiff import approx_fprime
 
 import smlcr
-from smlcr.datasets import simulate_grouped
+from smlcr.datasets import informative_sample, simulate_grouped
 from smlcr.exceptions import FewClustersWarning, ZeroWeightWarning
 
 FORMULA = "y ~ x1 + x2"
@@ -425,6 +425,39 @@ def test_sampling_weights_correct_an_informative_sample_and_intervals_cover():
     # 150 sandwich intervals at 95%: at least 88% cover (binomial sd 1.8%)
     coverage = weighted[[c for c in weighted if c.startswith("covered")]].to_numpy().mean()
     assert coverage >= 0.88
+
+
+def test_informative_sample_draws_independently_of_the_population_and_checks_arguments():
+    """With equal seeds the inclusion draws reused the population's class draws: stated
+    rates (0.2, 0.5, 0.8) were realised as (0.41, 0, 0) (found by the API audit)."""
+    population = simulate_grouped(n_groups=20_000, rows_per_group=1, seed=0)
+    for seed in (0, 5):
+        sample = informative_sample(population, inclusion=(0.2, 0.5, 0.8), seed=seed)
+        counts = population.true_class.value_counts().sort_index()
+        kept = sample.groupby("true_class")["id"].nunique().reindex(counts.index, fill_value=0)
+        rates = (kept / counts).to_numpy()
+        # binomial sd below 0.007 at these counts
+        np.testing.assert_allclose(rates, [0.2, 0.5, 0.8], atol=0.03)
+    # the defaults work together: evenly spaced rates, one per class
+    assert set(informative_sample(population)["weight"].round(12)) == {5.0, 2.0, 1.25}
+    bad = [
+        (dict(inclusion=(0.2, 0.8)), "`inclusion` must have one value per class"),
+        (dict(inclusion=(0.2, 0.5, 1.5)), "`inclusion` must be probabilities"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=message):
+            informative_sample(population, **kwargs)
+    for kwargs, message in [
+        (dict(sigma2=(1.0, -1.0, 2.0)), "`sigma2` must be positive"),
+        (dict(shares=(0.5, 0.5)), "`shares` must have one value per class"),
+        (dict(rows_per_group=2.7), "`rows_per_group` must be an integer"),
+        (dict(rows_per_group=(2, 5, 9)), "a \\(fewest, most\\) pair"),
+        (dict(rows_per_group=(5, 2)), "fewest above most"),
+        (dict(beta=((1.0, 2.0),)), "`beta` must hold one"),
+        (dict(n_groups=0), "`n_groups` must be an integer"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            simulate_grouped(**kwargs)
 
 
 def test_class_means_and_average_effects_with_frequency_weights_equal_the_replicated_data():

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from smlcr.design import check_count
+
 __all__ = ["SimulatedData", "informative_sample", "simulate_grouped"]
 
 
@@ -95,15 +97,35 @@ def simulate_grouped(
     -------
     SimulatedData
     """
-    rng = np.random.default_rng(seed)
+    n_groups = check_count(n_groups, "n_groups")
     beta = np.asarray(beta, dtype=float)
-    sigma2 = np.asarray(sigma2, dtype=float)
-    shares = np.asarray(shares, dtype=float)
+    if beta.ndim != 2 or beta.shape[1] != 3:
+        raise ValueError(
+            f"`beta` must hold one (intercept, x1, x2) triple per class, got shape {beta.shape}."
+        )
     k = beta.shape[0]
+    sigma2 = _per_class(sigma2, k, "sigma2")
+    shares = _per_class(shares, k, "shares")
+    if np.any(sigma2 <= 0):
+        raise ValueError(f"`sigma2` must be positive, got {sigma2.tolist()}.")
+    if np.any(shares < 0) or not np.isclose(shares.sum(), 1.0):
+        raise ValueError(f"`shares` must be probabilities that sum to 1, got {shares.tolist()}.")
     if isinstance(rows_per_group, tuple):
-        counts = rng.integers(rows_per_group[0], rows_per_group[1] + 1, size=n_groups)
+        if len(rows_per_group) != 2:
+            raise ValueError(
+                "`rows_per_group` is a number of rows or a (fewest, most) pair, got "
+                f"{rows_per_group!r}."
+            )
+        low, high = (check_count(r, "rows_per_group") for r in rows_per_group)
+        if low > high:
+            raise ValueError(f"`rows_per_group` {rows_per_group!r} has fewest above most.")
     else:
-        counts = np.full(n_groups, int(rows_per_group))
+        low = high = check_count(rows_per_group, "rows_per_group")
+    rng = np.random.default_rng(seed)
+    if isinstance(rows_per_group, tuple):
+        counts = rng.integers(low, high + 1, size=n_groups)
+    else:
+        counts = np.full(n_groups, low)
     true_class = rng.choice(k, size=n_groups, p=shares)
     ids = np.repeat(np.arange(n_groups), counts)
     n = ids.size
@@ -125,8 +147,20 @@ def simulate_grouped(
     )
 
 
+#: The spawn key of :func:`informative_sample`'s random stream.
+INCLUSION_STREAM = 1
+
+
+def _per_class(values, k: int, name: str) -> np.ndarray:
+    """One number per class, or an error naming ``name``."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (k,):
+        raise ValueError(f"`{name}` must have one value per class ({k}), got {values.tolist()}.")
+    return values
+
+
 def informative_sample(
-    population: SimulatedData, inclusion=(0.2, 0.8), seed: int = 0
+    population: SimulatedData, inclusion=None, seed: int = 0
 ) -> pd.DataFrame:
     """An unequal-probability sample of the individuals of ``population``, with weights.
 
@@ -139,9 +173,13 @@ def informative_sample(
     ----------
     population : SimulatedData
         A population drawn by :func:`simulate_grouped`.
-    inclusion : sequence of float
-        Inclusion probability of an individual of each true class.
+    inclusion : sequence of float, optional
+        Inclusion probability of an individual of each true class, in (0, 1].
+        Default: evenly spaced from 0.2 to 0.8 ((0.2, 0.8) for two classes).
     seed : int
+        Seed of the inclusion draws: a stream of its own (a spawned
+        ``SeedSequence``), independent of the population's draws whatever
+        their seed.
 
     Returns
     -------
@@ -149,8 +187,16 @@ def informative_sample(
         The included rows of ``population.data`` with a column ``weight``
         (constant within individuals).
     """
-    rng = np.random.default_rng(seed)
-    inclusion = np.asarray(inclusion, dtype=np.float64)
+    # a stream of its own: the population drawn with the same seed used the plain one, and
+    # the inclusion draws must be independent of its class draws
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(INCLUSION_STREAM,)))
+    k = len(population.shares)
+    inclusion = np.linspace(0.2, 0.8, k) if inclusion is None else inclusion
+    inclusion = _per_class(inclusion, k, "inclusion")
+    if np.any(inclusion <= 0) or np.any(inclusion > 1):
+        raise ValueError(
+            f"`inclusion` must be probabilities in (0, 1], one per class, got {inclusion.tolist()}."
+        )
     classes = population.true_class.to_numpy() - 1
     included = rng.random(classes.size) < inclusion[classes]
     chosen = population.true_class.index[included]
