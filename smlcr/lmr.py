@@ -25,6 +25,8 @@ evaluated by simulation with a fixed seed.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from smlcr.design import check_count
@@ -103,11 +105,7 @@ def vuong_weights(small, big) -> np.ndarray:
     weights, the scores' variance is that of the sandwich (``sum w_i^2 s_i
     s_i'``), the weighted chi-squared limit of a pseudo-likelihood ratio.
     """
-    if not small.model.group_labels.equals(big.model.group_labels):
-        raise ValueError(
-            "the two fits are not on the same individuals in the same order; fit both models "
-            "to the same data (e.g. model.with_k_classes(k))."
-        )
+    _check_vuong_pair(small, big)
     f = small.model.derivatives(np.asarray(small.params))
     g = big.model.derivatives(np.asarray(big.params))
     if not np.array_equal(
@@ -129,6 +127,30 @@ def vuong_weights(small, big) -> np.ndarray:
     return np.sort(-np.linalg.eigvals(w).real)[::-1]
 
 
+def _check_vuong_pair(small, big) -> None:
+    """An error unless ``small`` and ``big`` are fits of one response on the same
+    individuals, ``big`` with more parameters (nested by classes or by regressors)."""
+    for fit, name in ((small, "small"), (big, "big")):
+        if not all(hasattr(fit, attr) for attr in ("model", "llf", "df_model", "params")):
+            raise TypeError(
+                f"`{name}` must be a fitted result (LatentClassOLSResults), got "
+                f"{type(fit).__name__}."
+            )
+    if not big.df_model > small.df_model:
+        raise ValueError(
+            f"`big` ({big.df_model:g} parameters) must have more parameters than `small` "
+            f"({small.df_model:g}); are they swapped?"
+        )
+    rows = [getattr(fit.model, "endog", None) for fit in (small, big)]
+    if all(r is not None for r in rows) and not np.array_equal(*map(np.asarray, rows)):
+        raise ValueError("the two fits have different responses; fit both to the same data.")
+    if not small.model.group_labels.equals(big.model.group_labels):
+        raise ValueError(
+            "the two fits are not on the same individuals in the same order; fit both models "
+            "to the same data (e.g. model.with_k_classes(k))."
+        )
+
+
 def weighted_chi2_sf(x: float, weights: np.ndarray, n_sim: int = 200_000, seed: int = 0) -> float:
     """``P(sum_j w_j Z_j^2 >= x)`` by simulation with a fixed seed.
 
@@ -143,10 +165,18 @@ def weighted_chi2_sf(x: float, weights: np.ndarray, n_sim: int = 200_000, seed: 
     Returns
     -------
     float
+        NaN when ``x`` is NaN.
     """
+    n_sim = check_count(n_sim, "n_sim", 1)
+    seed = check_count(seed, "seed", 0)
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(f"`weights` must be finite numbers, got {weights.tolist()}.")
+    if np.isnan(x):
+        return float("nan")
     rng = np.random.default_rng(seed)
     total = np.zeros(n_sim)
-    for w in np.asarray(weights, dtype=np.float64):
+    for w in weights:
         total += w * rng.standard_normal(n_sim) ** 2
     return float(np.mean(total >= x))
 
@@ -167,6 +197,9 @@ def lmr_adjusted(lr: float, d: int, n: int) -> float:
     -------
     float
     """
+    d = check_count(d, "d", 1)
+    if isinstance(n, bool) or not isinstance(n, numbers.Real) or not n > 1:
+        raise ValueError(f"`n` must be a number of individuals above 1, got {n!r}.")
     return float(lr / (1.0 + 1.0 / (d * np.log(n))))
 
 

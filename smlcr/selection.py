@@ -189,8 +189,7 @@ def bootstrap_lrt(
         an :class:`~smlcr.exceptions.InterruptedWarning`.
     """
     check_nested_fits(res_k, res_k1, ("res_k", "res_k1"), one_more=True)
-    if not isinstance(n_boot, int) or n_boot < 1:
-        raise ValueError(f"`n_boot` must be a positive integer, got {n_boot!r}.")
+    n_boot = check_count(n_boot, "n_boot", 1)
     jobs = resolve_jobs(n_jobs)
     generator = check_rng(rng)
     small_kwds = {**_search_of(res_k), **(fit_kwds or {})}

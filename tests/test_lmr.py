@@ -85,3 +85,34 @@ def test_tests_of_k_against_k_plus_one_refuse_fits_of_different_data_or_models()
         with pytest.raises(ValueError, match="(one class more|more classes) than"):
             test(res2, res1)
     assert smlcr.lmr.lmr_test(res1, res2, n_sim=100)["lr"] >= 0
+    # the public helpers check what the test checks (they had returned numbers for swapped
+    # fits, fits of another response, a NaN statistic or a count of zero draws)
+    with pytest.raises(ValueError, match="must have more parameters than `small`"):
+        vuong_weights(res2, res1)
+    shifted = sim.data.assign(y=sim.data["y"] + np.arange(len(sim.data)) % 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res_shifted = smlcr.LatentClassOLS.from_formula(
+            sim.formula, shifted, groups="id", k_classes=2
+        ).fit(rng=0, n_starts=3)
+    with pytest.raises(ValueError, match="different responses"):
+        vuong_weights(res1, res_shifted)
+    weights = vuong_weights(res1, res2)
+    assert np.isnan(weighted_chi2_sf(np.nan, weights))
+    for kwargs, message in [
+        ({"n_sim": 0}, "`n_sim` must be an integer"),
+        ({"n_sim": 1.5}, "`n_sim` must be an integer"),
+        ({"seed": -1}, "`seed` must be an integer"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            weighted_chi2_sf(3.0, weights, **kwargs)
+    with pytest.raises(ValueError, match="`weights` must be finite"):
+        weighted_chi2_sf(3.0, [1.0, np.nan])
+    with pytest.raises(ValueError, match="`d` must be an integer"):
+        lmr_adjusted(3.0, 0, 100)
+    with pytest.raises(ValueError, match="`n` must be a number of individuals above 1"):
+        lmr_adjusted(3.0, 2, 1)
+    with pytest.raises(ValueError, match="`n_boot` must be an integer"):
+        smlcr.bootstrap_lrt(res1, res2, n_boot=True)
+    boot = smlcr.bootstrap_lrt(res1, res2, n_boot=np.int64(1), rng=0, fit_kwds={"n_starts": 1})
+    assert boot["n_boot"] == 1

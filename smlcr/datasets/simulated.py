@@ -159,9 +159,7 @@ def _per_class(values, k: int, name: str) -> np.ndarray:
     return values
 
 
-def informative_sample(
-    population: SimulatedData, inclusion=None, seed: int = 0
-) -> pd.DataFrame:
+def informative_sample(population: SimulatedData, inclusion=None, seed: int = 0) -> pd.DataFrame:
     """An unequal-probability sample of the individuals of ``population``, with weights.
 
     Individual ``i`` of true class ``s`` is included with probability
