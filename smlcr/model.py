@@ -672,10 +672,12 @@ class LatentClassOLS(LikelihoodModel):
                 kwargs[name] = row_values(value, data, full_index, subset, name)
         eval_env = kwargs.pop("eval_env", None)
         side_env = _caller_namespace(eval_env)
+        # statsmodels' depth counts from its own from_formula: 2 more frames to the code
+        # that called this one (eval_env=0, as for the side formulas)
         if eval_env is None:
             eval_env = 2
-        elif isinstance(eval_env, int) and eval_env >= 0:
-            eval_env += 1
+        elif isinstance(eval_env, int) and not isinstance(eval_env, bool) and eval_env >= 0:
+            eval_env += 2
         specs, texts = {}, {}
         for name, drop_intercept in (("membership", False), ("common", True)):
             value = kwargs.pop(name, None)
@@ -988,7 +990,7 @@ class LatentClassOLS(LikelihoodModel):
         """
         from smlcr.results import LatentClassOLSResults, LatentClassOLSResultsWrapper
 
-        check_keywords(kwargs, _fit_keywords(), "fit()")
+        check_keywords(kwargs, fit_keywords(), "fit()")
         cov_type = self._check_cov_type(cov_type, cluster)
         clusters = None if cluster is None else self.cluster_codes(cluster)
         n_starts = check_count(n_starts, "n_starts", 1, allow_none=True)
@@ -1523,11 +1525,19 @@ def _caller_namespace(eval_env):
     return {**frame.f_globals, **frame.f_locals}
 
 
-def _fit_keywords() -> frozenset:
+def fit_keywords() -> frozenset:
     """fit()'s keywords (its signature's; its ``**kwargs`` takes none), for the message
-    that names a misspelled one with the closest of them."""
-    parameters = inspect.signature(LatentClassOLS.fit).parameters
-    return frozenset(parameters) - {"self", "kwargs"}
+    that names a misspelled one with the closest of them.
+
+    Returns
+    -------
+    frozenset of str
+    """
+    return _FIT_KEYWORDS
+
+
+#: fit()'s keywords, read from its signature once, when the module is imported
+_FIT_KEYWORDS = frozenset(inspect.signature(LatentClassOLS.fit).parameters) - {"self", "kwargs"}
 
 
 def _masked_to_float(data: pd.DataFrame) -> pd.DataFrame:

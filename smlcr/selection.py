@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from smlcr.dask_data import is_dask_frame
 from smlcr.design import check_count, check_keywords, check_rng
 from smlcr.exceptions import InterruptedWarning, SmlcrWarning, warn
 from smlcr.lmr import check_nested_fits, lmr_test
-from smlcr.model import LatentClassOLS
+from smlcr.model import LatentClassOLS, fit_keywords
 from smlcr.progress import parallel_map, progress_bar, resolve_jobs
 from smlcr.weights import WEIGHT_ARGUMENTS
 
@@ -220,17 +221,28 @@ def bootstrap_lrt(
 
 def _fit_k(task):
     """Build and fit the model with ``k`` classes; its warnings, to give in the caller."""
-    formula, data, groups, k, model_kwds, fit_kwds, seed = task
+    model, k, fit_kwds, seed = task
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if isinstance(data, LatentClassOLS):  # statistics of Dask data, computed once
-            model = data.with_k_classes(k)
-        else:
-            model = LatentClassOLS.from_formula(
-                formula, data, groups=groups, k_classes=k, eval_env=1, **model_kwds
-            )
+        model = model.with_k_classes(k)  # the statistics, computed once
         res = model.fit(rng=np.random.default_rng(seed), **fit_kwds)
     return res, [(str(w.message), w.category) for w in caught]
+
+
+def _fit_arguments(kwds, name: str) -> dict:
+    """``fit_kwds`` / ``boot_fit_kwds`` checked: a mapping of ``fit``'s keywords other than
+    ``rng`` (compare_classes seeds every fit itself)."""
+    if kwds is None:
+        return {}
+    if not isinstance(kwds, Mapping):
+        raise TypeError(f"`{name}` must be a dict of fit() arguments, got {kwds!r}.")
+    if "rng" in kwds:
+        raise ValueError(
+            f"`{name}` must not hold `rng`: compare_classes seeds every fit from its own "
+            "`rng` argument; pass rng=... to compare_classes."
+        )
+    check_keywords(dict(kwds), fit_keywords(), f"{name} (fit())")
+    return dict(kwds)
 
 
 def compare_classes(
@@ -300,9 +312,17 @@ def compare_classes(
     check_keywords(
         model_kwds,
         {"absorb", "variance", "membership", "common", "missing", "subset", "drop_cols"}
+        | {"eval_env"}
         | set(WEIGHT_ARGUMENTS)
         | (set(inspect.signature(compare_classes).parameters) - {"model_kwds"}),
         "compare_classes",
+    )
+    for name, value in (("return_results", return_results), ("progress", progress)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"`{name}` must be True or False, got {value!r}.")
+    fit_kwds = _fit_arguments(fit_kwds, "fit_kwds")
+    boot_fit_kwds = (
+        None if boot_fit_kwds is None else _fit_arguments(boot_fit_kwds, "boot_fit_kwds")
     )
     if not isinstance(data, pd.DataFrame) and not is_dask_frame(data):
         raise TypeError(
@@ -325,6 +345,8 @@ def compare_classes(
         raise ValueError(f"`k_range` repeats a number of classes: {values!r}.")
     ks = sorted(int(k) for k in values)
     n_boot = check_count(n_boot, "n_boot", 0)
+    if boot_fit_kwds is not None and not n_boot:
+        raise ValueError("`boot_fit_kwds` is used only with a bootstrap: pass n_boot > 0 too.")
     generator = check_rng(rng)  # (the same Generator when one is given)
     seeds = np.random.SeedSequence(
         rng if isinstance(rng, (int, np.integer)) or rng is None else int(generator.integers(2**63))
@@ -338,14 +360,22 @@ def compare_classes(
                 "in memory; use n_boot=0 (the criteria and the Vuong-Lo-Mendell-Rubin test "
                 "need only the statistics)."
             )
-        # one pass over the data for every K
-        data = LatentClassOLS.from_formula(
-            formula, data, groups=groups, k_classes=ks[0], **model_kwds
-        )
-    tasks = [(formula, data, groups, k, model_kwds, fit_kwds or {}, fit_seeds[k]) for k in ks]
+    # the model built once (one pass over the data, one compression) for every K; its
+    # formula sees the caller's names, as from_formula called there would
+    eval_env = model_kwds.pop("eval_env", None)
+    if is_dask_frame(data):
+        pass  # (Dask formulas see the data's columns and numpy only)
+    elif eval_env is None:
+        eval_env = 1
+    elif isinstance(eval_env, int) and not isinstance(eval_env, bool) and eval_env >= 0:
+        eval_env += 1
+    model = LatentClassOLS.from_formula(
+        formula, data, groups=groups, k_classes=ks[0], eval_env=eval_env, **model_kwds
+    )
+    tasks = [(model, k, fit_kwds, fit_seeds[k]) for k in ks]
     bar = progress_bar(len(ks), "compare_classes", progress)
     try:
-        fitted, interrupted = parallel_map(_fit_k, tasks, jobs, bar, lambda t: f"K = {t[3]}")
+        fitted, interrupted = parallel_map(_fit_k, tasks, jobs, bar, lambda t: f"K = {t[1]}")
     finally:
         bar.close()
     results, rows = {}, {}

@@ -691,6 +691,38 @@ def test_from_formula_checks_subset_drop_cols_data_and_missing(sim):
         build(sim.formula, holed, groups="id", missing="none")
 
 
+def _squared(x):
+    return x**2
+
+
+def test_compare_classes_sees_the_callers_names_and_checks_its_fit_arguments(sim):
+    """compare_classes evaluated the formula in smlcr's namespace (a function of the
+    caller's failed where from_formula took it), ignored a misspelled `boot_fit_kwds` with
+    n_boot=0, and gave Python's own error for `rng` in `fit_kwds`; from_formula's
+    `eval_env=0` did not reach the caller (found by the API audit)."""
+    df = sim.data
+    formula = "y ~ x1 + _squared(x2)"
+    model = smlcr.LatentClassOLS.from_formula(formula, df, groups="id", eval_env=0)
+    assert model.exog_names == ["Intercept", "x1", "_squared(x2)"]
+    table = smlcr.compare_classes(
+        formula, df, groups="id", k_range=[1, 2], rng=0, fit_kwds={"n_starts": 4}
+    )
+    direct = model.with_k_classes(2).fit(
+        rng=np.random.default_rng(np.random.SeedSequence(0).spawn(2)[1]), n_starts=4
+    )
+    assert table.loc[2, "llf"] == pytest.approx(direct.llf, rel=1e-12)
+    checks = [
+        (dict(boot_fit_kwds={"n_starts": 3}), ValueError, "used only with a bootstrap"),
+        (dict(n_boot=2, boot_fit_kwds={"n_startz": 3}), TypeError, "did you mean 'n_starts'"),
+        (dict(fit_kwds={"rng": 1}), ValueError, "must not hold `rng`"),
+        (dict(fit_kwds=[("n_starts", 3)]), TypeError, "`fit_kwds` must be a dict"),
+        (dict(return_results="no"), TypeError, "`return_results` must be True or False"),
+    ]
+    for kwargs, error, message in checks:
+        with pytest.raises(error, match=message):
+            smlcr.compare_classes(sim.formula, df, groups="id", k_range=[1, 2], **kwargs)
+
+
 def test_new_rows_with_a_missing_side_variable_predict_nan():
     """NaN in a common variable of new rows had raised an error naming `common_exog`."""
     sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
