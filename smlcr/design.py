@@ -70,6 +70,23 @@ def check_count(value, name: str, minimum: int = 1, allow_none: bool = False):
     return int(value)
 
 
+def check_title(value, name: str = "title") -> str | None:
+    """``value`` when it is a string or None, else a ``TypeError`` naming the argument.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+
+    Returns
+    -------
+    str or None
+    """
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a string, got {value!r}.")
+    return value
+
+
 def check_tolerance(value, name: str) -> float:
     """``value`` as a finite non-negative float, or an error naming the argument.
 

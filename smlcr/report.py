@@ -13,6 +13,7 @@ from statsmodels.iolib.summary import Summary, summary_params
 from statsmodels.iolib.table import SimpleTable
 
 from smlcr import information
+from smlcr.design import check_title
 
 __all__ = ["count_text", "header", "notes", "summary", "tables"]
 
@@ -346,6 +347,7 @@ def summary(res, alpha: float = 0.05, title: str | None = None) -> Summary:
     -------
     statsmodels.iolib.summary.Summary
     """
+    title = check_title(title)
     left, right = header(res)
     smry = Summary()
     smry.add_table_2cols(

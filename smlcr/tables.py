@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 
-from smlcr.design import check_count
+from smlcr.design import check_count, check_title
 from smlcr.report import count_text
 
 __all__ = ["align_classes", "summary_table"]
@@ -122,11 +122,14 @@ def summary_table(
     others = [type(f).__name__ for f in fits if not hasattr(f, "class_shares")]
     if others:
         raise TypeError(f"`results` must hold fitted smlcr results, got {others}.")
-    names = (
-        list(model_names) if model_names is not None else [f"({j + 1})" for j in range(len(fits))]
-    )
+    if model_names is None:
+        names = [f"({j + 1})" for j in range(len(fits))]
+    else:  # a string is one name, never read letter by letter
+        names = [model_names] if isinstance(model_names, str) else list(model_names)
     if len(names) != len(fits):
         raise ValueError(f"`model_names` has {len(names)} names for {len(fits)} fits.")
+    reference = check_count(reference, "reference", 0)
+    title = check_title(title)
     if not 0 <= reference < len(fits):
         raise ValueError(f"`reference` must index one of the {len(fits)} fits, got {reference}.")
     digits = check_count(digits, "digits", 0)
@@ -171,14 +174,15 @@ def summary_table(
         cells = []
         for res, order in zip(fits, orders, strict=True):
             present = term in res.model.common_names
+            # by position: the results hold arrays when the model was built from arrays
+            at = list(res.model.data.param_names).index(term) if present else None
             for _ in order:
                 if not present:
                     cells.append(("", ""))
                     continue
-                mark = _stars(float(res.pvalues[term])) if stars else ""
-                cells.append(
-                    (fmt.format(res.params[term]) + mark, f"({fmt.format(res.bse[term])})")
-                )
+                coef, se, p = (float(np.asarray(v)[at]) for v in (res.params, res.bse, res.pvalues))
+                mark = _stars(p) if stars else ""
+                cells.append((fmt.format(coef) + mark, f"({fmt.format(se)})"))
         row_pair(f"{term} (common)", cells)
     shares = [
         (

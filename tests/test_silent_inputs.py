@@ -723,6 +723,36 @@ def test_compare_classes_sees_the_callers_names_and_checks_its_fit_arguments(sim
             smlcr.compare_classes(sim.formula, df, groups="id", k_range=[1, 2], **kwargs)
 
 
+def test_summary_table_of_an_array_model_with_common_and_its_arguments(sim):
+    """summary_table raised an IndexError for a model built from arrays with `common`, read
+    a string `model_names` letter by letter, took `reference=True` as fit 2 and failed late
+    on `title=5` (found by the API audit)."""
+    df = sim.data.assign(w=np.random.default_rng(0).standard_normal(len(sim.data)))
+    X = np.column_stack([np.ones(len(df)), df[["x1", "x2"]].to_numpy()])
+    arrays = smlcr.LatentClassOLS(
+        df["y"].to_numpy(), X, groups=df["id"].to_numpy(), common=df[["w"]].to_numpy()
+    ).fit(rng=0, n_starts=4)
+    frames = smlcr.LatentClassOLS(
+        df["y"],
+        df[["x1", "x2"]].assign(const=1.0)[["const", "x1", "x2"]],
+        groups=df["id"],
+        common=df[["w"]].rename(columns={"w": "common0"}),
+    ).fit(rng=0, n_starts=4)
+    table = smlcr.summary_table(arrays, model_names="Full")  # one name, not four
+    assert table.as_text() == smlcr.summary_table(frames, model_names="Full").as_text()
+    assert "Full class 1" in table.as_text()
+    assert any("(common)" in str(row[0]) for row in table.tables[0].data)
+    for kwargs, error in [
+        (dict(reference=True), ValueError),
+        (dict(reference=1.5), ValueError),
+        (dict(title=5), TypeError),
+    ]:
+        with pytest.raises(error, match=next(iter(kwargs))):
+            smlcr.summary_table([arrays, arrays], **kwargs)
+    with pytest.raises(TypeError, match="`title` must be a string"):
+        arrays.summary(title=123)
+
+
 def test_new_rows_with_a_missing_side_variable_predict_nan():
     """NaN in a common variable of new rows had raised an error naming `common_exog`."""
     sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
