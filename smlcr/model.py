@@ -864,6 +864,35 @@ class LatentClassOLS(LikelihoodModel):
         """
         return self.unit_map.gradient_to_original(self.derivatives(params).score_obs)
 
+    def predict(self, params, exog=None, *args, **kwargs):
+        """Not available on the model: predictions need the fit's posteriors and class
+        probabilities.
+
+        Use the results' :meth:`~smlcr.results.LatentClassOLSResults.predict` (or
+        ``get_prediction``).
+
+        Raises
+        ------
+        NotImplementedError
+        """
+        raise NotImplementedError(
+            "LatentClassOLS.predict is not available: use the results' predict() or "
+            "get_prediction() (res = model.fit(); res.predict(new_rows))."
+        )
+
+    def information(self, params):
+        """Not available: the observed information is ``-hessian(params)``.
+
+        Raises
+        ------
+        NotImplementedError
+        """
+        raise NotImplementedError(
+            "LatentClassOLS.information is not available: the observed information is "
+            "-model.hessian(params); the fit's covariances are res.cov_params_oim, "
+            "res.cov_params_opg and res.cov_params_robust."
+        )
+
     def hessian(self, params) -> np.ndarray:
         """Analytic Hessian of :meth:`loglike` (the negative observed information).
 

@@ -8,6 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
+from statsmodels.base.data import PandasData
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
 from statsmodels.iolib.summary import Summary
 
@@ -463,6 +464,32 @@ class LatentClassOLSResults(LikelihoodModelResults):
         normal_quantile(alpha)  # the check
         return super().conf_int(alpha)
 
+    def initialize(self, model, params, **kwargs):
+        """statsmodels' initialisation, when the fit builds the results; afterwards an
+        error (new parameters would contradict the standard errors, log-likelihood and
+        posteriors, which come from the fit).
+
+        Parameters
+        ----------
+        model : LatentClassOLS
+        params : ndarray
+        **kwargs
+            As in statsmodels.
+
+        Raises
+        ------
+        NotImplementedError
+            On fitted results.
+        """
+        if getattr(self, "_initialized", False):
+            raise NotImplementedError(
+                "fitted results are not re-initialised with other parameters: their standard "
+                "errors, log-likelihood and posteriors belong to the fit. Fit the model again "
+                "(fit(start_params=...)), or evaluate model.loglike(params)."
+            )
+        super().initialize(model, params, **kwargs)
+        self._initialized = True
+
     def cov_params(self, r_matrix=None, column=None, scale=None, cov_p=None, other=None):
         """Covariance of the estimates, or of linear combinations ``r_matrix @ params``.
 
@@ -473,13 +500,59 @@ class LatentClassOLSResults(LikelihoodModelResults):
 
         Parameters
         ----------
-        r_matrix, column, scale, cov_p, other
-            As in :meth:`statsmodels.base.model.LikelihoodModelResults.cov_params`.
+        r_matrix : array_like or str, optional
+            Rows of linear combinations, or constraints by name
+            (``"x1[1] - x1[2]"``, as in :meth:`t_test`).
+        column : sequence of int or str, optional
+            Parameters (positions or names) whose covariance to return.
+        scale : None
+            Not used: the covariance is the chosen one (``cov_type``), with no
+            scale factor; any other value is an error.
+        cov_p : array_like, optional
+            A covariance to use instead of the chosen one.
+        other : array_like, optional
+            Second set of combinations, as in statsmodels.
 
         Returns
         -------
         ndarray or DataFrame
+            A DataFrame labelled by the parameter names for pandas data (the
+            whole matrix, or the ``column`` block); an array otherwise and for
+            combinations.
         """
+        if scale is not None:
+            raise ValueError(
+                "`scale` does not apply: the covariance is the fit's (cov_type "
+                f"{self.cov_type!r}) with no scale factor; multiply it yourself if needed."
+            )
+        names = list(self.model.data.param_names)
+        if isinstance(r_matrix, str) or (
+            isinstance(r_matrix, (list, tuple)) and r_matrix and isinstance(r_matrix[0], str)
+        ):
+            from patsy import DesignInfo
+
+            r_matrix = DesignInfo(names).linear_constraint(r_matrix).coefs
+        selected = None
+        if column is not None:
+            labels = np.atleast_1d(np.asarray(column, dtype=object))
+            if all(isinstance(c, str) for c in labels):
+                unknown = [c for c in labels if c not in names]
+                if unknown:
+                    raise ValueError(
+                        f"`column` names unknown parameters {unknown}; they are {names}."
+                    )
+                column = [names.index(c) for c in labels]
+            selected = [names[int(j)] for j in np.atleast_1d(column)]
+        out = self._restricted_cov(r_matrix, column, cov_p, other)
+        if r_matrix is None and other is None:
+            labels = names if selected is None else selected
+            if isinstance(self.model.data, PandasData):
+                return pd.DataFrame(np.asarray(out), index=labels, columns=labels)
+        return out
+
+    def _restricted_cov(self, r_matrix, column, cov_p, other):
+        """statsmodels' ``cov_params``, with NaN variances kept out of combinations that do
+        not involve them."""
         if r_matrix is not None and cov_p is None:
             cov = np.asarray(self.cov_params_default)
             if np.isnan(cov).any():
@@ -494,9 +567,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                         "SingularInformationWarning)."
                     )
                 cov_p = np.where(np.isnan(cov), 0.0, cov)
-        return super().cov_params(
-            r_matrix=r_matrix, column=column, scale=scale, cov_p=cov_p, other=other
-        )
+        return super().cov_params(r_matrix=r_matrix, column=column, cov_p=cov_p, other=other)
 
     def _named_constraints(self, method, r_matrix, *args, **kwargs):
         """Run a statsmodels test; a constraint naming a term without its class says how."""
@@ -1064,7 +1135,17 @@ class LatentClassOLSResultsWrapper(LikelihoodResultsWrapper):
     _attrs = {"score_at_estimate": "columns"}
     _wrap_attrs = wrap.union_dicts(LikelihoodResultsWrapper._wrap_attrs, _attrs)
     _methods = {}
-    _wrap_methods = wrap.union_dicts(LikelihoodResultsWrapper._wrap_methods, _methods)
+    # cov_params labels its own output (statsmodels' wrapper labels every output as the full
+    # matrix, which fails for combinations and columns)
+    _wrap_methods = {
+        name: how
+        for name, how in wrap.union_dicts(LikelihoodResultsWrapper._wrap_methods, _methods).items()
+        if name != "cov_params"
+    }
+
+    def cov_params(self, *args, **kwargs):
+        """:meth:`LatentClassOLSResults.cov_params`, which labels its own output."""
+        return object.__getattribute__(self, "_results").cov_params(*args, **kwargs)
 
 
 wrap.populate_wrapper(LatentClassOLSResultsWrapper, LatentClassOLSResults)

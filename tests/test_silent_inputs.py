@@ -753,6 +753,37 @@ def test_summary_table_of_an_array_model_with_common_and_its_arguments(sim):
         arrays.summary(title=123)
 
 
+def test_cov_params_of_combinations_and_columns_and_inherited_methods(sim):
+    """cov_params(r_matrix=...) and (column=...) failed on the results for every input (the
+    wrapper labelled them as the full matrix), `scale` was ignored, and the inherited
+    `initialize` replaced `params` while `bse` and `llf` stayed (found by the API audit)."""
+    res = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id").fit(
+        rng=0, n_starts=4
+    )
+    cov = res.cov_params()
+    assert list(cov.index) == list(res.params.index) == list(cov.columns)
+    r = np.zeros((1, len(res.params)))
+    r[0, [1, 4]] = [1.0, -1.0]
+    expected = cov.loc["x1[1]", "x1[1]"] + cov.loc["x1[2]", "x1[2]"] - 2 * cov.loc["x1[1]", "x1[2]"]
+    np.testing.assert_allclose(res.cov_params(r_matrix=r), [[expected]], rtol=1e-12)
+    np.testing.assert_allclose(res.cov_params(r_matrix="x1[1] - x1[2]"), [[expected]], rtol=1e-12)
+    np.testing.assert_allclose(res.t_test("x1[1] - x1[2]").sd ** 2, [[expected]], rtol=1e-12)
+    block = res.cov_params(column=["x1[2]", "x1[1]"])
+    assert list(block.index) == ["x1[2]", "x1[1]"]
+    np.testing.assert_array_equal(block.to_numpy(), cov.loc[["x1[2]", "x1[1]"], ["x1[2]", "x1[1]"]])
+    np.testing.assert_array_equal(res.cov_params(column=[4, 1]).to_numpy(), block.to_numpy())
+    with pytest.raises(ValueError, match="`column` names unknown parameters"):
+        res.cov_params(column=["x9[1]"])
+    with pytest.raises(ValueError, match="`scale` does not apply"):
+        res.cov_params(scale=4.0)
+    with pytest.raises(NotImplementedError, match="not re-initialised"):
+        res.initialize(res.model, np.zeros(len(res.params)))
+    with pytest.raises(NotImplementedError, match="use the results' predict"):
+        res.model.predict(res.params)
+    with pytest.raises(NotImplementedError, match="-model.hessian"):
+        res.model.information(res.params)
+
+
 def test_new_rows_with_a_missing_side_variable_predict_nan():
     """NaN in a common variable of new rows had raised an error naming `common_exog`."""
     sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
