@@ -431,15 +431,29 @@ class Cells:
         -------
         Cells
         """
-        if isinstance(absorb, pd.DataFrame):
+        if isinstance(absorb, str) or np.ndim(absorb) == 0:
+            columns = [absorb]  # refused below, naming the argument
+        elif isinstance(absorb, pd.DataFrame):
             columns = [absorb[c] for c in absorb.columns]
         elif isinstance(absorb, (list, tuple)):
             columns = list(absorb)
         else:
             arr = absorb if isinstance(absorb, pd.Series) else np.asarray(absorb)
             columns = [arr] if arr.ndim == 1 else [arr[:, j] for j in range(arr.shape[1])]
+        if not columns:
+            raise ValueError("`absorb` holds no variable; pass one (or several) or None.")
         names, per_column, uniques = [], [], []
         for j, col in enumerate(columns):
+            if isinstance(col, str) or np.ndim(col) != 1:
+                raise ValueError(
+                    f"`absorb` must be one value per row (or a list of such variables), got "
+                    f"{col!r}"[:200]
+                    + (
+                        "; a column name works with `from_formula` (pass the column's values here)."
+                        if isinstance(col, str)
+                        else "."
+                    )
+                )
             if len(col) != n_rows:
                 raise ValueError(
                     f"`absorb` variable {j} has {len(col)} values but the data have "
@@ -467,6 +481,39 @@ class Cells:
         return "(" + ", ".join(parts) + ")"
 
 
+def reject_strings(values, name: str) -> None:
+    """An error naming ``name`` when it holds strings or objects (even numeric-looking ones:
+    they are never converted silently), complex numbers or dates: the one owner of that rule
+    (the response, the regressors, membership and common variables, new rows).
+
+    Parameters
+    ----------
+    values : array_like or DataFrame
+    name : str
+        Argument name, for the message.
+    """
+    kinds = (
+        {dtype.kind for dtype in values.dtypes}
+        if isinstance(values, pd.DataFrame)
+        else {np.asarray(values).dtype.kind}
+    )
+    if kinds & set("OUSV"):
+        raise ValueError(
+            f"`{name}` must be numeric, but it holds strings or objects; convert it "
+            "(pd.to_numeric) or, for categories, use a formula, which builds dummy columns."
+        )
+    if kinds & set("c"):
+        raise ValueError(
+            f"`{name}` holds complex numbers; pass real values (the imaginary parts would be "
+            "dropped)."
+        )
+    if kinds & set("Mm"):
+        raise ValueError(
+            f"`{name}` holds dates or times; convert them to numbers first (for example "
+            "years, or days since a date)."
+        )
+
+
 class SideDesign:
     """A per-row design matrix besides ``exog`` (membership or common regressors).
 
@@ -480,13 +527,30 @@ class SideDesign:
     """
 
     def __init__(self, values, n_rows: int, name: str):
+        if isinstance(values, str) or np.ndim(values) == 0:
+            raise ValueError(
+                f"`{name}` must be one row of values per row of the data, got {values!r}"
+                + (
+                    "; a one-sided formula such as '~ z' works with `from_formula`."
+                    if isinstance(values, str)
+                    else "."
+                )
+            )
         if isinstance(values, pd.Series):
             values = values.to_frame()
-        if isinstance(values, pd.DataFrame):
-            self.names = [str(c) for c in values.columns]
-            matrix = values.to_numpy(dtype=np.float64)
-        else:
-            matrix = np.asarray(values, dtype=np.float64)
+        reject_strings(values, name)
+        try:
+            if isinstance(values, pd.DataFrame):
+                self.names = [str(c) for c in values.columns]
+                matrix = values.to_numpy(dtype=np.float64)
+            else:
+                matrix = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"`{name}` must be numeric ({err}); encode categories as numbers, or use "
+                "`from_formula` with a one-sided formula, which builds dummy columns."
+            ) from err
+        if not isinstance(values, pd.DataFrame):
             if matrix.ndim == 1:
                 matrix = matrix[:, None]
             self.names = [f"{name}{j}" for j in range(matrix.shape[1])]

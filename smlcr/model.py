@@ -31,6 +31,7 @@ from smlcr.design import (
     factorize,
     plain,
     reads_by_individual,
+    reject_strings,
     row_values,
     side_formula,
     side_rows,
@@ -225,7 +226,7 @@ class LatentClassOLS(LikelihoodModel):
         missing_idx = kwargs.get("missing_idx")
         n_rows = len(endog) if missing_idx is None else len(missing_idx)
         _check_endog_shape(endog)
-        _reject_strings(endog, "endog")
+        reject_strings(endog, "endog")
         # pandas nullable numeric columns (pd.NA) as float64 with NaN, as from_formula does
         endog, exog = _nullable_to_float(endog), _nullable_to_float(exog)
         # pandas per-row inputs are matched to the data by label, never by position: to
@@ -1492,7 +1493,7 @@ def _row_labels(endog, exog):
 def _check_exog_values(exog, missing: str) -> None:
     """Errors for exog values statsmodels would reject with a less specific message, or
     silently convert (strings that look like numbers)."""
-    _reject_strings(exog, "exog")
+    reject_strings(exog, "exog")
     try:
         values = np.asarray(exog, dtype=np.float64)
     except (TypeError, ValueError):
@@ -1500,34 +1501,9 @@ def _check_exog_values(exog, missing: str) -> None:
     check_finite({"exog": values}, nan_allowed=missing != "none")
 
 
-def _reject_strings(values, name: str) -> None:
-    """An error naming ``name`` when it holds strings or objects (even numeric-looking ones:
-    they are never converted silently)."""
-    kinds = (
-        {dtype.kind for dtype in values.dtypes}
-        if isinstance(values, pd.DataFrame)
-        else {np.asarray(values).dtype.kind}
-    )
-    if kinds & set("OUSV"):
-        raise ValueError(
-            f"`{name}` must be numeric, but it holds strings or objects; convert it "
-            "(pd.to_numeric) or, for categories, use a formula, which builds dummy columns."
-        )
-    if kinds & set("c"):
-        raise ValueError(
-            f"`{name}` holds complex numbers; pass real values (the imaginary parts would be "
-            "dropped)."
-        )
-    if kinds & set("Mm"):
-        raise ValueError(
-            f"`{name}` holds dates or times; convert them to numbers first (for example "
-            "years, or days since a date)."
-        )
-
-
 def _numeric(values, name: str) -> np.ndarray:
     """``values`` as float64, or an error naming the argument (strings are not numbers)."""
-    _reject_strings(values, name)
+    reject_strings(values, name)
     try:
         out = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as err:

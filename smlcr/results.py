@@ -14,7 +14,7 @@ from statsmodels.iolib.summary import Summary
 
 from smlcr import information, margins, report
 from smlcr.compress import within_transform
-from smlcr.design import aligned, normal_quantile, plain, side_design_for
+from smlcr.design import aligned, normal_quantile, plain, reject_strings, side_design_for
 from smlcr.diagnostics import classification_diagnostics, information_criteria
 from smlcr.em import log_prior, unidentified
 from smlcr.exceptions import (
@@ -1168,9 +1168,8 @@ def _columns_by_name(exog: pd.DataFrame, names: list, arg: str = "exog") -> pd.D
 def _new_values(values, name: str) -> np.ndarray:
     """New rows' values as a float64 matrix; complex or text values, more than two
     dimensions and infinite values are errors naming ``name`` (NaN predicts NaN)."""
+    reject_strings(values, name)
     array = np.asarray(values)
-    if array.dtype.kind == "c":
-        raise ValueError(f"`{name}` holds complex numbers; pass real values.")
     try:
         array = array.astype(np.float64)
     except (TypeError, ValueError) as err:

@@ -784,6 +784,27 @@ def test_cov_params_of_combinations_and_columns_and_inherited_methods(sim):
         res.model.information(res.params)
 
 
+def test_array_side_arguments_that_raised_internal_errors_name_the_argument(sim):
+    """`absorb="id"` and `membership=1.0` to the array API gave IndexErrors, `absorb=[]`
+    numpy's error, text in `membership` / `common` a conversion error naming nothing, and
+    numeric-looking strings there were converted silently (found by the API audit)."""
+    df = sim.data.assign(z=sim.data["id"] % 3)
+    X = df[["x1", "x2"]].assign(const=1.0)
+    cases = [
+        (dict(absorb="id"), "`absorb` must be one value per row.*works with `from_formula`"),
+        (dict(absorb=[]), "`absorb` holds no variable"),
+        (dict(membership=1.0), "`membership` must be one row of values per row"),
+        (dict(membership="~ z"), "one-sided formula such as '~ z' works with `from_formula`"),
+        (dict(membership=df[["z"]].assign(s="a")), "`membership` must be numeric"),
+        (dict(membership=df[["z"]].astype(str)), "`membership` must be numeric"),
+        (dict(common=df[["x1"]].assign(s="a")), "`common` must be numeric"),
+        (dict(common=df[["x1"]] + 1j), "`common` holds complex numbers"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            smlcr.LatentClassOLS(df["y"], X, groups=df["id"], **kwargs)
+
+
 def test_new_rows_with_a_missing_side_variable_predict_nan():
     """NaN in a common variable of new rows had raised an error naming `common_exog`."""
     sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
