@@ -813,7 +813,17 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 index = np.asarray(model.data.row_labels)[model.prepared.rows.keep]
         else:
             raw = exog
+            if not isinstance(transform, (bool, np.bool_)):
+                raise TypeError(f"`transform` must be True or False, got {transform!r}.")
             formula = transform and hasattr(model, "formula")
+            specs = getattr(model, "_side_specs", {}) if formula else {}
+            for name, value in (("common", common_exog), ("membership", membership_exog)):
+                if value is not None and name in specs:
+                    raise ValueError(
+                        f"`{name}_exog` is not used by this model: its {name} variables come "
+                        f"from the new rows' DataFrame through its `{name}` formula. Put the "
+                        "values in that DataFrame."
+                    )
             spec = getattr(model, "model_spec", None) or getattr(model.data, "model_spec", None)
             if formula and spec is None:
                 raise ValueError(

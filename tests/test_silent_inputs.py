@@ -818,6 +818,12 @@ def test_new_rows_with_a_missing_side_variable_predict_nan():
     predicted = np.asarray(res.predict(new))
     assert np.isnan(predicted[1]) and np.isfinite(predicted[[0, 2, 3]]).all()
     np.testing.assert_allclose(predicted[[0, 2, 3]], np.asarray(res.predict(df.head(4)))[[0, 2, 3]])
+    # a formula model takes them from the DataFrame: values given besides are an error, not a
+    # silent replacement of the formula's
+    with pytest.raises(ValueError, match="`common_exog` is not used by this model"):
+        res.predict(df.head(4), common_exog=np.ones((4, 1)))
+    with pytest.raises(TypeError, match="`transform` must be True or False"):
+        res.predict(df.head(4), transform="no")
 
 
 @pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
