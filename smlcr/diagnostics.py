@@ -6,12 +6,35 @@ numpy and pandas, no statsmodels.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 __all__ = ["ClassificationDiagnostics", "classification_diagnostics", "information_criteria"]
+
+
+def _checked(tau, weight=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Posteriors (N, K) with rows that are probabilities, and weights (N,) that are finite
+    and not negative, as float64; else a ``ValueError`` naming the argument."""
+    tau = np.asarray(tau, dtype=np.float64)
+    if tau.ndim != 2:
+        raise ValueError(f"`tau` must be an (individuals, classes) array, got shape {tau.shape}.")
+    if not np.all(np.isfinite(tau)) or np.any(tau < 0) or np.any(tau > 1):
+        raise ValueError("`tau` must hold probabilities: finite values in [0, 1].")
+    if tau.size and np.max(np.abs(tau.sum(axis=1) - 1.0)) > 1e-6:
+        raise ValueError("`tau`'s rows must sum to 1 (posterior probabilities of the classes).")
+    if weight is not None:
+        weight = np.asarray(weight, dtype=np.float64)
+        if weight.shape != (tau.shape[0],):
+            raise ValueError(
+                f"`weight` must have one value per individual ({tau.shape[0]}), got shape "
+                f"{weight.shape}."
+            )
+        if not np.all(np.isfinite(weight)) or np.any(weight < 0):
+            raise ValueError("`weight` must hold finite values that are not negative.")
+    return tau, weight
 
 
 def posterior_entropy(tau: np.ndarray, weight: np.ndarray | None = None) -> float:
@@ -27,6 +50,7 @@ def posterior_entropy(tau: np.ndarray, weight: np.ndarray | None = None) -> floa
     -------
     float
     """
+    tau, weight = _checked(tau, weight)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(tau > 0, tau * np.log(np.where(tau > 0, tau, 1.0)), 0.0)
     per_individual = terms.sum(axis=1)
@@ -50,7 +74,7 @@ class ClassificationDiagnostics:
     occ : pandas.Series
         Odds of correct classification,
         ``(avepp_k / (1 - avepp_k)) / (share_k / (1 - share_k))`` (inf when
-        ``avepp_k = 1``).
+        ``avepp_k = 1``; NaN with one class).
     table : pandas.DataFrame
         Classification table: row j, column k holds ``sum tau_ik`` over the
         individuals whose modal class is j (posterior-weighted counts).
@@ -103,9 +127,11 @@ def classification_diagnostics(
     -------
     ClassificationDiagnostics
     """
-    tau = np.asarray(tau, dtype=np.float64)
+    tau, weight = _checked(tau, weight)
     shares = np.asarray(shares, dtype=np.float64)
     k = tau.shape[1]
+    if shares.shape != (k,):
+        raise ValueError(f"`shares` must have one value per class ({k}), got shape {shares.shape}.")
     w = np.ones(tau.shape[0]) if weight is None else np.asarray(weight, dtype=np.float64)
     n = float(w.sum())
     classes = pd.Index(np.arange(1, k + 1), name="class")
@@ -116,6 +142,8 @@ def classification_diagnostics(
     with np.errstate(divide="ignore", invalid="ignore"):
         avepp = np.diag(table) / sizes
         occ = (avepp / (1.0 - avepp)) / (shares / (1.0 - shares))
+    if k == 1:
+        occ = np.full(1, np.nan)  # no other class to confuse it with: not defined
     entropy_r2 = 1.0 if k == 1 else 1.0 - posterior_entropy(tau, weight) / (n * np.log(k))
     modal_name = pd.Index(np.arange(1, k + 1), name="modal class")
     return ClassificationDiagnostics(
@@ -158,6 +186,10 @@ def information_criteria(
         ``caic = -2 llf + k (log n + 1)``; ``icl = bic + 2 EN`` with ``EN`` the
         posterior entropy (the ICL-BIC of McLachlan and Peel).
     """
+    if isinstance(n, bool) or not isinstance(n, numbers.Real) or not n > 0 or not np.isfinite(n):
+        raise ValueError(f"`n` must be a positive number of individuals, got {n!r}.")
+    if isinstance(k_params, bool) or not isinstance(k_params, numbers.Integral) or k_params < 0:
+        raise ValueError(f"`k_params` must be a count of parameters, got {k_params!r}.")
     deviance = -2.0 * llf
     bic = deviance + k_params * np.log(n)
     return pd.Series(

@@ -17,6 +17,9 @@ changed; pass ``ax`` to draw into an existing axes where there is one.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from smlcr.design import check_count
 
 __all__ = ["plot_coefficients", "plot_criteria", "plot_posteriors", "plot_trace"]
 
@@ -80,6 +83,7 @@ def plot_posteriors(res, bins: int = 20, fig=None):
     -------
     matplotlib.figure.Figure
     """
+    bins = check_count(bins, "bins")
     plt = _pyplot()
     k = res.k_classes
     if fig is None:
@@ -146,7 +150,13 @@ def plot_criteria(table, criteria=("aic", "bic", "icl"), ax=None):
     -------
     matplotlib.figure.Figure
     """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(
+            f"`table` must be the DataFrame of smlcr.compare_classes, got {type(table).__name__}."
+        )
     criteria = [criteria] if isinstance(criteria, str) else list(criteria)
+    if not criteria:
+        raise ValueError("`criteria` is empty: name at least one column, such as 'bic'.")
     missing = [c for c in criteria if c not in table.columns]
     if missing:
         raise ValueError(

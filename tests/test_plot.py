@@ -72,3 +72,42 @@ def test_criteria_against_k(fitted):
     np.testing.assert_array_equal(lines[0].get_xdata(), [1, 2, 3])
     with pytest.raises(ValueError, match="criteria"):
         plot.plot_criteria(table, criteria=("abc",))
+
+
+def test_plot_and_diagnostics_helpers_check_their_arguments(fitted):
+    """`bins=0` drew empty axes, other bad `bins` gave numpy's errors, `plot_criteria` of a
+    fit an AttributeError and of no criteria an empty plot; the diagnostics helpers took
+    rows that are not probabilities (an entropy R-squared of 19.8) and arrays of the wrong
+    shape, and a one-class fit had an OCC of -inf (found by the API audit)."""
+    from smlcr.diagnostics import (
+        classification_diagnostics,
+        information_criteria,
+        posterior_entropy,
+    )
+
+    fitted, table = fitted
+
+    for bins in (0, True, 2.5, -3, [0, 0.5, 1]):
+        with pytest.raises(ValueError, match="`bins` must be an integer"):
+            plot.plot_posteriors(fitted, bins=bins)
+    with pytest.raises(TypeError, match="`table` must be the DataFrame"):
+        plot.plot_criteria(fitted)
+    with pytest.raises(ValueError, match="`criteria` is empty"):
+        plot.plot_criteria(table, criteria=[])
+    tau = np.array([[0.9, 0.1], [0.2, 0.8]])
+    for bad in (np.array([[5.0, 1.0], [2.0, 8.0]]), np.array([[0.5, 0.4]]), np.array([0.5, 0.5])):
+        with pytest.raises(ValueError, match="`tau`"):
+            classification_diagnostics(bad, [0.5, 0.5])
+    with pytest.raises(ValueError, match="`tau`"):
+        posterior_entropy(np.array([[-0.5, 1.5]]))
+    with pytest.raises(ValueError, match="`shares` must have one value per class"):
+        classification_diagnostics(tau, [0.5, 0.3, 0.2])
+    with pytest.raises(ValueError, match="`weight` must have one value per individual"):
+        classification_diagnostics(tau, [0.5, 0.5], weight=np.ones(3))
+    with pytest.raises(ValueError, match="`n` must be a positive number"):
+        information_criteria(-10.0, 3, 0, tau)
+    assert classification_diagnostics(tau, [0.55, 0.45]).entropy_r2 == pytest.approx(
+        1 - posterior_entropy(tau) / (2 * np.log(2))
+    )
+    one = classification_diagnostics(np.ones((4, 1)), [1.0])
+    assert one.entropy_r2 == 1.0 and np.isnan(one.occ.iloc[0])
