@@ -50,6 +50,7 @@ from smlcr.prepare import (
     check_varies_within,
     from_statistics,
     no_dof_note,
+    row_weight_jacobian,
     unidentified_regressors,
 )
 from smlcr.weights import (
@@ -786,7 +787,12 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
     membership_exog = side[:, :q] if q else np.ones((n_groups, 1))
     log_row_weight = None
     if "row_weights" in spec.weights:
-        log_row_weight = np.bincount(codes, weights=pieces.log_row_weight, minlength=n_groups)
+        # per key (an individual, or a cell with absorb: its summed weight is R[0, 0]^2)
+        per_key = row_weight_jacobian(
+            2.0 * pieces.log_row_weight,
+            *((pieces.R[:, 0, 0] ** 2, pieces.rows) if absorb else ()),
+        )
+        log_row_weight = np.bincount(codes, weights=per_key, minlength=n_groups)
     weight = side[:, q] if argument else None
     keep = dof > 0
     n_no_dof = int((~keep).sum()) if absorb else 0

@@ -670,7 +670,9 @@ def prepare(
         y_scale=units["y_scale"],
         row_weight=row_weights,
     )
-    weighting = _weighting(codes, labels, individual_weights, weight_name, row_weights, weighted)
+    weighting = _weighting(
+        codes, labels, individual_weights, weight_name, row_weights, weighted, cell_codes
+    )
     stats = replace(stats, weight=weighting.weight)
     if membership is None:
         membership_exog = np.ones((len(labels), 1))
@@ -827,15 +829,56 @@ def _drop_zero_weights(codes, labels, individual_weights, weight_name, row_weigh
     return _ZeroWeights(keep=keep, notes=notes, n_groups=n_groups, n_rows=n_rows)
 
 
-def _weighting(codes, labels, individual_weights, weight_name, row_weights, zeros) -> Weighting:
-    """The weights per individual (codes ``0..N-1``)."""
+def row_weight_jacobian(log_weight_sum, cell_weight=None, cell_rows=None) -> np.ndarray:
+    """The row weights' term of an individual's log-likelihood, ``0.5 sum_t log w_it``,
+    less ``0.5 log`` of each absorbed cell's mean weight: the one owner of that term (the
+    in-memory and the Dask statistics).
+
+    With row weights, ``e_it ~ N(0, sigma2 / w_it)``: the density of the rows has the
+    Jacobian ``0.5 sum_t log w_it``. With absorbed cells the likelihood is that of the
+    within-cell contrasts, whose Jacobian loses ``0.5 log`` of the cell's mean weight, so
+    that multiplying every weight by ``c`` only rescales the variances (the log-likelihood
+    is unchanged, as without cells) and equal weights give the unweighted fit.
+
+    Parameters
+    ----------
+    log_weight_sum : ndarray, shape (G,)
+        ``sum_t log w_t`` over the rows of each group (individual, or cell).
+    cell_weight, cell_rows : ndarray, shape (G,), optional
+        Each cell's summed weight and number of rows (groups are cells), with ``absorb``.
+
+    Returns
+    -------
+    ndarray, shape (G,)
+    """
+    out = 0.5 * np.asarray(log_weight_sum, dtype=np.float64)
+    if cell_weight is not None:
+        out = out - 0.5 * np.log(np.asarray(cell_weight) / np.asarray(cell_rows))
+    return out
+
+
+def _weighting(
+    codes, labels, individual_weights, weight_name, row_weights, zeros, cells=None
+) -> Weighting:
+    """The weights per individual (codes ``0..N-1``); ``cells``, each row's absorbed cell."""
     weight, log_row_weight = None, None
     if individual_weights is not None:
         weight = individual_weight(individual_weights, codes, labels, weight_name)
     if row_weights is not None:
-        log_row_weight = 0.5 * np.bincount(
-            codes, weights=np.log(row_weights), minlength=len(labels)
-        )
+        if cells is None:
+            log_row_weight = row_weight_jacobian(
+                np.bincount(codes, weights=np.log(row_weights), minlength=len(labels))
+            )
+        else:
+            n_cells = int(cells.max()) + 1 if cells.size else 0
+            per_cell = row_weight_jacobian(
+                np.bincount(cells, weights=np.log(row_weights), minlength=n_cells),
+                np.bincount(cells, weights=row_weights, minlength=n_cells),
+                np.bincount(cells, minlength=n_cells),
+            )
+            owner = np.zeros(n_cells, dtype=np.int64)
+            owner[cells] = codes
+            log_row_weight = np.bincount(owner, weights=per_cell, minlength=len(labels))
     return Weighting.build(weight_name, weight, log_row_weight, zeros.n_groups, zeros.n_rows)
 
 

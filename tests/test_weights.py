@@ -167,6 +167,40 @@ def test_row_weights_with_absorbed_cells_equal_wls_with_cell_dummies():
     np.testing.assert_allclose(res.resid, wls.resid, rtol=1e-10, atol=1e-10)
 
 
+def test_row_weights_with_absorbed_cells_give_a_log_likelihood_free_of_their_scale():
+    """With absorb, the log-likelihood moved by 0.5 n_cells log c when every row weight was
+    multiplied by c (found by the metamorphic fuzz): the within-cell contrasts' Jacobian
+    lacked each cell's -0.5 log(mean weight). It is now the contrasts' log-likelihood,
+    computed here from statsmodels' WLS with cell dummies."""
+    df = _panel()
+    n_cells = df["cell"].nunique()
+
+    def fit(data, **weights):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return smlcr.LatentClassOLS.from_formula(
+                FORMULA, data, groups="id", absorb="cell", k_classes=1, **weights
+            ).fit(rng=0)
+
+    res = fit(df, row_weights="rw")
+    wls = sm.WLS.from_formula("y ~ x1 + x2 + C(cell)", df, weights=df["rw"]).fit()
+    dof = len(df) - n_cells
+    sigma2 = wls.ssr / dof
+    mean_weight = df.groupby("cell")["rw"].mean()
+    contrasts = (
+        -0.5 * dof * np.log(2 * np.pi * sigma2)
+        - 0.5 * dof
+        + 0.5 * np.log(df["rw"]).sum()
+        - 0.5 * np.log(mean_weight).sum()
+    )
+    assert res.llf == pytest.approx(contrasts, rel=1e-10)
+    for c in (1e-3, 7.5):
+        assert fit(df.assign(rw=c * df["rw"]), row_weights="rw").llf == pytest.approx(
+            res.llf, rel=1e-10
+        )
+    assert fit(df.assign(rw=4.0), row_weights="rw").llf == pytest.approx(fit(df).llf, rel=1e-10)
+
+
 def test_sampling_weights_equal_wls_with_standard_errors_clustered_by_individual():
     df = _panel()
     res = _one_class(df, weights="sw").fit(rng=0)
