@@ -199,6 +199,10 @@ def test_row_weights_with_absorbed_cells_give_a_log_likelihood_free_of_their_sca
             res.llf, rel=1e-10
         )
     assert fit(df.assign(rw=4.0), row_weights="rw").llf == pytest.approx(fit(df).llf, rel=1e-10)
+    # the Dask statistics (cells split across partitions) carry the same term
+    dd = pytest.importorskip("dask.dataframe")
+    lazy = fit(dd.from_pandas(df, npartitions=7), row_weights="rw")
+    assert lazy.llf == pytest.approx(res.llf, rel=1e-10)
 
 
 def test_sampling_weights_equal_wls_with_standard_errors_clustered_by_individual():
