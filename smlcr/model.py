@@ -225,6 +225,7 @@ class LatentClassOLS(LikelihoodModel):
         # marks them among all rows of the data, which the per-row arguments still have
         missing_idx = kwargs.get("missing_idx")
         n_rows = len(endog) if missing_idx is None else len(missing_idx)
+        self._n_rows_given = n_rows  # before missing rows are dropped (per-row arguments)
         _check_endog_shape(endog)
         reject_strings(endog, "endog")
         # pandas nullable numeric columns (pd.NA) as float64 with NaN, as from_formula does
@@ -1273,7 +1274,7 @@ class LatentClassOLS(LikelihoodModel):
             return frame[cluster].to_numpy()[positions]
         # the rows the model was given (a formula's data after `subset`), their labels, and
         # all rows of the data (before `subset`), which per-row values may also cover
-        n_rows = len(frame) if frame is not None else len(self.data.orig_endog)
+        n_rows = len(frame) if frame is not None else self._n_rows_given
         labels = frame.index if frame is not None else getattr(self, "_row_labels", None)
         labels = pd.RangeIndex(n_rows) if labels is None else labels
         all_labels, subset = getattr(self, "_data_rows", (labels, None))

@@ -805,6 +805,33 @@ def test_array_side_arguments_that_raised_internal_errors_name_the_argument(sim)
             smlcr.LatentClassOLS(df["y"], X, groups=df["id"], **kwargs)
 
 
+def test_cluster_on_an_array_model_with_dropped_rows():
+    """With arrays and missing='drop', a per-row `cluster` array gave a ValueError that
+    miscounted the rows and a Series by individual an IndexError (found by the metamorphic
+    fuzz): both now give the clustered covariance of the data without the dropped row."""
+    rng = np.random.default_rng(3)
+    n_groups = 60
+    g = np.repeat(np.arange(n_groups), rng.integers(2, 6, n_groups))
+    x = rng.normal(size=g.size)
+    y = np.where(g % 2 == 0, 1 + 2 * x, -1 - x) + rng.normal(size=g.size)
+    X = np.column_stack([np.ones(g.size), x])
+    cluster = (np.arange(n_groups) // 2)[g]
+    y[5] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = smlcr.LatentClassOLS(y, X, groups=g, k_classes=2, missing="drop")
+        per_row = model.fit(rng=0, cluster=cluster)
+        by_individual = model.fit(rng=0, cluster=pd.Series(np.arange(n_groups) // 2))
+        keep = np.arange(g.size) != 5
+        reference = smlcr.LatentClassOLS(y[keep], X[keep], groups=g[keep], k_classes=2).fit(
+            rng=0, cluster=cluster[keep]
+        )
+    np.testing.assert_allclose(per_row.bse, reference.bse, rtol=1e-10)
+    np.testing.assert_allclose(by_individual.bse, reference.bse, rtol=1e-10)
+    with pytest.raises(ValueError, match="`cluster` has 202 values but the data have 203 rows"):
+        model.fit(rng=0, cluster=cluster[keep])
+
+
 def test_new_rows_with_a_missing_side_variable_predict_nan():
     """NaN in a common variable of new rows had raised an error naming `common_exog`."""
     sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
