@@ -342,7 +342,8 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
             SingularInformationWarning,
         )
         inv_w = np.where(weak, 0.0, 1.0 / np.where(weak, 1.0, w))
-        cov = ((v * inv_w) @ v.T) / np.outer(scale, scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # (information near 1e-300: an
+            cov = ((v * inv_w) @ v.T) / np.outer(scale, scale)  # infinite variance, or NaN below)
         # no standard error for a parameter in a singular direction (never a spurious 0)
         unidentified = [j for j, name in enumerate(names) if name in involved]
         cov[unidentified, :] = np.nan
@@ -350,7 +351,8 @@ def invert_information(information: np.ndarray, names: list[str]) -> np.ndarray:
         return cov
     # positive definite: solve rather than invert
     half = np.linalg.solve(np.linalg.cholesky(equilibrated), np.eye(information.shape[0]))
-    return (half.T @ half) / np.outer(scale, scale)
+    with np.errstate(over="ignore"):  # information near 1e-300: an infinite variance
+        return (half.T @ half) / np.outer(scale, scale)
 
 
 def oim_covariance(derivs: Derivatives, names: list[str]) -> np.ndarray:

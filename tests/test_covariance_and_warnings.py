@@ -144,3 +144,18 @@ def test_all_three_covariances_are_exposed_and_the_default_is_the_chosen_one(sma
         first_line = information.COVARIANCES[kind].__doc__.splitlines()[0]
         assert first_line in res.summary().as_text()
     assert not np.allclose(fits["oim"].cov_params_oim, fits["oim"].cov_params_opg)
+
+
+def test_information_near_1e_300_gives_infinite_variances_without_raw_warnings():
+    """A separated membership logit left information near 1e-300 for its coefficients, and
+    numpy's 'overflow encountered in divide' reached the user (found by the metamorphic
+    fuzz); the variances there are infinite (or NaN in a singular direction), silently."""
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        cov = invert_information(np.diag([2.0, 1e-310]), ["a", "b"])
+        assert cov[0, 0] == pytest.approx(0.5) and np.isinf(cov[1, 1])
+        singular = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1e-310]])
+        with pytest.warns(smlcr.exceptions.SingularInformationWarning):
+            cov = invert_information(singular, ["a", "b", "c"])
+    assert np.isnan(cov[0, 0]) and np.isnan(cov[1, 1])
