@@ -267,8 +267,8 @@ def _tau_perturb(rng, tau: np.ndarray) -> np.ndarray:
 def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
     """Relabel classes so that shares (mean posteriors) descend.
 
-    Ties are broken by the first coefficient, then by the variance, so equal
-    fits print identical labels. ``order`` overrides the permutation.
+    Ties are broken as :func:`class_order` says, so equal fits print identical
+    labels. ``order`` overrides the permutation.
 
     Parameters
     ----------
@@ -300,9 +300,13 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
 
 
 def class_order(run: EMRun) -> np.ndarray:
-    """Descending share, ties broken by the first coefficient, then the variance."""
+    """Descending share; ties broken by the variance, then the size of the coefficients
+    (scaled units), then the first coefficient: the first two keys depend neither on the
+    order of the regressors nor on the sign or units of the response."""
     share = np.round(run.estep.shares, 12)
-    return np.lexsort((run.params.sigma2, run.params.beta[:, 0], -share))
+    beta = run.params.beta
+    size = np.round(np.einsum("kp,kp->k", beta, beta), 12)
+    return np.lexsort((beta[:, 0], size, np.round(run.params.sigma2, 12), -share))
 
 
 def _point(run: EMRun) -> np.ndarray:
