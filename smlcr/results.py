@@ -792,7 +792,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 "of each new row); drop it, or pass which='posterior'."
             )
         model = self.model
-        index = None
+        index, in_sample = None, None
         if exog is None:
             given = [
                 n
@@ -809,8 +809,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
             design, common = model.rows_used()
             codes = model.prepared.rows.individual
             membership = model.membership_exog[codes]
+            in_sample = model.prepared.rows.keep  # the rows used, among the model's rows
             if model.data.row_labels is not None:
-                index = np.asarray(model.data.row_labels)[model.prepared.rows.keep]
+                index = np.asarray(model.data.row_labels)
         else:
             raw = exog
             if not isinstance(transform, (bool, np.bool_)):
@@ -872,7 +873,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                         f"`groups` label {plain(missing)!r} is not an individual of the sample; "
                         "posteriors exist only for them (use which='marginal')."
                     )
-        return design, common, membership, codes, index
+        return design, common, membership, codes, index, in_sample
 
     def predict(
         self,
@@ -889,8 +890,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         ----------
         exog : array_like or DataFrame, optional
             New rows (a DataFrame for formula models, which also supplies the
-            ``common`` and ``membership`` variables). Default: the rows used
-            in estimation.
+            ``common`` and ``membership`` variables). Default: every row of
+            the model's data (NaN for rows estimation did not use, as
+            ``fittedvalues``).
         groups : array_like, optional
             The individual of each new row, needed for ``which="posterior"``
             with new ``exog``; the individuals must be in the sample.
@@ -915,7 +917,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         predictions are of ``x'beta`` without them (``fittedvalues`` adds the
         in-sample cell effects).
         """
-        design, common, membership, codes, index = self._prediction_rows(
+        design, common, membership, codes, index, in_sample = self._prediction_rows(
             exog, groups, which, transform, common_exog, membership_exog
         )
         per_class = (
@@ -923,12 +925,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
         )
         classes = self.posteriors.columns
         if which == "class":
-            out = per_class
+            out = _every_row(per_class, in_sample)
             return out if index is None else pd.DataFrame(out, index=index, columns=classes)
         if which == "marginal":
             out = np.einsum("nk,nk->n", per_class, self._probabilities(membership))
         else:
             out = np.einsum("nk,nk->n", per_class, self._tau[codes])
+        out = _every_row(out, in_sample)
         return out if index is None else pd.Series(out, index=index, name="predicted")
 
     def get_prediction(
@@ -949,7 +952,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         Parameters
         ----------
         exog : array_like or DataFrame, optional
-            New rows (see :meth:`predict`); default the rows used in estimation.
+            New rows (see :meth:`predict`); default every row of the model's data
+            (NaN for rows estimation did not use, as ``fittedvalues``).
         which : {"marginal", "class"}
             ``"marginal"``: weighted by the class probabilities (their
             uncertainty included); ``"class"``: every row under every class,
@@ -970,10 +974,24 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 f"`which` must be 'marginal' or 'class' for get_prediction, got {which!r} "
                 "(posterior-weighted predictions: use predict(which='posterior'))."
             )
-        design, common, membership, _, index = self._prediction_rows(
+        design, common, membership, _, index, in_sample = self._prediction_rows(
             exog, None, which, transform, common_exog, membership_exog
         )
-        return margins.get_prediction(self, design, common, membership, which, index)
+        if in_sample is None or in_sample.all():
+            return margins.get_prediction(self, design, common, membership, which, index)
+        # in-sample: every row of the model's data, NaN for rows estimation did not use
+        used = margins.get_prediction(self, design, common, membership, which, None)
+        per_row = self.k_classes if which == "class" else 1
+        mean, var = (
+            _every_row(a.reshape(-1, per_row), in_sample).reshape(-1)
+            for a in (used.predicted_mean, used.var_pred_mean)
+        )
+        labels = index
+        if index is not None and which == "class":
+            labels = pd.MultiIndex.from_product(
+                [pd.Index(index), self.posteriors.columns], names=["row", "class"]
+            )
+        return margins.PredictionResults(mean, var, labels)
 
     def class_means(self, alpha: float = 0.05) -> pd.DataFrame:
         """Each class's predicted mean response at the sample's average regressors.
@@ -1173,6 +1191,16 @@ def _columns_by_name(exog: pd.DataFrame, names: list, arg: str = "exog") -> pd.D
             "numpy array with the columns in the model's order."
         )
     return exog[list(names)]
+
+
+def _every_row(values: np.ndarray, in_sample: np.ndarray | None) -> np.ndarray:
+    """In-sample predictions of the rows used, placed among all of the model's rows (NaN
+    for rows estimation did not use), as ``fittedvalues``; new rows' as they are."""
+    if in_sample is None or in_sample.all():
+        return values
+    out = np.full((in_sample.size,) + values.shape[1:], np.nan)
+    out[in_sample] = values
+    return out
 
 
 def _new_values(values, name: str) -> np.ndarray:

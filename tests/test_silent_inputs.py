@@ -832,6 +832,32 @@ def test_cluster_on_an_array_model_with_dropped_rows():
         model.fit(rng=0, cluster=cluster[keep])
 
 
+def test_in_sample_predictions_have_one_value_per_row_as_fittedvalues(sim):
+    """With rows estimation did not use (a zero row weight), in-sample `predict()` and
+    `get_prediction()` returned only the rows used while `fittedvalues` has every row: an
+    array model's predictions were shorter than the data, and aligning them by position
+    was off (found by the metamorphic fuzz)."""
+    df = sim.data
+    rw = np.ones(len(df))
+    rw[[3, 10, 11]] = 0.0
+    X = np.column_stack([np.ones(len(df)), df[["x1", "x2"]].to_numpy()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = smlcr.LatentClassOLS(
+            df["y"].to_numpy(), X, groups=df["id"].to_numpy(), row_weights=rw
+        ).fit(rng=0, n_starts=4)
+    fitted = np.asarray(res.fittedvalues)
+    posterior = res.predict(which="posterior")
+    assert posterior.shape == fitted.shape == (len(df),)
+    np.testing.assert_array_equal(np.isnan(posterior), rw == 0)
+    np.testing.assert_allclose(posterior, fitted, rtol=1e-12)  # NaN at the same rows
+    mean = res.get_prediction()
+    assert mean.predicted_mean.shape == (len(df),)
+    np.testing.assert_allclose(mean.predicted_mean, res.predict(), rtol=1e-12)
+    assert res.predict(which="class").shape == (len(df), 2)
+    assert res.get_prediction(which="class").predicted_mean.shape == (2 * len(df),)
+
+
 def test_new_rows_with_a_missing_side_variable_predict_nan():
     """NaN in a common variable of new rows had raised an error naming `common_exog`."""
     sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=3)
