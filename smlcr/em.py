@@ -914,6 +914,9 @@ def _solve_psd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     w, v = np.linalg.eigh(a)
     cutoff = a.shape[-1] * np.finfo(float).eps * np.max(np.abs(w), axis=-1, keepdims=True)
+    # (and below tiny / eps: a matrix of a class with next to no weight, whose inverse
+    # eigenvalues would overflow, is null; the M-step keeps such a class's coefficients)
+    cutoff = np.maximum(cutoff, np.finfo(float).tiny / np.finfo(float).eps)
     inv_w = np.where(w > cutoff, 1.0 / np.where(w > cutoff, w, 1.0), 0.0)
     vtb = np.einsum("...ji,...j->...i", v, b)
     return np.einsum("...ij,...j->...i", v, inv_w * vtb)

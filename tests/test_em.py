@@ -303,3 +303,17 @@ def test_tied_shares_are_labelled_free_of_column_order_and_the_sign_of_the_respo
     np.testing.assert_allclose(fits[0].class_shares["share"], 1 / 3, rtol=1e-9)
     for res in fits[1:]:
         assert res.modal_class.equals(fits[0].modal_class)
+
+
+def test_a_gram_matrix_of_next_to_no_weight_solves_to_zero_without_raw_warnings():
+    """A class with next to no weight left a Gram matrix near 1e-310 whose inverse
+    eigenvalues overflowed with numpy's warning (found by the metamorphic fuzz)."""
+    from smlcr.em import _solve_psd
+
+    a = np.array([[[1e-310, 0.0], [0.0, 1e-311]], [[2.0, 0.5], [0.5, 1.0]]])
+    b = np.array([[1.0, 1.0], [1.0, 2.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        x = _solve_psd(a, b)
+    np.testing.assert_array_equal(x[0], 0.0)
+    np.testing.assert_allclose(x[1], np.linalg.solve(a[1], b[1]), atol=1e-14)
