@@ -514,6 +514,31 @@ def reject_strings(values, name: str) -> None:
         )
 
 
+def as_numeric(values, name: str) -> np.ndarray:
+    """``values`` as float64, or a ``ValueError`` naming the argument: strings (even
+    numeric-looking ones), complex numbers and dates are refused (:func:`reject_strings`),
+    and so is anything numpy cannot read as numbers.
+
+    Parameters
+    ----------
+    values : array_like or DataFrame
+    name : str
+        Argument name, for the message.
+
+    Returns
+    -------
+    ndarray
+    """
+    reject_strings(values, name)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"`{name}` must be numeric ({err}); encode categories as numbers, or use a "
+            "formula, which builds dummy columns."
+        ) from err
+
+
 class SideDesign:
     """A per-row design matrix besides ``exog`` (membership or common regressors).
 
@@ -538,19 +563,10 @@ class SideDesign:
             )
         if isinstance(values, pd.Series):
             values = values.to_frame()
-        reject_strings(values, name)
-        try:
-            if isinstance(values, pd.DataFrame):
-                self.names = [str(c) for c in values.columns]
-                matrix = values.to_numpy(dtype=np.float64)
-            else:
-                matrix = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"`{name}` must be numeric ({err}); encode categories as numbers, or use "
-                "`from_formula` with a one-sided formula, which builds dummy columns."
-            ) from err
-        if not isinstance(values, pd.DataFrame):
+        matrix = as_numeric(values, name)
+        if isinstance(values, pd.DataFrame):
+            self.names = [str(c) for c in values.columns]
+        else:
             if matrix.ndim == 1:
                 matrix = matrix[:, None]
             self.names = [f"{name}{j}" for j in range(matrix.shape[1])]

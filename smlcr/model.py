@@ -23,6 +23,7 @@ from smlcr.design import (
     Cells,
     SideDesign,
     aligned,
+    as_numeric,
     check_count,
     check_k_classes,
     check_keywords,
@@ -1503,15 +1504,8 @@ def _check_exog_values(exog, missing: str) -> None:
 
 
 def _numeric(values, name: str) -> np.ndarray:
-    """``values`` as float64, or an error naming the argument (strings are not numbers)."""
-    reject_strings(values, name)
-    try:
-        out = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"`{name}` must be numeric ({err}); encode categories as numbers or use a "
-            "formula, which builds dummy columns."
-        ) from err
+    """``values`` as float64 (:func:`smlcr.design.as_numeric`), ``exog`` as a matrix."""
+    out = as_numeric(values, name)
     return out[:, None] if name == "exog" and out.ndim == 1 else out
 
 
