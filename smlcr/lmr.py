@@ -120,8 +120,20 @@ def vuong_weights(small, big) -> np.ndarray:
         return (a.weighted_scores if sampling else a.score_obs).T @ b.weighted_scores / n
 
     n = small.model.n_individuals
-    a_f_inv = np.linalg.inv(f.hessian / n)
-    a_g_inv = np.linalg.inv(g.hessian / n)
+    try:
+        a_f_inv = np.linalg.inv(f.hessian / n)
+        a_g_inv = np.linalg.inv(g.hessian / n)
+    except np.linalg.LinAlgError as err:
+        raise ValueError(
+            f"the Hessian of the fit with {small.k_classes} or {big.k_classes} classes is "
+            "singular (a boundary estimate: an empty class, coinciding classes or a separated "
+            "membership logit), so Vuong's weights are not defined there."
+        ) from err
+    if not (np.all(np.isfinite(a_f_inv)) and np.all(np.isfinite(a_g_inv))):
+        raise ValueError(
+            f"the Hessian of the fit with {small.k_classes} or {big.k_classes} classes is not "
+            "finite or not invertible, so Vuong's weights are not defined there."
+        )
     b_f, b_g, b_fg = cross(f, f), cross(g, g), cross(f, g)
     w = np.block([[-b_f @ a_f_inv, -b_fg @ a_g_inv], [b_fg.T @ a_f_inv, b_g @ a_g_inv]])
     return np.sort(-np.linalg.eigvals(w).real)[::-1]
@@ -231,6 +243,14 @@ def lmr_test(small, big, n_sim: int = 200_000, seed: int = 0) -> dict:
     check_nested_fits(small, big)
     n_sim = check_count(n_sim, "n_sim", 1)
     seed = check_count(seed, "seed", 0)
+    for fit in (small, big):
+        if getattr(fit, "boundary", None):
+            # coinciding classes or an empty one: the fit is the smaller model's, Vuong's
+            # weights vanish, and any positive rounding of the statistic would "reject"
+            raise ValueError(
+                f"the fit with {fit.k_classes} classes ends on the boundary ({fit.boundary}), "
+                "where the Vuong-Lo-Mendell-Rubin test is not defined."
+            )
     lr = max(2.0 * (big.llf - small.llf), 0.0)
     df = int(big.df_model - small.df_model)
     weights = vuong_weights(small, big)

@@ -400,7 +400,14 @@ def compare_classes(
     table["lmr_pvalue"] = np.nan
     for k in ks:
         if k - 1 in results and k > 1:
-            test = lmr_test(results[k - 1], results[k])
+            try:
+                test = lmr_test(results[k - 1], results[k])
+            except ValueError as err:  # not defined at a singular Hessian: NaN, and why
+                warn(
+                    f"no Vuong-Lo-Mendell-Rubin test of K = {k - 1} against {k}: {err}",
+                    SmlcrWarning,
+                )
+                continue
             table.loc[k, "vlmr_pvalue"] = test["vlmr_pvalue"]
             table.loc[k, "lmr_pvalue"] = test["lmr_pvalue"]
     if n_boot:

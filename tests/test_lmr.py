@@ -2,9 +2,11 @@
 nested regular models, the adjustment is the published formula, and the test finds the
 true number of classes."""
 
+import dataclasses
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import stats
@@ -116,3 +118,37 @@ def test_tests_of_k_against_k_plus_one_refuse_fits_of_different_data_or_models()
         smlcr.bootstrap_lrt(res1, res2, n_boot=True)
     boot = smlcr.bootstrap_lrt(res1, res2, n_boot=np.int64(1), rng=0, fit_kwds={"n_starts": 1})
     assert boot["n_boot"] == 1
+
+
+def test_the_test_is_nan_with_a_warning_at_a_boundary_or_a_singular_hessian():
+    """Identical individuals with K = 2 (coinciding classes): the VLMR p-value had been 0.0,
+    a rejection of K = 1 by a fit equal to it; a singular Hessian (a separated membership
+    logit) had made compare_classes raise numpy's LinAlgError and lose its table (found by
+    the Dask and persistence audit)."""
+    x = np.tile([0.0, 1.0, 2.0], 20)
+    df = pd.DataFrame(
+        {"y": np.tile([1.0, 2.5, 2.9], 20), "x": x, "id": np.repeat(np.arange(20), 3)}
+    )
+    with pytest.warns(smlcr.exceptions.SmlcrWarning, match="no Vuong-Lo-Mendell-Rubin test"):
+        table = smlcr.compare_classes("y ~ x", df, groups="id", k_range=[1, 2], rng=0)
+    assert np.isnan(table.loc[2, "vlmr_pvalue"]) and np.isnan(table.loc[2, "lmr_pvalue"])
+    assert np.isfinite(table.loc[2, "bic"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", k_classes=1)
+        res1, res2 = one.fit(rng=0), one.with_k_classes(2).fit(rng=0)
+    with pytest.raises(ValueError, match="ends on the boundary"):
+        smlcr.lmr.lmr_test(res1, res2)
+    # a singular Hessian: a ValueError saying so, never numpy's LinAlgError
+    singular = smlcr.lmr._check_vuong_pair  # (the pair is fine; the Hessian is made singular)
+    singular(res1, res2)
+    real = type(res2.model).derivatives
+
+    def flat(self, params):
+        out = real(self, params)
+        return dataclasses.replace(out, hessian=np.zeros_like(out.hessian))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(res2.model), "derivatives", flat)
+        with pytest.raises(ValueError, match="is singular"):
+            vuong_weights(res1, res2)
