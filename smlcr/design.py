@@ -514,6 +514,39 @@ def reject_strings(values, name: str) -> None:
         )
 
 
+def formula_columns(data: pd.DataFrame, formula: str) -> list:
+    """The columns of ``data`` whose names appear in ``formula`` (those it may use).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    formula : str
+
+    Returns
+    -------
+    list
+    """
+    return [c for c in data.columns if isinstance(c, str) and c in formula]
+
+
+def check_formula_data(data: pd.DataFrame, formula: str, name: str) -> None:
+    """A ``ValueError`` naming the column when a column a formula uses holds complex
+    numbers (the formula engines fail inside numpy on them).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    formula : str
+    name : str
+        Argument name, for the message.
+    """
+    for column in formula_columns(data, formula):
+        if data[column].dtype.kind == "c":
+            raise ValueError(
+                f"column {column!r} of `{name}` holds complex numbers; pass real values."
+            )
+
+
 def as_numeric(values, name: str) -> np.ndarray:
     """``values`` as float64, or a ``ValueError`` naming the argument: strings (even
     numeric-looking ones), complex numbers and dates are refused (:func:`reject_strings`),

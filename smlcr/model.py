@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, MissingDataError
 
 from smlcr import dask_data, em, information, starts
 from smlcr.compress import (
@@ -25,11 +25,13 @@ from smlcr.design import (
     aligned,
     as_numeric,
     check_count,
+    check_formula_data,
     check_k_classes,
     check_keywords,
     check_rng,
     check_tolerance,
     factorize,
+    formula_columns,
     plain,
     reads_by_individual,
     reject_strings,
@@ -691,13 +693,19 @@ class LatentClassOLS(LikelihoodModel):
                 )
             elif value is not None:
                 kwargs[name] = side_rows(value, data, full_index, subset, name)
+        check_formula_data(data, formula, "data")
         try:
             model = super().from_formula(
                 formula, data, None, drop_cols, *args, eval_env=eval_env, **kwargs
             )
         except Exception as err:  # the formula engine's own error for a missing value
-            named = [c for c in data.columns if isinstance(c, str) and c in formula]
-            if kwargs.get("missing") == "none" and bool(data[named].isna().to_numpy().any()):
+            missing = kwargs.get("missing")
+            named = formula_columns(data, formula)
+            if missing in ("none", "raise") and bool(data[named].isna().to_numpy().any()):
+                if missing == "raise":  # as statsmodels raises it for arrays
+                    raise MissingDataError(
+                        "`data` has missing values in the formula's variables (missing='raise')."
+                    ) from err
                 raise ValueError(
                     "`data` has missing values and missing='none' makes them an error; pass "
                     "missing='drop' to drop those rows from every array (or remove them)."

@@ -14,7 +14,15 @@ from statsmodels.iolib.summary import Summary
 
 from smlcr import information, margins, report
 from smlcr.compress import within_transform
-from smlcr.design import aligned, normal_quantile, plain, reject_strings, side_design_for
+from smlcr.design import (
+    aligned,
+    check_formula_data,
+    formula_columns,
+    normal_quantile,
+    plain,
+    reject_strings,
+    side_design_for,
+)
 from smlcr.diagnostics import classification_diagnostics, information_criteria
 from smlcr.em import log_prior, unidentified
 from smlcr.exceptions import (
@@ -839,7 +847,33 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 raw = exog
             if isinstance(exog, pd.DataFrame) and not formula:
                 exog = _columns_by_name(exog, model.exog_names)
-            design, index = self._transform_predict_exog(exog, transform=transform)
+            if formula and isinstance(exog, pd.DataFrame):
+                check_formula_data(exog, model.formula, "exog")
+            try:
+                design, index = self._transform_predict_exog(exog, transform=transform)
+            except (AttributeError, TypeError, ValueError) as err:
+                if not formula or not isinstance(exog, pd.DataFrame):
+                    raise
+                # (statsmodels re-raises the formula engine's error as "use a DataFrame")
+                fitted = getattr(model.data, "frame", None)
+                numeric = set("biuf")
+                changed = [
+                    c
+                    for c in formula_columns(exog, model.formula)
+                    if fitted is not None
+                    and c in fitted
+                    and fitted[c].dtype.kind in numeric
+                    and exog[c].dtype.kind not in numeric
+                ]
+                what = (
+                    f"column(s) {changed} are not numeric, as they were in the data the model "
+                    "was fitted to"
+                    if changed
+                    else f"{err.__cause__ or err.__context__ or err}"
+                )
+                raise ValueError(
+                    f"the model's formula could not be evaluated on the new rows (`exog`): {what}."
+                ) from err
             design = _new_values(design, "exog")
             if design.shape[1] == model.prepared.exog_keep.size:
                 design = design[:, model.prepared.exog_keep]

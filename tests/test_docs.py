@@ -27,7 +27,7 @@ def test_the_docs_have_code_blocks():
 )
 def test_code_block_runs_standalone(page, number, block, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
+    namespace: dict = {"__name__": "__main__"}  # as a script run by python
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exec(compile(block, f"{page}[{number}]", "exec"), namespace)

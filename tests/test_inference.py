@@ -15,7 +15,7 @@ from smlcr.exceptions import AbsorbedRegressorWarning
 
 # Monte Carlo design: 250 individuals x 5 rows, two classes with shares 0.6 / 0.4,
 # coefficients (1, 1, 0.5) and (-1, 0.2, 0.5): x1 differs across classes, x2 does not.
-# (With 120 individuals x 4 rows the Wald intervals cover about 93%: the normal
+# (With 120 individuals x 4 rows the Wald intervals cover about 92%: the normal
 # approximation needs a moderate sample in a mixture.)
 MC_DESIGN = dict(
     n_groups=250,

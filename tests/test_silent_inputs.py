@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
+from statsmodels.tools.sm_exceptions import MissingDataError
 
 import smlcr
 from smlcr.datasets import simulate_grouped
@@ -689,6 +690,18 @@ def test_from_formula_checks_subset_drop_cols_data_and_missing(sim):
     holed = df.assign(x1=df["x1"].mask(df.index == 3))
     with pytest.raises(ValueError, match="missing='none' makes them an error"):
         build(sim.formula, holed, groups="id", missing="none")
+    with pytest.raises(MissingDataError, match="missing='raise'"):  # as for arrays
+        build(sim.formula, holed, groups="id", missing="raise")
+    # complex values through a formula, in the data or in new rows; text where the fit had
+    # numbers (numpy's and statsmodels' internal errors before, found by the docs audit)
+    with pytest.raises(ValueError, match="column 'x1' of `data` holds complex numbers"):
+        build(sim.formula, df.assign(x1=df["x1"] + 1j), groups="id")
+    res = build(sim.formula, df, groups="id").fit(rng=0, n_starts=2)
+    new = df.head(3)
+    with pytest.raises(ValueError, match="column 'x1' of `exog` holds complex numbers"):
+        res.predict(new.assign(x1=new["x1"] + 1j))
+    with pytest.raises(ValueError, match=r"column\(s\) \['x1'\] are not numeric"):
+        res.predict(new.assign(x1=["a", "b", "c"]))
 
 
 def _squared(x):
