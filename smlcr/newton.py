@@ -333,6 +333,11 @@ def newton_phase(
         if shrinking:
             boundary = run.degenerate = shrinking
             break
+    if boundary is None:
+        # and at the point the steps ended: they can move two classes together
+        boundary = degeneracy(run.params, run.estep.class_weight, run.floor_hit)
+        if boundary is not None:
+            run.degenerate = boundary
     rounding = rounding_bound(stats, run.params, run.estep, work)
     converged = boundary is None and definite and decrement <= max(gtol, rounding, 0.0)
     run.converged = converged

@@ -159,3 +159,34 @@ def test_information_near_1e_300_gives_infinite_variances_without_raw_warnings()
         with pytest.warns(smlcr.exceptions.SingularInformationWarning):
             cov = invert_information(singular, ["a", "b", "c"])
     assert np.isnan(cov[0, 0]) and np.isnan(cov[1, 1])
+
+
+def test_classes_that_the_newton_phase_moves_together_are_a_boundary():
+    """One true class, K = 2: the Newton phase moved the two classes together after the
+    boundary check at its start, and the fit said converged, boundary None, with a
+    SingularInformationWarning about 'an empty class' (found by the Dask/persistence audit)."""
+    from smlcr.datasets import simulate_grouped
+
+    rng = np.random.default_rng(15)
+    sim = simulate_grouped(
+        n_groups=50,
+        rows_per_group=(2, 8),
+        beta=((1.0, 2.0, -1.0),),
+        sigma2=(2.0,),
+        shares=(1.0,),
+        seed=15,
+    )
+    df = sim.data
+    df["cell"] = df["id"].astype(str) + "_" + rng.integers(0, 3, len(df)).astype(str)
+    df["w"] = rng.normal(size=len(df))
+    df["y"] = df["y"] + 0.7 * df["w"]
+    df["rw"] = rng.uniform(0.3, 3, len(df))
+    options = dict(absorb=["id", "cell"], common="~ w", variance="common", row_weights="rw")
+    model = smlcr.LatentClassOLS.from_formula("y ~ x1", df, groups="id", k_classes=2, **options)
+    with pytest.warns(DegenerateClassWarning, match="classes 1 and 2 coincide"):
+        res = model.fit(rng=0)
+    assert res.boundary == "classes 1 and 2 coincide" and not res.converged
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = model.with_k_classes(1).fit(rng=0)
+    assert res.llf == pytest.approx(one.llf, rel=1e-12)  # the fit is the one-class fit
