@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from statsmodels.tools.sm_exceptions import MissingDataError
 
 from smlcr.compress import (
     CompressedData,
@@ -433,7 +434,9 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     arrays, kept = spec.matrices(frame)
     n_missing = int((~kept).sum())
     if n_missing and spec.missing != "drop":
-        raise ValueError(
+        # statsmodels' error for missing='raise', as on pandas data
+        error = MissingDataError if spec.missing == "raise" else ValueError
+        raise error(
             f"the Dask data have {n_missing} row(s) with a missing value in a variable the "
             "model uses; pass missing='drop' to drop them (they are counted)."
         )
@@ -940,9 +943,8 @@ def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs) ->
     computed = finish(pieces, spec, class_names, spec_names(spec, "common"))
     if computed.n_missing:
         if missing != "drop":
-            raise ValueError(
-                f"{computed.n_missing} row(s) have missing values; pass missing='drop'."
-            )
+            error = MissingDataError if missing == "raise" else ValueError
+            raise error(f"{computed.n_missing} row(s) have missing values; pass missing='drop'.")
         warn(
             f"{computed.n_missing} row(s) with missing values were dropped from every array "
             "(missing='drop'); see `n_missing_dropped`.",

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from statsmodels.tools.sm_exceptions import MissingDataError
 
 import smlcr
 from smlcr.datasets import simulate_grouped
@@ -190,6 +191,11 @@ def test_missing_values_and_weights_on_dask_data():
         smlcr.LatentClassOLS.from_formula(
             "y ~ x1 + x2", dd.from_pandas(df, npartitions=2), groups="id", missing="none"
         )
+    # statsmodels' MissingDataError with missing='raise', as on pandas data (it had been a
+    # ValueError; found by the Dask/persistence audit)
+    for data in (df, dd.from_pandas(df, npartitions=2)):
+        with pytest.raises(MissingDataError):
+            smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", data, groups="id", missing="raise")
 
 
 @pytest.mark.parametrize(
