@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import inspect
 import numbers
 import sys
@@ -730,8 +729,14 @@ class LatentClassOLS(LikelihoodModel):
         state = self.__dict__.copy()
         state.pop("_side_specs", None)
         if getattr(self.data, "model_spec", None) is not None:
-            data = copy.copy(self.data)
-            del data.model_spec
+            # a copy without the spec, made without statsmodels' __getstate__/__setstate__:
+            # copy.copy would rebuild the spec through the call stack's namespaces, which
+            # fails off the main thread (multiprocessing pickles in a feeder thread) when
+            # the formula uses a function of the caller's
+            data = object.__new__(type(self.data))
+            data.__dict__.update(
+                {key: value for key, value in self.data.__dict__.items() if key != "model_spec"}
+            )
             data._smlcr_restore_spec = True
             state["data"] = data
         return state

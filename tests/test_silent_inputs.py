@@ -720,6 +720,12 @@ def test_compare_classes_sees_the_callers_names_and_checks_its_fit_arguments(sim
     table = smlcr.compare_classes(
         formula, df, groups="id", k_range=[1, 2], rng=0, fit_kwds={"n_starts": 4}
     )
+    # in worker processes too: the model is pickled there in a feeder thread, where
+    # statsmodels' rebuilding of the formula's spec could not see the caller's function
+    parallel = smlcr.compare_classes(
+        formula, df, groups="id", k_range=[1, 2], rng=0, fit_kwds={"n_starts": 4}, n_jobs=2
+    )
+    assert parallel.equals(table)
     direct = model.with_k_classes(2).fit(
         rng=np.random.default_rng(np.random.SeedSequence(0).spawn(2)[1]), n_starts=4
     )
