@@ -56,7 +56,9 @@ from smlcr.params import ClassParams, Layout
 from smlcr.prepare import (  # noqa: F401 (CONDITION_LIMIT re-exported)
     CONDITION_LIMIT,
     GIVEN_PREPARED,
+    check_enough_data,
     check_finite,
+    check_k_classes_fit,
     prepare,
 )
 from smlcr.progress import progress_bar
@@ -523,11 +525,25 @@ class LatentClassOLS(LikelihoodModel):
         for name in WEIGHT_ARGUMENTS:
             if getattr(self, name, None) is not None:
                 kwargs[name] = np.asarray(getattr(self, name))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AbsorbedRegressorWarning)
-            warnings.simplefilter("ignore", AbsorbedIndividualWarning)
-            warnings.simplefilter("ignore", ZeroWeightWarning)
-            model = self.__class__(self.data.orig_endog, self.data.orig_exog, **kwargs)
+        # the statistics of this model serve the new one (no second compression); the
+        # checks that depend on K are made here, as prepare would make them
+        k_classes = check_k_classes(k_classes)
+        check_k_classes_fit(k_classes, self.prepared.n_groups)
+        check_enough_data(
+            self.prepared.stats.dof,
+            k_classes,
+            len(self.prepared.class_exog_names),
+            len(self.prepared.common_names),
+        )
+        token = GIVEN_PREPARED.set(self.prepared)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AbsorbedRegressorWarning)
+                warnings.simplefilter("ignore", AbsorbedIndividualWarning)
+                warnings.simplefilter("ignore", ZeroWeightWarning)
+                model = self.__class__(self.data.orig_endog, self.data.orig_exog, **kwargs)
+        finally:
+            GIVEN_PREPARED.reset(token)
         for name in ("formula", "_side_specs"):
             if hasattr(self, name):
                 setattr(model, name, getattr(self, name))

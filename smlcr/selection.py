@@ -224,7 +224,7 @@ def _fit_k(task):
     model, k, fit_kwds, seed = task
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = model.with_k_classes(k)  # the statistics, computed once
+        model = model.with_k_classes(k)  # on the statistics computed once (model.prepared)
         res = model.fit(rng=np.random.default_rng(seed), **fit_kwds)
     return res, [(str(w.message), w.category) for w in caught]
 

@@ -1073,9 +1073,14 @@ def test_with_k_classes_on_data_with_labels_of_their_own(sim):
     ]
     for model in models:
         res = model.fit(rng=0, n_starts=2)
-        again = model.with_k_classes(3).with_k_classes(2).fit(rng=0, n_starts=2)
+        three = model.with_k_classes(3)
+        assert three.prepared is model.prepared  # the statistics serve every K
+        again = three.with_k_classes(2).fit(rng=0, n_starts=2)
         assert again.llf == res.llf
+        np.testing.assert_array_equal(np.asarray(again.params), np.asarray(res.params))
         assert res.refit_fewer_classes(rng=0).k_classes == 1
+        with pytest.raises(ValueError, match="k_classes"):  # the checks that depend on K
+            model.with_k_classes(10**6)
 
 
 @pytest.mark.parametrize(
