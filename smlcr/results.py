@@ -364,6 +364,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
             half = z * bse / (share * (1.0 - share))
             lower = 1.0 / (1.0 + np.exp(-(logit - half)))
             upper = 1.0 / (1.0 + np.exp(-(logit + half)))
+        if k == 1:  # one class: a share of 1 by definition, not an estimate (its computed
+            # value rounds to either side of 1, which had made the interval NaN or a point)
+            share, bse, lower, upper = (np.array([v]) for v in (1.0, 0.0, 1.0, 1.0))
         return pd.DataFrame(
             {"share": share, "bse": bse, "lower": lower, "upper": upper},
             index=classes,

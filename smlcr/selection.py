@@ -277,7 +277,10 @@ def compare_classes(
         K against K + 1 for every consecutive pair in ``k_range``
         (:func:`bootstrap_lrt`); 0 skips it.
     rng : int or numpy.random.Generator, optional
-        Seed for the fits' starts and the bootstrap.
+        Seed for the fits' starts and the bootstrap. Every K draws from its own stream
+        of the seed, keyed by K, so a K's row depends neither on ``n_jobs`` nor on the
+        other K in ``k_range``. A Generator gives a seed drawn from it (so it is
+        consumed, and ``default_rng(3)`` runs other searches than ``rng=3``).
     fit_kwds : dict, optional
         Passed to every ``fit`` (e.g. ``n_starts``, ``cov_type``).
     boot_fit_kwds : dict, optional
@@ -351,7 +354,9 @@ def compare_classes(
     seeds = np.random.SeedSequence(
         rng if isinstance(rng, (int, np.integer)) or rng is None else int(generator.integers(2**63))
     )
-    fit_seeds = dict(zip(ks, seeds.spawn(len(ks)), strict=True))
+    # every K its own stream, keyed by K (not by its position in k_range), so that a K's
+    # row depends neither on n_jobs nor on the other K in k_range; 0 keys the bootstrap
+    fit_seeds = {k: np.random.SeedSequence(seeds.entropy, spawn_key=(k,)) for k in ks}
     jobs = resolve_jobs(n_jobs)
     if is_dask_frame(data):
         if n_boot:
@@ -413,7 +418,7 @@ def compare_classes(
     if n_boot:
         table["lr"] = np.nan
         table["boot_pvalue"] = np.nan
-        boot_rng = np.random.default_rng(seeds.spawn(1)[0])
+        boot_rng = np.random.default_rng(np.random.SeedSequence(seeds.entropy, spawn_key=(0,)))
         skipped = [k for k in ks[:-1] if k + 1 not in results]
         if skipped:
             warn(

@@ -37,6 +37,19 @@ def test_parallel_compare_classes_equals_serial(sim):
     assert serial.equals(parallel), (serial, parallel)
 
 
+def test_a_rows_fit_does_not_depend_on_the_other_k_in_k_range(sim):
+    """Seeds had been spawned by position in k_range, so K = 2's row changed with K = 1's
+    presence (found by the Dask/persistence audit); every K now has the stream keyed by K."""
+    full = _compare(sim)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        part = smlcr.compare_classes(
+            sim.formula, sim.data, groups="id", k_range=[3, 2], rng=4, fit_kwds={"n_starts": 4}
+        )
+    columns = ["llf", "bic", "n_reached_best", "n_starts", "converged"]
+    assert part.loc[[2, 3], columns].equals(full.loc[[2, 3], columns])
+
+
 def test_an_interrupt_returns_the_finished_rows(sim, monkeypatch):
     real_fit = smlcr.LatentClassOLS.fit
 

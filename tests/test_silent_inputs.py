@@ -276,6 +276,12 @@ def test_share_intervals_stay_inside_zero_and_one():
     assert (shares["lower"] < shares["share"]).all() and (shares["share"] < shares["upper"]).all()
     # the share minus 1.96 standard errors would have gone below 0
     assert (shares["share"] - 1.96 * shares["bse"]).min() < shares["lower"].min()
+    # one class: a share of 1, exactly, whatever the weights (its computed value had rounded
+    # to either side of 1, giving a NaN or a point interval below 1; found by the Dask audit)
+    for weights in ({}, {"freq_weights": np.repeat(np.arange(200) % 3 + 1, 3)}):
+        one = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", k_classes=1, **weights)
+        row = one.fit(rng=0).class_shares.iloc[0]
+        assert row.tolist() == [1.0, 0.0, 1.0, 1.0]
 
 
 def test_a_fit_without_groups_says_every_row_is_an_individual(sim):
@@ -727,7 +733,7 @@ def test_compare_classes_sees_the_callers_names_and_checks_its_fit_arguments(sim
     )
     assert parallel.equals(table)
     direct = model.with_k_classes(2).fit(
-        rng=np.random.default_rng(np.random.SeedSequence(0).spawn(2)[1]), n_starts=4
+        rng=np.random.default_rng(np.random.SeedSequence(0, spawn_key=(2,))), n_starts=4
     )
     assert table.loc[2, "llf"] == pytest.approx(direct.llf, rel=1e-12)
     checks = [
