@@ -357,7 +357,8 @@ class Pieces:
     rows : ndarray, shape (M,)
         Rows of each entry.
     log_row_weight : ndarray, shape (M,)
-        ``0.5 sum log w`` over the entry's rows.
+        ``sum log w`` over the entry's rows (:func:`smlcr.prepare.row_weight_jacobian`
+        makes it the log-likelihood's term).
     side_low, side_high : ndarray, shape (M, r)
         Smallest and largest value of the individual-level columns (membership
         design, individual weight) over the entry's rows.
@@ -519,7 +520,7 @@ def partition_pieces(frame: pd.DataFrame, spec: DaskSpec, constant: int | None) 
     np.maximum.at(high, codes, side)
     log_weight = np.zeros(n_keys)
     if weight is not None:
-        np.add.at(log_weight, codes, 0.5 * np.log(weight))
+        np.add.at(log_weight, codes, np.log(weight))
     full_centre = np.concatenate([[0.0], centre]) if absorb else centre
     return Pieces(
         keys=keys.iloc[first].reset_index(drop=True),
@@ -792,7 +793,7 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
     if "row_weights" in spec.weights:
         # per key (an individual, or a cell with absorb: its summed weight is R[0, 0]^2)
         per_key = row_weight_jacobian(
-            2.0 * pieces.log_row_weight,
+            pieces.log_row_weight,
             *((pieces.R[:, 0, 0] ** 2, pieces.rows) if absorb else ()),
         )
         log_row_weight = np.bincount(codes, weights=per_key, minlength=n_groups)

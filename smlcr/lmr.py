@@ -53,6 +53,16 @@ def _same_data(a, b) -> str | None:
     return None
 
 
+def _require_fits(fits_and_names) -> None:
+    """A ``TypeError`` naming the argument that is not a fitted result."""
+    for fit, name in fits_and_names:
+        if not all(hasattr(fit, a) for a in ("model", "llf", "k_classes", "df_model", "params")):
+            raise TypeError(
+                f"`{name}` must be a fitted result (LatentClassOLSResults), got "
+                f"{type(fit).__name__}; pass the result of `model.fit()`."
+            )
+
+
 def check_nested_fits(small, big, names: tuple = ("small", "big"), one_more: bool = False):
     """An error naming the argument unless ``small`` and ``big`` are fits of one model and
     one data set with fewer and more classes: the one owner of that rule (the LMR test,
@@ -66,12 +76,7 @@ def check_nested_fits(small, big, names: tuple = ("small", "big"), one_more: boo
     one_more : bool
         ``big`` must have exactly one class more than ``small``.
     """
-    for fit, name in zip((small, big), names, strict=True):
-        if not all(hasattr(fit, attr) for attr in ("model", "llf", "k_classes", "params")):
-            raise TypeError(
-                f"`{name}` must be a fitted result (LatentClassOLSResults), got "
-                f"{type(fit).__name__}; pass the result of `model.fit()`."
-            )
+    _require_fits(zip((small, big), names, strict=True))
     if one_more and big.k_classes != small.k_classes + 1:
         raise ValueError(f"`{names[1]}` must have exactly one class more than `{names[0]}`.")
     if big.k_classes <= small.k_classes:
@@ -142,12 +147,7 @@ def vuong_weights(small, big) -> np.ndarray:
 def _check_vuong_pair(small, big) -> None:
     """An error unless ``small`` and ``big`` are fits of one response on the same
     individuals, ``big`` with more parameters (nested by classes or by regressors)."""
-    for fit, name in ((small, "small"), (big, "big")):
-        if not all(hasattr(fit, attr) for attr in ("model", "llf", "df_model", "params")):
-            raise TypeError(
-                f"`{name}` must be a fitted result (LatentClassOLSResults), got "
-                f"{type(fit).__name__}."
-            )
+    _require_fits(((small, "small"), (big, "big")))
     if not big.df_model > small.df_model:
         raise ValueError(
             f"`big` ({big.df_model:g} parameters) must have more parameters than `small` "

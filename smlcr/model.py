@@ -727,7 +727,7 @@ class LatentClassOLS(LikelihoodModel):
                 ) from err
             raise
         if drop_cols is not None:
-            drop_cols.check(model.exog_names)
+            drop_cols.check()
         model._side_specs = specs
         model._side_formulas = texts
         # the data's rows before `subset` and the positions among them of those it keeps,
@@ -1051,7 +1051,7 @@ class LatentClassOLS(LikelihoodModel):
         """
         from smlcr.results import LatentClassOLSResults, LatentClassOLSResultsWrapper
 
-        check_keywords(kwargs, fit_keywords(), "fit()")
+        check_keywords(kwargs, FIT_KEYWORDS, "fit()")
         cov_type = self._check_cov_type(cov_type, cluster)
         clusters = None if cluster is None else self.cluster_codes(cluster)
         n_starts = check_count(n_starts, "n_starts", 1, allow_none=True)
@@ -1472,7 +1472,7 @@ class _DropColumns(list):
         self.asked.add(name)
         return super().__contains__(name)
 
-    def check(self, kept: list) -> None:
+    def check(self) -> None:
         """An error naming the names that are no column of the design (when statsmodels
         asked about the design's columns at all)."""
         if not self.asked:
@@ -1554,19 +1554,9 @@ def _caller_namespace(eval_env):
     return {**frame.f_globals, **frame.f_locals}
 
 
-def fit_keywords() -> frozenset:
-    """fit()'s keywords (its signature's; its ``**kwargs`` takes none), for the message
-    that names a misspelled one with the closest of them.
-
-    Returns
-    -------
-    frozenset of str
-    """
-    return _FIT_KEYWORDS
-
-
-#: fit()'s keywords, read from its signature once, when the module is imported
-_FIT_KEYWORDS = frozenset(inspect.signature(LatentClassOLS.fit).parameters) - {"self", "kwargs"}
+#: fit()'s keywords (its signature's, read once when the module is imported; its
+#: ``**kwargs`` takes none), for the message that names a misspelled one with the closest
+FIT_KEYWORDS = frozenset(inspect.signature(LatentClassOLS.fit).parameters) - {"self", "kwargs"}
 
 
 def _masked_to_float(data: pd.DataFrame) -> pd.DataFrame:

@@ -16,11 +16,11 @@ from smlcr import information, margins, report
 from smlcr.compress import within_transform
 from smlcr.design import (
     aligned,
+    as_numeric,
     check_formula_data,
     formula_columns,
     normal_quantile,
     plain,
-    reject_strings,
     side_design_for,
 )
 from smlcr.diagnostics import classification_diagnostics, information_criteria
@@ -782,7 +782,6 @@ class LatentClassOLSResults(LikelihoodModelResults):
             if isinstance(given, pd.DataFrame):
                 given = _columns_by_name(given, side.names, f"{name}_exog")
         values = _new_values(given, f"{name}_exog")
-        values = values[:, None] if values.ndim == 1 else values
         if name == "common" and values.shape[1] == model.prepared.common_keep.size:
             values = values[:, model.prepared.common_keep]
         expected = model.k_common if name == "common" else model.membership_exog.shape[1]
@@ -1220,8 +1219,8 @@ def _columns_by_name(exog: pd.DataFrame, names: list, arg: str = "exog") -> pd.D
     """New rows' values of a model built without a formula, matched by column name (a
     DataFrame's columns are never read by position)."""
     missing = [name for name in names if name not in exog.columns]
-    what = "regressor" if arg == "exog" else "variable"
     if missing:
+        what = "regressor" if arg == "exog" else "variable"
         raise ValueError(
             f"`{arg}` is a DataFrame without the model's {what}(s) {missing}; its columns "
             f"are matched by name to the model's ({list(names)}). Name them so, or pass a "
@@ -1243,12 +1242,7 @@ def _every_row(values: np.ndarray, in_sample: np.ndarray | None) -> np.ndarray:
 def _new_values(values, name: str) -> np.ndarray:
     """New rows' values as a float64 matrix; complex or text values, more than two
     dimensions and infinite values are errors naming ``name`` (NaN predicts NaN)."""
-    reject_strings(values, name)
-    array = np.asarray(values)
-    try:
-        array = array.astype(np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"`{name}` must be numeric ({err}).") from err
+    array = as_numeric(values, name)
     if array.ndim > 2:
         raise ValueError(f"`{name}` must have one row per new row, got shape {array.shape}.")
     check_finite({name: array}, nan_allowed=True)

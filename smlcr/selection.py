@@ -16,7 +16,7 @@ from smlcr.dask_data import is_dask_frame
 from smlcr.design import check_count, check_keywords, check_rng
 from smlcr.exceptions import InterruptedWarning, SmlcrWarning, warn
 from smlcr.lmr import check_nested_fits, lmr_test
-from smlcr.model import LatentClassOLS, fit_keywords
+from smlcr.model import FIT_KEYWORDS, LatentClassOLS
 from smlcr.progress import parallel_map, progress_bar, resolve_jobs
 from smlcr.weights import WEIGHT_ARGUMENTS
 
@@ -241,7 +241,7 @@ def _fit_arguments(kwds, name: str) -> dict:
             f"`{name}` must not hold `rng`: compare_classes seeds every fit from its own "
             "`rng` argument; pass rng=... to compare_classes."
         )
-    check_keywords(dict(kwds), fit_keywords(), f"{name} (fit())")
+    check_keywords(dict(kwds), FIT_KEYWORDS, f"{name} (fit())")
     return dict(kwds)
 
 
@@ -358,6 +358,10 @@ def compare_classes(
     # row depends neither on n_jobs nor on the other K in k_range; 0 keys the bootstrap
     fit_seeds = {k: np.random.SeedSequence(seeds.entropy, spawn_key=(k,)) for k in ks}
     jobs = resolve_jobs(n_jobs)
+    # the model built once (one pass over the data, one compression) for every K; its
+    # formula sees the caller's names, as from_formula called there would (Dask formulas
+    # see the data's columns and numpy only)
+    eval_env = model_kwds.pop("eval_env", None)
     if is_dask_frame(data):
         if n_boot:
             raise ValueError(
@@ -365,11 +369,6 @@ def compare_classes(
                 "in memory; use n_boot=0 (the criteria and the Vuong-Lo-Mendell-Rubin test "
                 "need only the statistics)."
             )
-    # the model built once (one pass over the data, one compression) for every K; its
-    # formula sees the caller's names, as from_formula called there would
-    eval_env = model_kwds.pop("eval_env", None)
-    if is_dask_frame(data):
-        pass  # (Dask formulas see the data's columns and numpy only)
     elif eval_env is None:
         eval_env = 1
     elif isinstance(eval_env, int) and not isinstance(eval_env, bool) and eval_env >= 0:
