@@ -86,8 +86,12 @@ individuals); ``"perturb"`` starts are added after the first round."""
 #: Share of the starts (after the first round) that perturb the best maxima found.
 PERTURB_SHARE = 0.2
 
-#: Iterations of every run between two looks at the whole search.
-ROUND_ITERATIONS = 25
+#: Iterations of every run between two looks at the whole search: short, so that a
+#: run creeping along a ridge is handed to Newton steps, and one heading for a tiny class
+#: is stopped, within a few iterations (rounds of 25 took 515 instead of 386 iterations
+#: for K = 4 on the 100,000-row ``compare`` design of ``bench_search_cost.py``, and
+#: reached the same maxima of ``bench_starts.py``'s hard designs).
+ROUND_ITERATIONS = 5
 
 #: Iterations of the first round after which a run with a class below ``min_share`` is
 #: stopped (the first round runs ``short_maxiter`` iterations).
@@ -100,9 +104,9 @@ NEWTON_STEPS = 30
 #: (a Hessian costs about as much as tens of EM iterations).
 NEWTON_WORTH = 50
 
-#: After a Newton attempt finds no negative definite Hessian, the run goes on with EM
-#: for this many rounds before Newton is tried again.
-NEWTON_COOLDOWN = 4
+#: After a Newton attempt in which no step rose, the run goes on with EM for this many
+#: rounds (100 iterations) before Newton is tried again.
+NEWTON_COOLDOWN = 20
 
 #: Two maxima are the same point when their parameters (scaled units, classes in
 #: canonical order) differ by at most this much.
