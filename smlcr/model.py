@@ -1052,6 +1052,8 @@ class LatentClassOLS(LikelihoodModel):
         from smlcr.results import LatentClassOLSResults, LatentClassOLSResultsWrapper
 
         check_keywords(kwargs, FIT_KEYWORDS, "fit()")
+        # the options as given, before any is resolved: refit_fewer_classes fits with them
+        options = {name: value for name, value in locals().items() if name in FIT_KEYWORDS}
         cov_type = self._check_cov_type(cov_type, cluster)
         clusters = None if cluster is None else self.cluster_codes(cluster)
         n_starts = check_count(n_starts, "n_starts", 1, allow_none=True)
@@ -1173,6 +1175,7 @@ class LatentClassOLS(LikelihoodModel):
             var_floor=var_floor,
             min_share=min_share,
             clusters=clusters,
+            fit_options=options,
         )
         return LatentClassOLSResultsWrapper(results)
 

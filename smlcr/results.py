@@ -50,6 +50,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         descending share).
     cov_type : str
         ``"oim"``, ``"opg"`` or ``"robust"``.
+    fit_options : dict
+        The options ``fit`` was given, as given (``None`` where the default
+        was taken); :meth:`refit_fewer_classes` fits with them.
     llf : float
         Maximised log-likelihood.
     llf_history : ndarray
@@ -151,6 +154,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         min_share,
         derivatives=None,
         clusters=None,
+        fit_options=None,
     ):
         # the derivatives at the estimate (scaled units), from the Newton phase when it
         # ended there
@@ -206,6 +210,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         super().__init__(model, params, normalized_cov_params=cov, scale=1.0)
         self.cov_params_default = cov
         self.cov_type = cov_type
+        self.fit_options = dict(fit_options or {})
         self.use_t = False
         self._llf = best.llf + llf_offset
         self.llf_history = np.asarray(best.llf_history) + llf_offset
@@ -315,12 +320,20 @@ class LatentClassOLSResults(LikelihoodModelResults):
         return frame[small | floor]
 
     def refit_fewer_classes(self, **fit_kwds):
-        """Fit the same model with one class less.
+        """Fit the same model with one class less, with this fit's options.
+
+        The options this fit was given (:attr:`fit_options`: the covariance and
+        its ``cluster``, ``rng``, the search's ``n_starts``, ``min_share``,
+        ``var_floor`` and tolerances) are given again, except ``start_params``
+        (a start for K classes is none for K - 1); ``fit_kwds`` overrides them.
+        An integer ``rng`` seeds the refit as it seeded this fit; a
+        ``Generator`` continues its stream.
 
         Parameters
         ----------
         **fit_kwds
-            Passed to ``fit``.
+            Options of ``fit`` that replace this fit's, e.g.
+            ``cov_type="oim", cluster=None``.
 
         Returns
         -------
@@ -328,7 +341,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         """
         if self.k_classes < 2:
             raise ValueError("the model has one class; there is no smaller model to fit.")
-        return self.model.with_k_classes(self.k_classes - 1).fit(**fit_kwds)
+        options = {name: v for name, v in self.fit_options.items() if name != "start_params"}
+        return self.model.with_k_classes(self.k_classes - 1).fit(**{**options, **fit_kwds})
 
     @property
     def llf(self) -> float:

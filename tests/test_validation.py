@@ -236,6 +236,31 @@ def test_refit_fewer_classes_keeps_the_model_options():
     assert smaller.predict(data.data.head(2), which="class").shape == (2, 2)
 
 
+def test_refit_fewer_classes_keeps_the_fit_options():
+    # it had fitted with fit()'s defaults: a clustered fit's refit came back with "oim"
+    # standard errors, and without the fit's search options
+
+    sim = simulate_grouped(n_groups=120, rows_per_group=4, seed=8)
+    frame = sim.data.assign(region=sim.data["id"].astype(int) % 15)
+    options = {"cluster": "region", "min_share": 0.03, "var_floor": 1e-3, "n_starts": 7}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = smlcr.LatentClassOLS.from_formula(sim.formula, frame, groups="id", k_classes=3)
+        res = model.fit(rng=4, **options)
+        smaller = res.refit_fewer_classes()
+        direct = model.with_k_classes(2).fit(rng=4, **options)
+        plain = res.refit_fewer_classes(cov_type="oim", cluster=None)
+    assert res.fit_options["cluster"] == "region" and res.fit_options["rng"] == 4
+    assert smaller.cov_type == "robust" and smaller.cluster_name == "region"
+    assert smaller.min_share == 0.03 and smaller.var_floor == 1e-3
+    assert len(smaller.start_llfs) == 7
+    np.testing.assert_array_equal(smaller.params, direct.params)
+    np.testing.assert_array_equal(smaller.bse, direct.bse)
+    assert plain.cov_type == "oim" and plain.cluster_name is None
+    np.testing.assert_array_equal(plain.params, direct.params)
+    assert not np.allclose(plain.bse, direct.bse)
+
+
 def test_bad_fit_arguments(data):
     model = smlcr.LatentClassOLS.from_formula("y ~ x1", data, groups="id", k_classes=2)
     for floor in (0.0, -1.0, np.inf):
