@@ -106,6 +106,27 @@ def check_tolerance(value, name: str) -> float:
     return float(value)
 
 
+def check_var_floor(value) -> float:
+    """``var_floor`` as a positive finite float, or an error naming it.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    float
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"`var_floor` must be a number or None, got {value!r}.")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"`var_floor` must be a positive fraction of the residual variance, got "
+            f"{value!r}: without a floor the likelihood is unbounded."
+        )
+    return float(value)
+
+
 def check_rng(rng, name: str = "rng") -> np.random.Generator:
     """``numpy.random.default_rng(rng)``, or an error naming the argument: None, a
     non-negative integer, a ``SeedSequence``, a ``BitGenerator`` or a ``Generator``.

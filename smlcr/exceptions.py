@@ -11,6 +11,7 @@ __all__ = [
     "SingleBestStartWarning",
     "LocalMaximumWarning",
     "VarianceFloorWarning",
+    "VarianceFloorLoweredWarning",
     "SingularInformationWarning",
     "AbsorbedRegressorWarning",
     "AbsorbedIndividualWarning",
@@ -39,6 +40,11 @@ class LocalMaximumWarning(SmlcrWarning):
 
 class VarianceFloorWarning(SmlcrWarning):
     """A class variance was held at the variance floor (a degenerate class)."""
+
+
+class VarianceFloorLoweredWarning(SmlcrWarning):
+    """The default variance floor was lowered: a class is tighter than it
+    (``results.floor_search``)."""
 
 
 class SingularInformationWarning(SmlcrWarning):

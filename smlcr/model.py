@@ -29,6 +29,7 @@ from smlcr.design import (
     check_keywords,
     check_rng,
     check_tolerance,
+    check_var_floor,
     factorize,
     formula_columns,
     plain,
@@ -46,6 +47,7 @@ from smlcr.exceptions import (
     MissingRowsWarning,
     RowLabelsWarning,
     SingleBestStartWarning,
+    VarianceFloorLoweredWarning,
     VarianceFloorWarning,
     ZeroWeightWarning,
     warn,
@@ -949,7 +951,7 @@ class LatentClassOLS(LikelihoodModel):
         param_tol: float = 1e-5,
         n_full: int | None = None,
         short_maxiter: int = 20,
-        var_floor: float = 1e-4,
+        var_floor: float | None = None,
         min_share: float = 0.01,
         cov_type: str | None = None,
         cluster=None,
@@ -996,11 +998,18 @@ class LatentClassOLS(LikelihoodModel):
             up with the best maximum).
         short_maxiter : int
             Iterations of the first round of every start.
-        var_floor : float
+        var_floor : float, optional
             Lower bound on each class variance, as a fraction of the residual
             variance of the one-class regression. It keeps the likelihood
             bounded when a class collapses on an individual it fits exactly;
             a binding floor is reported by a warning and in the results.
+            Default (None): ``1e-4``, lowered to ``1e-8`` and then ``1e-12``
+            while runs stop above the best maximum with a class at the floor
+            that holds many more rows than regressors (a real class that
+            tight, not a collapse) and the lower floor reaches a higher
+            interior maximum; a ``VarianceFloorLoweredWarning`` says so, and
+            ``results.var_floor`` and ``results.floor_search`` record it. A
+            number is kept as given.
         min_share : float
             A class whose share is below ``min_share`` is degenerate: the
             search reports the best maximum without such a class when one was
@@ -1072,14 +1081,7 @@ class LatentClassOLS(LikelihoodModel):
                 f"default is {starts.SEARCH_SAMPLE}), or None to search on all individuals."
             )
         generator = check_rng(rng)
-        if isinstance(var_floor, bool) or not isinstance(var_floor, numbers.Real):
-            raise ValueError(f"`var_floor` must be a number, got {var_floor!r}.")
-        if not np.isfinite(var_floor) or var_floor <= 0:
-            raise ValueError(
-                f"`var_floor` must be a positive fraction of the residual variance, got "
-                f"{var_floor!r}: without a floor the likelihood is unbounded."
-            )
-        floor = var_floor * self._pooled_variance
+        floors = starts.VAR_FLOORS if var_floor is None else (check_var_floor(var_floor),)
         if isinstance(min_share, bool) or not isinstance(min_share, numbers.Real):
             raise ValueError(f"`min_share` must be a number in [0, 1), got {min_share!r}.")
         if not 0 <= min_share < 1:
@@ -1087,59 +1089,91 @@ class LatentClassOLS(LikelihoodModel):
         if start_params is not None:
             start_params = self._params_vector(start_params, "start_params")
         start = None if start_params is None else self.to_scaled(start_params)
-        constraints = em.Constraints(
-            var_floor=floor,
-            common_variance=self.variance == "common",
-            n_common=self.k_common,
-        )
         work = em.Workspace.build(self.stats, self._Z)  # shared by the search and Newton
         total = (
             1
             if start is not None
             else n_starts or starts.default_n_starts(searched, self.k_classes, self.k_exog)
         )
-        bar = progress_bar(total, f"fit K={self.k_classes}: starts", progress)
-        outcome = starts.multistart(
-            self.stats,
-            self._Z,
-            self.k_classes,
-            generator,
-            n_starts=n_starts,
-            n_full=n_full,
-            short_maxiter=short_maxiter,
-            maxiter=maxiter,
-            tol=tol,
-            param_tol=param_tol,
-            constraints=constraints,
-            start_params=start,
-            layout=self.layout,
-            min_share=min_share,
-            work=work,
-            sample=search_sample,
-            gtol=gtol,
-            max_newton=min(50, maxiter),
-            progress=bar,
-            pooled=self._pooled_variance,
-        )
-        bar.close()
-        polished = outcome.polished  # the Newton phase on all individuals after a sample
-        if polished is None:
-            # in canonical class order already, so that the derivatives at the end serve
-            # the standard errors unless the polish reorders the classes
-            polished = newton_phase(
+
+        def search(relative_floor):
+            """The multi-start search and the Newton phase with this variance floor."""
+            constraints = em.Constraints(
+                var_floor=relative_floor * self._pooled_variance,
+                common_variance=self.variance == "common",
+                n_common=self.k_common,
+            )
+            bar = progress_bar(total, f"fit K={self.k_classes}: starts", progress)
+            outcome = starts.multistart(
                 self.stats,
                 self._Z,
-                starts.canonical_order(outcome.best),
-                self.layout,
-                constraints,
-                # the estimate is judged on sums of squares formed from the residuals
-                replace(work, expand=False),
+                self.k_classes,
+                generator,
+                n_starts=n_starts,
+                n_full=n_full,
+                short_maxiter=short_maxiter,
+                maxiter=maxiter,
+                tol=tol,
+                param_tol=param_tol,
+                constraints=constraints,
+                start_params=start,
+                layout=self.layout,
+                min_share=min_share,
+                work=work,
+                sample=search_sample,
                 gtol=gtol,
-                max_steps=min(50, maxiter),
-                # when every run ended degenerate, the polish stops as soon as a class
-                # below min_share shrinks further (towards a spurious maximum)
-                min_share=min_share if not outcome.completed.any() else 0.0,
+                max_newton=min(50, maxiter),
+                progress=bar,
+                pooled=self._pooled_variance,
             )
+            bar.close()
+            polished = outcome.polished  # the Newton phase on all individuals after a sample
+            if polished is None:
+                # in canonical class order already, so that the derivatives at the end serve
+                # the standard errors unless the polish reorders the classes
+                polished = newton_phase(
+                    self.stats,
+                    self._Z,
+                    starts.canonical_order(outcome.best),
+                    self.layout,
+                    constraints,
+                    # the estimate is judged on sums of squares formed from the residuals
+                    replace(work, expand=False),
+                    gtol=gtol,
+                    max_steps=min(50, maxiter),
+                    # when every run ended degenerate, the polish stops as soon as a class
+                    # below min_share shrinks further (towards a spurious maximum)
+                    min_share=min_share if not outcome.completed.any() else 0.0,
+                )
+            return outcome, polished
+
+        # with the default floor, runs stopped at it by a class that holds many rows (a real
+        # class tighter than the floor, not one collapsed onto rows it fits exactly) and
+        # above the best maximum are given a lower floor; it is kept when the search with it
+        # reaches a higher interior maximum
+        outcome, polished = search(floors[0])
+        tried = [(floors[0], outcome)]
+        for relative_floor in floors[1:]:
+            if not outcome.tight_above_best(self.k_exog):
+                break
+            lower, lower_polished = search(relative_floor)
+            tried.append((relative_floor, lower))
+            if not (
+                lower_polished.boundary is None
+                and lower.completed.any()
+                and lower.best.llf > outcome.best.llf + outcome.reach_tol
+            ):
+                break
+            outcome, polished = lower, lower_polished
+        var_floor = next(floor for floor, found in tried if found is outcome)
+        floor_search = pd.DataFrame(
+            {
+                "llf": [found.best.llf + self.llf_offset() for _, found in tried],
+                "tight_at_floor": [found.tight_above_best(self.k_exog) for _, found in tried],
+                "chosen": [found is outcome for _, found in tried],
+            },
+            index=pd.Index([floor for floor, _ in tried], name="var_floor"),
+        )
         order = starts.class_order(polished.run)
         outcome.best = starts.canonical_order(polished.run, order)
         final_derivatives = polished.derivatives  # the standard errors need them
@@ -1153,6 +1187,7 @@ class LatentClassOLS(LikelihoodModel):
                     f"{record.llf + offset:.10g} after {record.n_iter} iterations, {record.status}"
                 )
         self._warn_about_search(outcome, polished, maxiter, gtol, searched, min_share)
+        self._warn_about_floor(outcome, floor_search, given=len(floors) == 1)
         best = outcome.best
         if np.any(best.floor_hit):
             classes = [int(s) + 1 for s in np.flatnonzero(best.floor_hit)]
@@ -1176,6 +1211,7 @@ class LatentClassOLS(LikelihoodModel):
             min_share=min_share,
             clusters=clusters,
             fit_options=options,
+            floor_search=floor_search,
         )
         return LatentClassOLSResultsWrapper(results)
 
@@ -1328,6 +1364,45 @@ class LatentClassOLS(LikelihoodModel):
                 "indexed by individual."
             )
         return values[positions]
+
+    def _warn_about_floor(self, outcome, floor_search: pd.DataFrame, given: bool) -> None:
+        """Warnings about the variance floor: lowered (``floor_search`` has the floors
+        tried), or binding on classes tighter than it (:func:`smlcr.starts.tight_at_floor`)."""
+        first, chosen = floor_search.index[0], floor_search.index[floor_search["chosen"]][0]
+        if chosen != first:
+            gain = floor_search["llf"].loc[chosen] - floor_search["llf"].loc[first]
+            warn(
+                f"the variance floor was lowered from {first:g} to {chosen:g} x the one-class "
+                f"residual variance: with {first:g}, "
+                f"{floor_search['tight_at_floor'].loc[first]} start(s) stopped above the best "
+                "maximum with a class at the floor that held many more rows than regressors "
+                "(a class that tight, not one collapsed onto a few rows it fits exactly), and "
+                f"the search with {chosen:g} reached a maximum {gain:.4g} higher. See "
+                "`results.floor_search`; pass `var_floor` to keep a floor fixed.",
+                VarianceFloorLoweredWarning,
+            )
+        n_tight = outcome.tight_above_best(self.k_exog)
+        if not n_tight:
+            return
+        if given:
+            advice = (
+                "Such a class is tighter than the floor, not collapsed onto a few rows it fits "
+                f"exactly: refit with a smaller `var_floor` (e.g. {chosen * 1e-4:g}), or with "
+                "the default (None), which lowers the floor when the search finds such runs."
+            )
+        else:
+            advice = (
+                f"With lower floors (down to {floor_search.index[-1]:g}) the search reached "
+                "no higher interior maximum: the class went to the lower floor too, so it "
+                "fits those rows exactly (many rows with the same response, for example), "
+                "where the likelihood is unbounded. See `results.floor_search`."
+            )
+        warn(
+            f"{n_tight} start(s) stopped above the reported maximum with a class held at the "
+            f"variance floor (var_floor={chosen:g} x the one-class residual variance) that "
+            f"held many more rows than regressors. {advice}",
+            VarianceFloorWarning,
+        )
 
     def _warn_about_search(
         self, outcome, polished, maxiter, gtol, searched=None, min_share=0.0

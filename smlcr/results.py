@@ -87,7 +87,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
     start_status : DataFrame
         One row per start: ``kind``, ``llf``, ``n_iter``, ``status``
         (converged, maxiter, joined, pruned, degenerate, screened; see
-        :class:`smlcr.starts.StartRecord`) and ``reason``.
+        :class:`smlcr.starts.StartRecord`), ``reason`` and ``floor_rows``
+        (rows of a class held at the variance floor where the run stopped).
     local_maxima : DataFrame
         The distinct maxima the completed starts reached, best first:
         ``llf``, ``n_starts`` (how many starts reached it),
@@ -130,6 +131,15 @@ class LatentClassOLSResults(LikelihoodModelResults):
         Shares with delta-method standard errors and confidence intervals.
     variance_floor_hit : ndarray of bool
         Classes whose variance is held at the variance floor.
+    var_floor : float
+        The variance floor the estimate was found with (a fraction of the
+        one-class residual variance).
+    floor_search : DataFrame
+        The floors the search ran with (index ``var_floor``): ``llf`` of its
+        best maximum, ``tight_at_floor`` (starts stopped above that maximum
+        with a class at the floor holding many more rows than regressors) and
+        ``chosen``. More than one row only when the default floor was lowered
+        or lowering it was tried (see ``fit(var_floor=)``).
     degenerate : DataFrame
         Classes with a share below ``min_share`` or a variance at the floor
         (``share``, ``small_share``, ``variance_at_floor``, ``reason``); empty
@@ -155,6 +165,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         derivatives=None,
         clusters=None,
         fit_options=None,
+        floor_search=None,
     ):
         # the derivatives at the estimate (scaled units), from the Newton phase when it
         # ended there
@@ -211,6 +222,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         self.cov_params_default = cov
         self.cov_type = cov_type
         self.fit_options = dict(fit_options or {})
+        self.floor_search = floor_search
         self.use_t = False
         self._llf = best.llf + llf_offset
         self.llf_history = np.asarray(best.llf_history) + llf_offset
@@ -244,6 +256,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 "n_iter": [r.n_iter for r in em_outcome.records],
                 "status": [r.status for r in em_outcome.records],
                 "reason": [r.reason for r in em_outcome.records],
+                "floor_rows": [r.floor_rows for r in em_outcome.records],
             },
             index=pd.RangeIndex(1, len(em_outcome.records) + 1, name="start"),
         )

@@ -116,12 +116,13 @@ def _model_like(model, rows: _Design, endog, k_classes: int) -> LatentClassOLS:
 
 
 def _search_of(res) -> dict:
-    """The search a fit ran (its number of starts, ``min_share`` and ``var_floor``): a
-    bootstrap replicate searches as hard as the fit it stands for."""
+    """The search a fit ran (its number of starts, ``min_share`` and ``var_floor`` as given:
+    None lowers the default floor where a class is tighter than it): a bootstrap replicate
+    searches as hard as the fit it stands for."""
     return {
         "n_starts": len(res.start_llfs),
         "min_share": res.min_share,
-        "var_floor": res.var_floor,
+        "var_floor": res.fit_options.get("var_floor", res.var_floor),
     }
 
 

@@ -68,11 +68,13 @@ __all__ = [
     "SAMPLE_CLASS_SIZE",
     "SEARCH_SAMPLE",
     "START_KINDS",
+    "VAR_FLOORS",
     "MultiStartResult",
     "canonical_order",
     "class_order",
     "default_n_starts",
     "search_size",
+    "tight_at_floor",
     "distinct_maxima",
     "individual_ols",
     "multistart",
@@ -80,6 +82,11 @@ __all__ = [
 ]
 
 START_KINDS = ("subset", "kmeans", "subset", "partition", "subset", "posterior")
+
+#: The default variance floor (a fraction of the one-class residual variance) and the
+#: lower floors ``fit`` tries, in turn, while runs stop above the best maximum with a class
+#: at the floor that is tighter than it (:meth:`MultiStartResult.tight_above_best`).
+VAR_FLOORS = (1e-4, 1e-8, 1e-12)
 """The cycle of start kinds (``"kmeans"`` is skipped without enough usable
 individuals); ``"perturb"`` starts are added after the first round."""
 
@@ -344,6 +351,12 @@ class StartRecord:
         extrapolation stayed below the best maximum); ``"screened"`` (not
         continued after the first round, only with ``n_full``).
     reason : str
+    floor_rows : float
+        Rows (residual degrees of freedom, posterior-weighted) of the largest
+        class held at the variance floor where the run stopped; 0 when none.
+        A class collapsed onto rows it fits exactly holds about as many rows
+        as regressors; one with many more is tighter than the floor
+        (:func:`tight_at_floor`).
     """
 
     kind: str
@@ -351,6 +364,7 @@ class StartRecord:
     n_iter: int
     status: str
     reason: str = ""
+    floor_rows: float = 0.0
 
     @property
     def completed(self) -> bool:
@@ -431,6 +445,44 @@ class MultiStartResult:
         """Starts stopped before completing whose log-likelihood was already above the best."""
         llfs = self.start_llfs
         return int(np.sum(~self.completed & (llfs > self._best_llf + self.reach_tol)))
+
+    def tight_above_best(self, p: int) -> int:
+        """Starts stopped with a class at the variance floor that is tighter than the floor
+        (:func:`tight_at_floor`, ``p`` regressors), above the best maximum or where no run
+        reached an interior one: a lower floor may let them reach a higher maximum."""
+        interior = self.completed.any()
+        return sum(
+            1
+            for r in self.records
+            if not r.completed
+            and tight_at_floor(r.floor_rows, p)
+            and (not interior or r.llf > self._best_llf + self.reach_tol)
+        )
+
+
+def tight_at_floor(rows: float, p: int) -> bool:
+    """Whether a class held at the variance floor with ``rows`` rows (residual degrees of
+    freedom, posterior-weighted) is tighter than the floor rather than collapsed.
+
+    A class collapses (its variance towards zero, the likelihood unbounded)
+    onto about ``p`` rows it fits exactly; a class that holds at least ``2 p``
+    and ``p + 3`` rows at the floor leaves residual degrees of freedom of its
+    own, which generic data do not fit exactly: its variance is below the
+    floor because the class is that tight (a lower floor lets it converge
+    inside), unless the rows repeat a response exactly (then it reaches any
+    lower floor too).
+
+    Parameters
+    ----------
+    rows : float
+    p : int
+        Regressors of a class.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(rows >= max(2 * p, p + 3))
 
 
 def _group_maxima(runs: list, reach_tol: float) -> list[list]:
@@ -804,7 +856,7 @@ def multistart(
             runs[j] = run(runs[j], steps, kinds[j])
             settle(j)
 
-    return _finish(runs, kinds, maxiter, tol, status, joined_llf)
+    return _finish(runs, kinds, maxiter, tol, status, joined_llf, stats.dof)
 
 
 def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> MultiStartResult:
@@ -876,8 +928,16 @@ def _keep_best_derivatives(outcomes: list, runs: list, statuses: list) -> None:
             outcomes[j] = replace(outcomes[j], derivatives=None)
 
 
-def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiStartResult:
-    """The best completed run, the records and the table of maxima."""
+def _floor_rows(run: EMRun, dof: np.ndarray) -> float:
+    """Rows (``sum_i dof_i tau_is``) of the largest class of ``run`` held at the floor."""
+    if not np.any(run.floor_hit):
+        return 0.0
+    return float((dof @ run.estep.tau)[run.floor_hit].max())
+
+
+def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None, dof=None) -> MultiStartResult:
+    """The best completed run, the records and the table of maxima (``dof``: each
+    individual's residual degrees of freedom, for :attr:`StartRecord.floor_rows`)."""
     if status is None:
         status = [
             "converged" if r.converged else "degenerate" if r.degenerate else "maxiter"
@@ -891,6 +951,7 @@ def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None) -> MultiSta
             n_iter=int(r.n_iter),
             status=st,
             reason=r.degenerate or "",
+            floor_rows=0.0 if dof is None else _floor_rows(r, dof),
         )
         for j, (r, kind, st) in enumerate(zip(runs, kinds, status, strict=True))
     ]

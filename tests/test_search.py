@@ -379,3 +379,66 @@ def test_a_user_start_with_coinciding_classes_is_not_blamed_on_the_data():
     assert stuck.boundary == "classes 1 and 2 coincide" and stuck.llf < best.llf - 50
     assert any("fit without `start_params` to search" in m for m in messages)
     assert not any("more classes than the data support" in m for m in messages)
+
+
+def _tight_half(zero_inflated: bool = False) -> pd.DataFrame:
+    """40 individuals x 6 rows, two classes; the second with a residual sd 1/100 of the
+    first's (a variance near 3e-5 of the one-class residual variance), or, with
+    ``zero_inflated``, 40% of the individuals with a response of exactly 0."""
+    rng = np.random.default_rng(101)
+    n_groups, rows = 40, 6
+    cls = rng.choice(2, size=n_groups)
+    ids = np.repeat(np.arange(n_groups), rows)
+    x1, x2 = rng.standard_normal((2, n_groups * rows))
+    beta = np.array([[1.0, 2.0, -1.0], [-1.0, 0.5, 1.0]])[cls[ids]]
+    noise = rng.standard_normal(n_groups * rows) * np.array([1.0, 0.01])[cls[ids]]
+    y = beta[:, 0] + beta[:, 1] * x1 + beta[:, 2] * x2 + noise
+    if zero_inflated:
+        y = 1.0 + x1 + rng.standard_normal(n_groups * rows)
+        y[(rng.random(n_groups) < 0.4)[ids]] = 0.0
+    return pd.DataFrame({"y": y, "x1": x1, "x2": x2, "id": ids})
+
+
+def test_a_class_tighter_than_the_default_floor_is_found():
+    # the tight class's variance is below the default floor (1e-4 of the one-class residual
+    # variance): its runs stopped at the floor like collapsed ones, and the best other run
+    # was reported as converged, 650 log-likelihood units below the maximum
+    model = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", _tight_half(), groups="id", k_classes=2
+    )
+    with pytest.warns(smlcr.exceptions.VarianceFloorLoweredWarning, match="from 0.0001 to 1e-08"):
+        res = model.fit(rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lowest = model.fit(rng=0, var_floor=1e-12)
+    assert res.converged and res.boundary is None
+    assert res.llf == pytest.approx(lowest.llf, abs=1e-6)
+    assert res.var_floor == 1e-8 and res.fit_options["var_floor"] is None
+    assert res.floor_search.index.tolist() == [1e-4, 1e-8]
+    assert res.floor_search["chosen"].tolist() == [False, True]
+    assert res.floor_search["tight_at_floor"].iloc[0] > 50
+    assert res.params["sigma2[1]"] == pytest.approx(1e-4, rel=0.5)  # the tight class
+    # a floor given as a number is kept, with a warning that says what to do
+    with pytest.warns(smlcr.exceptions.VarianceFloorWarning, match="smaller `var_floor`"):
+        fixed = model.fit(rng=0, var_floor=1e-4)
+    assert fixed.llf < res.llf - 600
+    assert fixed.floor_search.index.tolist() == [1e-4]
+
+
+def test_rows_fitted_exactly_keep_the_default_floor():
+    # a class on the rows whose response is exactly 0 reaches any floor: a lower floor is
+    # tried, gains no interior maximum, and the default floor's fit is kept with a warning
+    model = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", _tight_half(zero_inflated=True), groups="id", k_classes=2
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.fit(rng=0)
+    messages = [str(w.message) for w in caught]
+    assert any("fits those rows exactly" in m for m in messages)
+    assert not any(
+        issubclass(w.category, smlcr.exceptions.VarianceFloorLoweredWarning) for w in caught
+    )
+    assert res.var_floor == 1e-4
+    assert res.floor_search["chosen"].tolist() == [True, False]
+    assert res.variance_floor_hit.any()
