@@ -49,9 +49,13 @@ __all__ = ["CONDITION_LIMIT", "PreparedData", "RowMap", "from_statistics", "prep
 GIVEN_PREPARED = contextvars.ContextVar("smlcr_given_prepared", default=None)
 
 #: Largest condition number of the standardised regressors (of their pooled R factor)
-#: accepted: the information matrix's is about its square, and above 1e7 the standard
-#: errors would keep fewer than two correct digits.
-CONDITION_LIMIT = 1e7
+#: accepted. The information matrix's is about its square (1e12 here): the standard errors
+#: keep about four correct digits, and the smallest eigenvalue of the equilibrated Hessian
+#: (about 1e-12 of the largest) stays above the tolerance ``100 P eps`` by which
+#: ``converged`` judges it negative definite, for models of up to about 40 parameters. At
+#: 1e7 (the limit until session 11) it fell below that tolerance near 2e6: such fits
+#: reported that they had not converged, at the right maximum.
+CONDITION_LIMIT = 1e6
 
 
 @dataclass
@@ -200,7 +204,7 @@ def check_rank(stats: CompressedData, names: list) -> np.ndarray:
     regressors (an orthogonal factorisation of the stacked ``R_i``, so it is
     not squared); above :data:`CONDITION_LIMIT` the information matrix,
     whose condition number is about its square, leaves the standard errors
-    with fewer than two correct digits.
+    with fewer than four correct digits and its definiteness undecidable.
 
     Parameters
     ----------

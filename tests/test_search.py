@@ -144,7 +144,7 @@ def test_near_duplicate_regressors_fit_or_name_the_columns():
         cls = rng.integers(0, 2, 100)[ids]
         y = np.where(cls, 1 + x1 + x2, -1 - x2 + 2 * x3) + rng.normal(size=n)
         df = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "x3": x3, "id": ids})
-        if noise >= 1e-6:
+        if noise >= 1e-5:  # condition numbers near 1.4e4 and 1.4e5
             for seed in range(4):
                 res = smlcr.LatentClassOLS.from_formula(
                     "y ~ x1 + x2 + x3", df, groups="id", k_classes=2
@@ -154,6 +154,31 @@ def test_near_duplicate_regressors_fit_or_name_the_columns():
         else:
             with pytest.raises(ValueError, match=r"nearly collinear.*\['x1', 'x3'\].*condition"):
                 smlcr.LatentClassOLS.from_formula("y ~ x1 + x2 + x3", df, groups="id")
+
+
+def test_regressors_just_inside_the_condition_limit_converge():
+    # with the earlier limit (1e7), K = 2 fits with a condition number near 2e6 were accepted
+    # and then reported "not converged" (the Hessian's smallest eigenvalue, about 1 / cond^2,
+    # was below the tolerance of its definiteness), at the right maximum
+    for seed in (62, 64, 65):
+        rng = np.random.default_rng(seed)
+        cls = rng.choice(2, size=40)
+        ids = np.repeat(np.arange(40), 5)
+        x1, x2 = rng.standard_normal((2, 200))
+        beta = np.array([[1.0, 2.0, -1.0], [-1.0, 0.5, 1.0]])[cls[ids]]
+        noise = rng.standard_normal(200) * np.sqrt(np.array([1.0, 0.5]))[cls[ids]]
+        y = beta[:, 0] + beta[:, 1] * x1 + beta[:, 2] * x2 + noise
+        for eps, accepted in ((3e-6, True), (1e-6, False)):  # condition near 7e5, 2e6
+            x3 = x1 + eps * np.random.default_rng(seed + 1).standard_normal(200)
+            df = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "x3": x3, "id": ids})
+            if accepted:
+                res = smlcr.LatentClassOLS.from_formula(
+                    "y ~ x1 + x2 + x3", df, groups="id", k_classes=2
+                ).fit(rng=0)
+                assert res.converged and res.hessian_negative_definite
+            else:
+                with pytest.raises(ValueError, match=r"\['x1', 'x3'\].*above 1e\+06"):
+                    smlcr.LatentClassOLS.from_formula("y ~ x1 + x2 + x3", df, groups="id")
 
 
 def test_a_nearly_exact_fit_is_ols_without_a_false_alarm():
