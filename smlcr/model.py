@@ -1003,11 +1003,12 @@ class LatentClassOLS(LikelihoodModel):
             variance of the one-class regression. It keeps the likelihood
             bounded when a class collapses on an individual it fits exactly;
             a binding floor is reported by a warning and in the results.
-            Default (None): ``1e-4``, lowered to ``1e-8`` and then ``1e-12``
-            while runs stop above the best maximum with a class at the floor
-            that holds many more rows than regressors (a real class that
-            tight, not a collapse) and the lower floor reaches a higher
-            interior maximum; a ``VarianceFloorLoweredWarning`` says so, and
+            Default (None): ``1e-4``; while runs stop above the best maximum
+            with a class at the floor that holds many more rows than
+            regressors (a real class that tight, not a collapse), the search
+            runs again with ``1e-8``, then ``1e-12``, and the floor whose
+            search reached the highest interior maximum is kept; a
+            ``VarianceFloorLoweredWarning`` says when it was lowered, and
             ``results.var_floor`` and ``results.floor_search`` record it. A
             number is kept as given.
         min_share : float
@@ -1154,17 +1155,16 @@ class LatentClassOLS(LikelihoodModel):
         outcome, polished = search(floors[0])
         tried = [(floors[0], outcome)]
         for relative_floor in floors[1:]:
-            if not outcome.tight_above_best(self.k_exog):
-                break
+            if not tried[-1][1].tight_above_best(self.k_exog):
+                break  # a floor low enough for the tightest class the search found
             lower, lower_polished = search(relative_floor)
             tried.append((relative_floor, lower))
-            if not (
+            if (
                 lower_polished.boundary is None
                 and lower.completed.any()
                 and lower.best.llf > outcome.best.llf + outcome.reach_tol
             ):
-                break
-            outcome, polished = lower, lower_polished
+                outcome, polished = lower, lower_polished
         var_floor = next(floor for floor, found in tried if found is outcome)
         floor_search = pd.DataFrame(
             {

@@ -465,5 +465,31 @@ def test_rows_fitted_exactly_keep_the_default_floor():
         issubclass(w.category, smlcr.exceptions.VarianceFloorLoweredWarning) for w in caught
     )
     assert res.var_floor == 1e-4
-    assert res.floor_search["chosen"].tolist() == [True, False]
+    assert res.floor_search["chosen"].tolist() == [True, False, False]
     assert res.variance_floor_hit.any()
+
+
+def test_outliers_that_inflate_the_floor_do_not_hide_the_clean_class():
+    # three rows shifted by 1e6 make the one-class residual variance about 1.5e10, so the
+    # default floor (1.5e6) and even 1e-8 of it (150) lie above the clean class's variance
+    # (about 3): both classes had ended near 1e10, 2000 log-likelihood units below the
+    # maximum; the search goes on to the floor that lets the clean class converge
+    rng = np.random.default_rng(150)
+    cls = rng.choice(2, size=40)
+    ids = np.repeat(np.arange(40), 5)
+    x1, x2 = rng.standard_normal((2, 200))
+    beta = np.array([[1.0, 2.0, -1.0], [-1.0, 0.5, 1.0]])[cls[ids]]
+    noise = rng.standard_normal(200) * np.sqrt(np.array([1.0, 0.5]))[cls[ids]]
+    y = beta[:, 0] + beta[:, 1] * x1 + beta[:, 2] * x2 + noise
+    y[[3, 77, 150]] += 1e6
+    df = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "id": ids})
+    model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="id", k_classes=2)
+    with pytest.warns(smlcr.exceptions.VarianceFloorLoweredWarning, match="to 1e-12"):
+        res = model.fit(rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lowest = model.fit(rng=0, var_floor=1e-12)
+    assert res.floor_search["chosen"].tolist() == [False, False, True]
+    assert res.converged and res.llf == pytest.approx(lowest.llf, abs=1e-6)
+    assert res.llf > res.floor_search["llf"].iloc[0] + 1000
+    assert res.params["sigma2[1]"] < 10  # the 197 clean rows
