@@ -44,6 +44,8 @@ __all__ = [
     "MomentSums",
     "Workspace",
     "degeneracy",
+    "boundary_advice",
+    "separated_class",
     "shrinking_class",
     "unidentified",
     "e_step",
@@ -1335,8 +1337,63 @@ MIN_ITER_DEGENERATE = 20
 COINCIDENT_CLASSES = 1e-4
 
 
+#: A class is separated by the membership variables when every individual's prior
+#: probability of it is within this of 0 or 1, some of each: its membership coefficients
+#: then grow without bound (the likelihood rises ever more slowly along them), as a logit
+#: model's do under complete separation.
+SEPARATED_PRIOR = 1e-9
+
+
+def separated_class(log_prior: np.ndarray) -> int | None:
+    """The first class (0-based) that the membership variables separate, or None.
+
+    Parameters
+    ----------
+    log_prior : ndarray, shape (N, K)
+        ``log pi_is`` (``EStep.log_prior``).
+
+    Returns
+    -------
+    int or None
+    """
+    if log_prior.shape[1] < 2:
+        return None
+    certain_out = log_prior < np.log(SEPARATED_PRIOR)
+    certain_in = log_prior > np.log1p(-SEPARATED_PRIOR)
+    separated = (
+        np.all(certain_out | certain_in, axis=0) & certain_in.any(axis=0) & certain_out.any(axis=0)
+    )
+    found = np.flatnonzero(separated)
+    return int(found[0]) if found.size else None
+
+
+def boundary_advice(reason: str | None) -> str:
+    """What to do about an estimate on the boundary for ``reason`` (of :func:`degeneracy`).
+
+    Parameters
+    ----------
+    reason : str or None
+
+    Returns
+    -------
+    str
+        A sentence, without the final stop.
+    """
+    if reason is not None and "the membership variables separate" in reason:
+        return (
+            "The membership variables predict that class exactly (complete separation, as in "
+            "a logit model): drop or coarsen them, or fit fewer classes"
+        )
+    return (
+        "The model likely has more classes than the data support; consider `refit_fewer_classes()`"
+    )
+
+
 def degeneracy(
-    params: ClassParams, weight: np.ndarray, floor_hit: np.ndarray | None = None
+    params: ClassParams,
+    weight: np.ndarray,
+    floor_hit: np.ndarray | None = None,
+    log_prior: np.ndarray | None = None,
 ) -> str | None:
     """Why the classes of ``params`` no longer form K distinct classes, or None.
 
@@ -1346,7 +1403,9 @@ def degeneracy(
     :data:`COINCIDENT_CLASSES`. Either way EM converges only sublinearly,
     towards a model with fewer classes. A class whose variance is held at
     the floor has collapsed onto individuals it fits exactly: a spurious
-    maximum of a likelihood that is unbounded there.
+    maximum of a likelihood that is unbounded there. A class that the
+    membership variables separate (:func:`separated_class`) has membership
+    coefficients with no finite maximum.
 
     Parameters
     ----------
@@ -1355,6 +1414,8 @@ def degeneracy(
         The classes' posterior weights, ``sum_i w_i tau_is`` (``EStep.class_weight``).
     floor_hit : ndarray of bool, shape (K,), optional
         Classes whose variance the last M-step set to the floor.
+    log_prior : ndarray, shape (N, K), optional
+        ``EStep.log_prior``, for :func:`separated_class`.
 
     Returns
     -------
@@ -1373,6 +1434,13 @@ def degeneracy(
     pair = _coinciding_pair(params)
     if pair is not None:
         return f"classes {pair[0] + 1} and {pair[1] + 1} coincide"
+    separated = None if log_prior is None else separated_class(log_prior)
+    if separated is not None:
+        return (
+            f"the membership variables separate class {separated + 1} (every individual's "
+            f"prior probability of it is within {SEPARATED_PRIOR:g} of 0 or 1), so its "
+            "membership coefficients have no finite maximum"
+        )
     return None
 
 
@@ -1428,7 +1496,9 @@ def _coinciding_pair(params: ClassParams) -> tuple[int, int] | None:
     return None
 
 
-def unidentified(params: ClassParams, weight: np.ndarray, layout: Layout) -> np.ndarray:
+def unidentified(
+    params: ClassParams, weight: np.ndarray, layout: Layout, log_prior: np.ndarray | None = None
+) -> np.ndarray:
     """Parameters the likelihood does not identify at a degenerate estimate.
 
     With an empty class (posterior weight below :data:`EMPTY_CLASS_WEIGHT`)
@@ -1437,7 +1507,9 @@ def unidentified(params: ClassParams, weight: np.ndarray, layout: Layout) -> np.
     (:data:`COINCIDENT_CLASSES`) neither are the membership coefficients
     (how the share is split between coinciding classes is arbitrary). Their
     information is zero in theory and rounding noise in practice, which
-    would give huge, meaningless standard errors.
+    would give huge, meaningless standard errors. The membership coefficients of
+    a class the membership variables separate (:func:`separated_class`; all of
+    them when it is the first class, the reference) grow without bound.
 
     Parameters
     ----------
@@ -1445,6 +1517,8 @@ def unidentified(params: ClassParams, weight: np.ndarray, layout: Layout) -> np.
     weight : ndarray, shape (K,)
         The classes' posterior weights, ``sum_i w_i tau_is`` (``EStep.class_weight``).
     layout : Layout
+    log_prior : ndarray, shape (N, K), optional
+        ``EStep.log_prior``, for :func:`separated_class`.
 
     Returns
     -------
@@ -1463,6 +1537,13 @@ def unidentified(params: ClassParams, weight: np.ndarray, layout: Layout) -> np.
             mask[blocks["sigma2"].start + s] = True
     if empty.any() or coincide:
         mask[blocks["eta"]] = True
+    separated = None if log_prior is None else separated_class(log_prior)
+    if separated == 0:
+        mask[blocks["eta"]] = True  # the reference class: every contrast grows
+    elif separated is not None:
+        q = (blocks["eta"].stop - blocks["eta"].start) // (k - 1)
+        start = blocks["eta"].start + (separated - 1) * q
+        mask[start : start + q] = True
     return mask
 
 
@@ -1669,5 +1750,7 @@ def run_em(
                 run.converged = True
                 break
         if not run.converged and stop_degenerate and run.n_iter >= MIN_ITER_DEGENERATE:
-            run.degenerate = degeneracy(run.params, run.estep.class_weight, run.floor_hit)
+            run.degenerate = degeneracy(
+                run.params, run.estep.class_weight, run.floor_hit, run.estep.log_prior
+            )
     return run

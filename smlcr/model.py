@@ -1442,8 +1442,7 @@ class LatentClassOLS(LikelihoodModel):
                 f"none of the {len(outcome.records)} starts reached an interior maximum with "
                 f"{self.k_classes} distinct classes: every run ended degenerate (see "
                 f"`results.start_status`), so the estimate is the best of those runs{where}. "
-                "The model likely has more classes than the data support; consider "
-                "`refit_fewer_classes()`.",
+                f"{em.boundary_advice(polished.boundary)}.",
                 DegenerateClassWarning,
             )
         elif len(outcome.records) > 1 and outcome.n_reached_best < needed:
@@ -1472,11 +1471,10 @@ class LatentClassOLS(LikelihoodModel):
                     f"{self.k_classes} classes: fit without `start_params` to search"
                 )
             else:
-                why = "The model has more classes than the data support"
+                why = em.boundary_advice(polished.boundary)
             warn(
                 f"the estimate is on the boundary of the parameter space: {polished.boundary}. "
-                f"{why}; see `results.boundary` and `results.degenerate`, and consider "
-                "`refit_fewer_classes()`.",
+                f"{why}; see `results.boundary` and `results.degenerate`.",
                 DegenerateClassWarning,
             )
         elif polished.boundary is None and not polished.converged:

@@ -240,7 +240,9 @@ def newton_phase(
         run.estep = e_step(stats, Z, run.params, work)  # from the residuals
     # judged at the final point too: a run can converge (nothing moves) with a class
     # already empty, before the check in EM would have stopped it
-    boundary = run.degenerate or degeneracy(run.params, run.estep.class_weight, run.floor_hit)
+    boundary = run.degenerate or degeneracy(
+        run.params, run.estep.class_weight, run.floor_hit, run.estep.log_prior
+    )
     n_newton = 0
     radius = None  # of the trust region, in units of about one standard error
     polished = False
@@ -335,7 +337,9 @@ def newton_phase(
             break
     if boundary is None:
         # and at the point the steps ended: they can move two classes together
-        boundary = degeneracy(run.params, run.estep.class_weight, run.floor_hit)
+        boundary = degeneracy(
+            run.params, run.estep.class_weight, run.floor_hit, run.estep.log_prior
+        )
         if boundary is not None:
             run.degenerate = boundary
     rounding = rounding_bound(stats, run.params, run.estep, work)

@@ -24,7 +24,7 @@ from smlcr.design import (
     side_design_for,
 )
 from smlcr.diagnostics import classification_diagnostics, information_criteria
-from smlcr.em import log_prior, unidentified
+from smlcr.em import boundary_advice, log_prior, unidentified
 from smlcr.exceptions import (
     DegenerateClassWarning,
     FewClustersWarning,
@@ -172,12 +172,14 @@ class LatentClassOLSResults(LikelihoodModelResults):
         derivs = model.derivatives(params) if derivatives is None else derivatives
         names = list(model.data.param_names)
         best = em_outcome.best
-        lost = unidentified(best.params, best.estep.class_weight, model.layout)
+        lost = unidentified(
+            best.params, best.estep.class_weight, model.layout, best.estep.log_prior
+        )
         if lost.any():
             warn(
                 f"the estimate is degenerate ({newton.boundary or 'an empty class'}): "
                 f"{np.asarray(names)[lost].tolist()} are not identified there, so they have "
-                "no standard errors. Fit fewer classes (`refit_fewer_classes()`).",
+                f"no standard errors. {boundary_advice(newton.boundary)}.",
                 SingularInformationWarning,
             )
         # all three estimators, in the data's units; only the chosen one may warn. With

@@ -306,7 +306,9 @@ def canonical_order(run: EMRun, order: np.ndarray | None = None) -> EMRun:
         else MomentSums(sums.moments[order], sums.dof[order], sums.weight[order]),
     )
     floor_hit = run.floor_hit[order]
-    degenerate = run.degenerate and degeneracy(params, estep.class_weight, floor_hit)
+    degenerate = run.degenerate and degeneracy(
+        params, estep.class_weight, floor_hit, estep.log_prior
+    )
     return replace(run, params=params, estep=estep, floor_hit=floor_hit, degenerate=degenerate)
 
 
@@ -574,7 +576,7 @@ def _degenerate_at_end(run: EMRun, min_share: float) -> str | None:
     what the data support, the highest maxima often give a class to one or
     two individuals it fits almost exactly (spurious maxima).
     """
-    reason = degeneracy(run.params, run.estep.class_weight, run.floor_hit)
+    reason = degeneracy(run.params, run.estep.class_weight, run.floor_hit, run.estep.log_prior)
     if reason:
         return reason
     share = run.estep.shares

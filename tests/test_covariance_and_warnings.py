@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.tools.numdiff import approx_fprime
 
@@ -190,3 +191,34 @@ def test_classes_that_the_newton_phase_moves_together_are_a_boundary():
         warnings.simplefilter("ignore")
         one = model.with_k_classes(1).fit(rng=0)
     assert res.llf == pytest.approx(one.llf, rel=1e-12)  # the fit is the one-class fit
+
+
+def test_membership_that_separates_the_classes_is_a_boundary_not_a_maximum():
+    # z > 0 exactly for the individuals of one class: the membership coefficients grow
+    # without bound. The fit had reported converged=True, no warning, and standard errors
+    # of 1e16 to 1e22 (found by the local-maxima audit)
+    rng = np.random.default_rng(5)
+    cls = rng.integers(0, 2, 120)
+    ids = np.repeat(np.arange(120), 4)
+    x = rng.standard_normal(480)
+    y = np.where(cls[ids] == 1, 3 + 2 * x, -3 - x) + 0.5 * rng.standard_normal(480)
+    z = np.where(cls == 1, 1, -1) * (0.2 + np.abs(rng.standard_normal(120)))
+    df = pd.DataFrame({"y": y, "x": x, "id": ids, "z": z[ids]})
+    model = smlcr.LatentClassOLS.from_formula(
+        "y ~ x", df, groups="id", k_classes=2, membership="~ z"
+    )
+    for seed in range(3):
+        with pytest.warns(DegenerateClassWarning, match="complete separation"):
+            res = model.fit(rng=seed)
+        assert not res.converged
+        assert "membership variables separate" in res.boundary
+        assert res.bse.filter(like="membership").isna().all()
+        assert res.bse.filter(like="x[").notna().all()  # the regressions are identified
+    # a membership variable that only shifts the shares is not separation
+    df["z"] = rng.standard_normal(120)[ids]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = smlcr.LatentClassOLS.from_formula(
+            "y ~ x", df, groups="id", k_classes=2, membership="~ z"
+        ).fit(rng=0)
+    assert res.converged and res.boundary is None
