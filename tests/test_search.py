@@ -156,21 +156,29 @@ def test_near_duplicate_regressors_fit_or_name_the_columns():
                 smlcr.LatentClassOLS.from_formula("y ~ x1 + x2 + x3", df, groups="id")
 
 
+def _two_classes(seed: int, rows: int, sd) -> tuple[pd.DataFrame, np.random.Generator]:
+    """40 individuals x ``rows`` rows from two classes, ``y = b0 + b1 x1 + b2 x2 + e`` with
+    coefficients (1, 2, -1) and (-1, 0.5, 1) and residual sds ``sd``; the generator, to
+    draw more from it."""
+    rng = np.random.default_rng(seed)
+    cls = rng.choice(2, size=40)
+    ids = np.repeat(np.arange(40), rows)
+    x1, x2 = rng.standard_normal((2, ids.size))
+    beta = np.array([[1.0, 2.0, -1.0], [-1.0, 0.5, 1.0]])[cls[ids]]
+    noise = rng.standard_normal(ids.size) * np.asarray(sd)[cls[ids]]
+    y = beta[:, 0] + beta[:, 1] * x1 + beta[:, 2] * x2 + noise
+    return pd.DataFrame({"y": y, "x1": x1, "x2": x2, "id": ids}), rng
+
+
 def test_regressors_just_inside_the_condition_limit_converge():
     # with the earlier limit (1e7), K = 2 fits with a condition number near 2e6 were accepted
     # and then reported "not converged" (the Hessian's smallest eigenvalue, about 1 / cond^2,
     # was below the tolerance of its definiteness), at the right maximum
     for seed in (62, 64, 65):
-        rng = np.random.default_rng(seed)
-        cls = rng.choice(2, size=40)
-        ids = np.repeat(np.arange(40), 5)
-        x1, x2 = rng.standard_normal((2, 200))
-        beta = np.array([[1.0, 2.0, -1.0], [-1.0, 0.5, 1.0]])[cls[ids]]
-        noise = rng.standard_normal(200) * np.sqrt(np.array([1.0, 0.5]))[cls[ids]]
-        y = beta[:, 0] + beta[:, 1] * x1 + beta[:, 2] * x2 + noise
+        data, _ = _two_classes(seed, 5, np.sqrt([1.0, 0.5]))
         for eps, accepted in ((3e-6, True), (1e-6, False)):  # condition near 7e5, 2e6
-            x3 = x1 + eps * np.random.default_rng(seed + 1).standard_normal(200)
-            df = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "x3": x3, "id": ids})
+            x3 = data["x1"] + eps * np.random.default_rng(seed + 1).standard_normal(200)
+            df = data.assign(x3=x3)
             if accepted:
                 res = smlcr.LatentClassOLS.from_formula(
                     "y ~ x1 + x2 + x3", df, groups="id", k_classes=2
@@ -410,18 +418,12 @@ def _tight_half(zero_inflated: bool = False) -> pd.DataFrame:
     """40 individuals x 6 rows, two classes; the second with a residual sd 1/100 of the
     first's (a variance near 3e-5 of the one-class residual variance), or, with
     ``zero_inflated``, 40% of the individuals with a response of exactly 0."""
-    rng = np.random.default_rng(101)
-    n_groups, rows = 40, 6
-    cls = rng.choice(2, size=n_groups)
-    ids = np.repeat(np.arange(n_groups), rows)
-    x1, x2 = rng.standard_normal((2, n_groups * rows))
-    beta = np.array([[1.0, 2.0, -1.0], [-1.0, 0.5, 1.0]])[cls[ids]]
-    noise = rng.standard_normal(n_groups * rows) * np.array([1.0, 0.01])[cls[ids]]
-    y = beta[:, 0] + beta[:, 1] * x1 + beta[:, 2] * x2 + noise
+    data, rng = _two_classes(101, 6, [1.0, 0.01])
     if zero_inflated:
-        y = 1.0 + x1 + rng.standard_normal(n_groups * rows)
-        y[(rng.random(n_groups) < 0.4)[ids]] = 0.0
-    return pd.DataFrame({"y": y, "x1": x1, "x2": x2, "id": ids})
+        y = 1.0 + data["x1"].to_numpy() + rng.standard_normal(len(data))
+        y[(rng.random(40) < 0.4)[data["id"]]] = 0.0
+        data["y"] = y
+    return data
 
 
 def test_a_class_tighter_than_the_default_floor_is_found():
@@ -474,15 +476,8 @@ def test_outliers_that_inflate_the_floor_do_not_hide_the_clean_class():
     # default floor (1.5e6) and even 1e-8 of it (150) lie above the clean class's variance
     # (about 3): both classes had ended near 1e10, 2000 log-likelihood units below the
     # maximum; the search goes on to the floor that lets the clean class converge
-    rng = np.random.default_rng(150)
-    cls = rng.choice(2, size=40)
-    ids = np.repeat(np.arange(40), 5)
-    x1, x2 = rng.standard_normal((2, 200))
-    beta = np.array([[1.0, 2.0, -1.0], [-1.0, 0.5, 1.0]])[cls[ids]]
-    noise = rng.standard_normal(200) * np.sqrt(np.array([1.0, 0.5]))[cls[ids]]
-    y = beta[:, 0] + beta[:, 1] * x1 + beta[:, 2] * x2 + noise
-    y[[3, 77, 150]] += 1e6
-    df = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "id": ids})
+    df, _ = _two_classes(150, 5, np.sqrt([1.0, 0.5]))
+    df.loc[[3, 77, 150], "y"] += 1e6
     model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="id", k_classes=2)
     with pytest.warns(smlcr.exceptions.VarianceFloorLoweredWarning, match="to 1e-12"):
         res = model.fit(rng=0)
