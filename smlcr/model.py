@@ -1004,10 +1004,12 @@ class LatentClassOLS(LikelihoodModel):
             bounded when a class collapses on an individual it fits exactly;
             a binding floor is reported by a warning and in the results.
             Default (None): ``1e-4``; while runs stop above the best maximum
-            with a class at the floor that holds many more rows than
-            regressors (a real class that tight, not a collapse), the search
-            runs again with ``1e-8``, then ``1e-12``, and the floor whose
-            search reached the highest interior maximum is kept; a
+            with a class at the floor that chance does not explain (a real
+            class that tight, not a handful of rows that happen to lie on a
+            plane: :func:`smlcr.starts.chance_sets`), the search runs again
+            with ``1e-8``, then ``1e-12``, and the floor whose search reached
+            the highest interior maximum (its classes below ``1e-4`` not
+            explained by chance either) is kept; a
             ``VarianceFloorLoweredWarning`` says when it was lowered, and
             ``results.var_floor`` and ``results.floor_search`` record it. A
             number is kept as given.
@@ -1082,7 +1084,8 @@ class LatentClassOLS(LikelihoodModel):
                 f"default is {starts.SEARCH_SAMPLE}), or None to search on all individuals."
             )
         generator = check_rng(rng)
-        floors = starts.VAR_FLOORS if var_floor is None else (check_var_floor(var_floor),)
+        floor_given = var_floor is not None
+        floors = (check_var_floor(var_floor),) if floor_given else starts.VAR_FLOORS
         if isinstance(min_share, bool) or not isinstance(min_share, numbers.Real):
             raise ValueError(f"`min_share` must be a number in [0, 1), got {min_share!r}.")
         if not 0 <= min_share < 1:
@@ -1090,6 +1093,18 @@ class LatentClassOLS(LikelihoodModel):
         if start_params is not None:
             start_params = self._params_vector(start_params, "start_params")
         start = None if start_params is None else self.to_scaled(start_params)
+        if start is not None:
+            # a start below the floor would be clipped by the first M-step (the
+            # log-likelihood would fall): the default floor starts low enough for it
+            ratio = float(start.sigma2.min()) / self._pooled_variance
+            floors = tuple(floor for floor in floors if floor <= ratio)
+            if not floors:
+                raise ValueError(
+                    f"`start_params` has a class variance of {ratio:.3g} x the one-class "
+                    f"residual variance, below `var_floor`="
+                    f"{var_floor if floor_given else starts.VAR_FLOORS[-1]}: lower "
+                    "`var_floor`, or start from a larger variance."
+                )
         work = em.Workspace.build(self.stats, self._Z)  # shared by the search and Newton
         total = (
             1
@@ -1155,7 +1170,7 @@ class LatentClassOLS(LikelihoodModel):
         outcome, polished = search(floors[0])
         tried = [(floors[0], outcome)]
         for relative_floor in floors[1:]:
-            if not tried[-1][1].tight_above_best(self.k_exog):
+            if not tried[-1][1].tight_above_best:
                 break  # a floor low enough for the tightest class the search found
             lower, lower_polished = search(relative_floor)
             tried.append((relative_floor, lower))
@@ -1163,13 +1178,18 @@ class LatentClassOLS(LikelihoodModel):
                 lower_polished.boundary is None
                 and lower.completed.any()
                 and lower.best.llf > outcome.best.llf + outcome.reach_tol
+                # the classes below the default floor must be real, not a handful of rows
+                # that happen to lie on a plane (common among hundreds of ungrouped rows)
+                and starts.tight_classes_are_real(
+                    lower.best, self.stats.dof, self._pooled_variance, floors[0]
+                )
             ):
                 outcome, polished = lower, lower_polished
         var_floor = next(floor for floor, found in tried if found is outcome)
         floor_search = pd.DataFrame(
             {
                 "llf": [found.best.llf + self.llf_offset() for _, found in tried],
-                "tight_at_floor": [found.tight_above_best(self.k_exog) for _, found in tried],
+                "tight_at_floor": [found.tight_above_best for _, found in tried],
                 "chosen": [found is outcome for _, found in tried],
             },
             index=pd.Index([floor for floor, _ in tried], name="var_floor"),
@@ -1187,7 +1207,7 @@ class LatentClassOLS(LikelihoodModel):
                     f"{record.llf + offset:.10g} after {record.n_iter} iterations, {record.status}"
                 )
         self._warn_about_search(outcome, polished, maxiter, gtol, searched, min_share)
-        self._warn_about_floor(outcome, floor_search, given=len(floors) == 1)
+        self._warn_about_floor(outcome, floor_search, given=floor_given)
         best = outcome.best
         if np.any(best.floor_hit):
             classes = [int(s) + 1 for s in np.flatnonzero(best.floor_hit)]
@@ -1375,32 +1395,34 @@ class LatentClassOLS(LikelihoodModel):
                 f"the variance floor was lowered from {first:g} to {chosen:g} x the one-class "
                 f"residual variance: with {first:g}, "
                 f"{floor_search['tight_at_floor'].loc[first]} start(s) stopped above the best "
-                "maximum with a class at the floor that held many more rows than regressors "
-                "(a class that tight, not one collapsed onto a few rows it fits exactly), and "
+                "maximum with a class at the floor that chance does not explain (a class that "
+                "tight, not a handful of rows that happen to lie on a plane), and "
                 f"the search with {chosen:g} reached a maximum {gain:.4g} higher. See "
                 "`results.floor_search`; pass `var_floor` to keep a floor fixed.",
                 VarianceFloorLoweredWarning,
             )
-        n_tight = outcome.tight_above_best(self.k_exog)
+        n_tight = outcome.tight_above_best
         if not n_tight:
             return
         if given:
             advice = (
-                "Such a class is tighter than the floor, not collapsed onto a few rows it fits "
+                "Such a class is tighter than the floor, not collapsed onto rows it fits "
                 f"exactly: refit with a smaller `var_floor` (e.g. {chosen * 1e-4:g}), or with "
                 "the default (None), which lowers the floor when the search finds such runs."
             )
         else:
             advice = (
                 f"With lower floors (down to {floor_search.index[-1]:g}) the search reached "
-                "no higher interior maximum: the class went to the lower floor too, so it "
-                "fits those rows exactly (many rows with the same response, for example), "
-                "where the likelihood is unbounded. See `results.floor_search`."
+                "no higher interior maximum: a class went to the lower floor too, fitting "
+                "its rows exactly (many rows with the same response, or a few outlying rows "
+                "in a class of their own), where the likelihood is unbounded. See "
+                "`results.floor_search`."
             )
         warn(
             f"{n_tight} start(s) stopped above the reported maximum with a class held at the "
             f"variance floor (var_floor={chosen:g} x the one-class residual variance) that "
-            f"held many more rows than regressors. {advice}",
+            f"chance does not explain (a class that tight, not a handful of rows that happen "
+            f"to lie on a plane). {advice}",
             VarianceFloorWarning,
         )
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaln
 
 from smlcr.compress import CompressedData, pooled_residual_variance, upper_indices
 from smlcr.em import (
@@ -74,7 +75,10 @@ __all__ = [
     "class_order",
     "default_n_starts",
     "search_size",
+    "TIGHT_CHANCE",
+    "chance_sets",
     "tight_at_floor",
+    "tight_classes_are_real",
     "distinct_maxima",
     "individual_ols",
     "multistart",
@@ -354,11 +358,13 @@ class StartRecord:
         continued after the first round, only with ``n_full``).
     reason : str
     floor_rows : float
-        Rows (residual degrees of freedom, posterior-weighted) of the largest
-        class held at the variance floor where the run stopped; 0 when none.
-        A class collapsed onto rows it fits exactly holds about as many rows
-        as regressors; one with many more is tighter than the floor
-        (:func:`tight_at_floor`).
+        Rows (residual degrees of freedom, posterior-weighted) of the class
+        held at the variance floor where the run stopped that chance explains
+        least (:func:`chance_sets`); 0 when none.
+    floor_chance : float
+        :func:`chance_sets` of that class (``inf`` when none): below
+        ``log(TIGHT_CHANCE)`` it is a real class tighter than the floor, not a
+        collapse onto rows it happens to fit (:func:`tight_at_floor`).
     """
 
     kind: str
@@ -367,6 +373,7 @@ class StartRecord:
     status: str
     reason: str = ""
     floor_rows: float = 0.0
+    floor_chance: float = np.inf
 
     @property
     def completed(self) -> bool:
@@ -448,43 +455,105 @@ class MultiStartResult:
         llfs = self.start_llfs
         return int(np.sum(~self.completed & (llfs > self._best_llf + self.reach_tol)))
 
-    def tight_above_best(self, p: int) -> int:
+    @property
+    def tight_above_best(self) -> int:
         """Starts stopped with a class at the variance floor that is tighter than the floor
-        (:func:`tight_at_floor`, ``p`` regressors), above the best maximum or where no run
-        reached an interior one: a lower floor may let them reach a higher maximum."""
+        (:func:`tight_at_floor`), above the best maximum or where no run reached an interior
+        one: a lower floor may let them reach a higher maximum."""
         interior = self.completed.any()
         return sum(
             1
             for r in self.records
             if not r.completed
-            and tight_at_floor(r.floor_rows, p)
+            and r.floor_chance < np.log(TIGHT_CHANCE)
             and (not interior or r.llf > self._best_llf + self.reach_tol)
         )
 
 
-def tight_at_floor(rows: float, p: int) -> bool:
-    """Whether a class held at the variance floor with ``rows`` rows (residual degrees of
-    freedom, posterior-weighted) is tighter than the floor rather than collapsed.
+#: A class at (or below) a variance floor is taken for a real class that tight when fewer
+#: than this many sets of its size are expected to fit that closely by chance
+#: (:func:`chance_sets`).
+TIGHT_CHANCE = 0.01
 
-    A class collapses (its variance towards zero, the likelihood unbounded)
-    onto about ``p`` rows it fits exactly; a class that holds at least ``2 p``
-    and ``p + 3`` rows at the floor leaves residual degrees of freedom of its
-    own, which generic data do not fit exactly: its variance is below the
-    floor because the class is that tight (a lower floor lets it converge
-    inside), unless the rows repeat a response exactly (then it reaches any
-    lower floor too).
+
+def chance_sets(individuals, rows, p: int, n_groups: int, ratio) -> np.ndarray:
+    """Log of how many sets of ``individuals`` of the ``n_groups``, holding ``rows`` rows,
+    are expected to lie within ``sqrt(ratio)`` residual standard deviations (of the
+    one-class fit) of some regression plane by chance.
+
+    ``log C(N, k) + (m - p) log(ratio) / 2``: each of the ``m - p`` rows beyond the
+    ``p`` that fix a plane falls that close with a probability of about
+    ``sqrt(ratio)``. A class collapsed onto a handful of rows it happens to fit
+    (likely among many rows: hundreds of ungrouped rows hold many sets of eight
+    within 1% of a plane) has a large value; a real class that tight (half the
+    individuals) a hugely negative one.
 
     Parameters
     ----------
-    rows : float
+    individuals, rows : float or ndarray
+        Posterior-weighted individuals and rows (residual degrees of freedom) of the class.
     p : int
         Regressors of a class.
+    n_groups : int
+    ratio : float or ndarray
+        The class variance (or the floor) over the one-class residual variance.
+
+    Returns
+    -------
+    ndarray
+        ``inf`` where ``rows <= p``.
+    """
+    k = np.clip(np.asarray(individuals, dtype=float), 0.0, n_groups)
+    m = np.asarray(rows, dtype=float)
+    log_sets = gammaln(n_groups + 1.0) - gammaln(k + 1.0) - gammaln(n_groups - k + 1.0)
+    with np.errstate(divide="ignore"):
+        out = log_sets + (m - p) * 0.5 * np.log(np.asarray(ratio, dtype=float))
+    return np.where(m > p, out, np.inf)
+
+
+def tight_at_floor(individuals, rows, p: int, n_groups: int, ratio) -> np.ndarray:
+    """Whether classes held at a variance floor ``ratio`` (of the one-class residual
+    variance) are real classes that tight rather than collapses onto rows they happen to
+    fit (:func:`chance_sets` below ``log(TIGHT_CHANCE)``); a lower floor lets a real one
+    converge inside, unless its rows repeat a response exactly.
+
+    Parameters
+    ----------
+    individuals, rows : float or ndarray
+    p, n_groups : int
+    ratio : float or ndarray
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    return chance_sets(individuals, rows, p, n_groups, ratio) < np.log(TIGHT_CHANCE)
+
+
+def tight_classes_are_real(run: EMRun, dof: np.ndarray, pooled: float, below: float) -> bool:
+    """Whether every class of ``run`` whose variance is below ``below`` times ``pooled``
+    (the one-class residual variance) is a real class that tight, not one that chance
+    explains (:func:`tight_at_floor` at its own variance).
+
+    Parameters
+    ----------
+    run : EMRun
+    dof : ndarray, shape (N,)
+        The individuals' residual degrees of freedom.
+    pooled : float
+    below : float
 
     Returns
     -------
     bool
     """
-    return bool(rows >= max(2 * p, p + 3))
+    ratio = run.params.sigma2 / pooled
+    low = ratio < below
+    if not low.any():
+        return True
+    tau = run.estep.tau[:, low]
+    p = run.params.beta.shape[1]
+    return bool(np.all(tight_at_floor(tau.sum(axis=0), dof @ tau, p, dof.size, ratio[low])))
 
 
 def _group_maxima(runs: list, reach_tol: float) -> list[list]:
@@ -858,7 +927,8 @@ def multistart(
             runs[j] = run(runs[j], steps, kinds[j])
             settle(j)
 
-    return _finish(runs, kinds, maxiter, tol, status, joined_llf, stats.dof)
+    ratio = constraints.var_floor / pooled
+    return _finish(runs, kinds, maxiter, tol, status, joined_llf, stats.dof, ratio)
 
 
 def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> MultiStartResult:
@@ -930,16 +1000,23 @@ def _keep_best_derivatives(outcomes: list, runs: list, statuses: list) -> None:
             outcomes[j] = replace(outcomes[j], derivatives=None)
 
 
-def _floor_rows(run: EMRun, dof: np.ndarray) -> float:
-    """Rows (``sum_i dof_i tau_is``) of the largest class of ``run`` held at the floor."""
+def _floor_record(run: EMRun, dof: np.ndarray, ratio: float) -> dict:
+    """``floor_rows`` and ``floor_chance`` of :class:`StartRecord` for ``run``."""
     if not np.any(run.floor_hit):
-        return 0.0
-    return float((dof @ run.estep.tau)[run.floor_hit].max())
+        return {}
+    tau = run.estep.tau[:, run.floor_hit]
+    rows, individuals = dof @ tau, tau.sum(axis=0)
+    chance = chance_sets(individuals, rows, run.params.beta.shape[1], dof.size, ratio)
+    j = int(np.argmin(chance))
+    return {"floor_rows": float(rows[j]), "floor_chance": float(chance[j])}
 
 
-def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None, dof=None) -> MultiStartResult:
+def _finish(
+    runs, kinds, maxiter, tol, status=None, joined_llf=None, dof=None, ratio=None
+) -> MultiStartResult:
     """The best completed run, the records and the table of maxima (``dof``: each
-    individual's residual degrees of freedom, for :attr:`StartRecord.floor_rows`)."""
+    individual's residual degrees of freedom, and ``ratio``: the variance floor over the
+    one-class residual variance, for :attr:`StartRecord.floor_chance`)."""
     if status is None:
         status = [
             "converged" if r.converged else "degenerate" if r.degenerate else "maxiter"
@@ -953,7 +1030,7 @@ def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None, dof=None) -
             n_iter=int(r.n_iter),
             status=st,
             reason=r.degenerate or "",
-            floor_rows=0.0 if dof is None else _floor_rows(r, dof),
+            **({} if dof is None else _floor_record(r, dof, ratio)),
         )
         for j, (r, kind, st) in enumerate(zip(runs, kinds, status, strict=True))
     ]

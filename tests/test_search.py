@@ -462,7 +462,7 @@ def test_rows_fitted_exactly_keep_the_default_floor():
         warnings.simplefilter("always")
         res = model.fit(rng=0)
     messages = [str(w.message) for w in caught]
-    assert any("fits those rows exactly" in m for m in messages)
+    assert any("fitting its rows exactly" in m for m in messages)
     assert not any(
         issubclass(w.category, smlcr.exceptions.VarianceFloorLoweredWarning) for w in caught
     )
@@ -488,3 +488,47 @@ def test_outliers_that_inflate_the_floor_do_not_hide_the_clean_class():
     assert res.converged and res.llf == pytest.approx(lowest.llf, abs=1e-6)
     assert res.llf > res.floor_search["llf"].iloc[0] + 1000
     assert res.params["sigma2[1]"] < 10  # the 197 clean rows
+
+
+def test_a_handful_of_rows_on_a_plane_does_not_lower_the_floor():
+    # among 300 ungrouped rows, sets of a dozen lie within 1% of some plane by chance: the
+    # floor had been lowered for such a class at K = 3 on two-class data, and BIC then
+    # chose K = 3; a class is now taken for a real tight one only when chance cannot
+    # explain it (starts.chance_sets)
+    sim = simulate_grouped(
+        n_groups=300,
+        rows_per_group=1,
+        beta=((1, 2, -1), (-1, 0.5, 1)),
+        sigma2=(1.0, 0.5),
+        shares=(0.5, 0.5),
+        seed=200,
+    )
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res, fixed = model.fit(rng=0), model.fit(rng=0, var_floor=1e-4)
+        two = model.with_k_classes(2).fit(rng=0)
+    assert res.var_floor == 1e-4 and res.llf == fixed.llf
+    assert two.bic < res.bic
+    # the rule: a dozen rows within 1% of a plane among 300 is expected by chance, half of
+    # them is not
+    assert not starts.tight_at_floor(12, 12, 3, 300, 1e-4)
+    assert starts.tight_at_floor(150, 150, 3, 300, 1e-4)
+
+
+def test_a_start_below_the_default_floor_is_refitted():
+    # the estimate of a lowered floor given back as start_params was clipped by the first
+    # M-step at the default floor: EMDecreaseError ("a bug in smlcr")
+    model = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", _tight_half(), groups="id", k_classes=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(rng=0)
+        again = model.fit(start_params=res.params)
+    assert res.var_floor == 1e-8 and again.var_floor == 1e-8
+    assert again.llf == pytest.approx(res.llf, abs=1e-8)
+    with pytest.raises(
+        ValueError, match="`start_params` has a class variance of .* below `var_floor`"
+    ):
+        model.fit(start_params=res.params, var_floor=1e-4)
