@@ -45,6 +45,7 @@ __all__ = [
     "Workspace",
     "degeneracy",
     "boundary_advice",
+    "flat_membership",
     "separated_class",
     "shrinking_class",
     "unidentified",
@@ -1365,6 +1366,62 @@ def separated_class(log_prior: np.ndarray) -> int | None:
     )
     found = np.flatnonzero(separated)
     return int(found[0]) if found.size else None
+
+
+#: A membership coefficient that moves some individual's logit by more than this across
+#: the range of its variable is tested for a flat direction (:func:`flat_membership`).
+FLAT_LOGIT = 30.0
+
+
+def flat_membership(
+    stats, Z: np.ndarray, params: ClassParams, estep: EStep, tolerance: float, work=None
+) -> tuple[int, int] | None:
+    """A membership coefficient with no finite maximum: ``(j, s)``, or None.
+
+    Quasi-complete separation (one individual alone at a level of a
+    categorical membership variable, all of it in one class): the other
+    individuals keep :func:`separated_class` from seeing it, but the
+    coefficient grows without bound. A coefficient ``eta[j, s]`` that moves
+    some individual's logit by more than :data:`FLAT_LOGIT` across the range
+    of ``z_j`` is doubled, with the intercept keeping the logit of the
+    individual at the median of ``z_j``; when the log-likelihood does not fall
+    by more than ``tolerance``, the direction is flat. A finite maximum with such a large
+    coefficient has individuals in its transition, whose fit doubling spoils.
+
+    Parameters
+    ----------
+    stats : CompressedData
+    Z : ndarray, shape (N, q)
+    params : ClassParams
+    estep : EStep
+        The E-step at ``params``.
+    tolerance : float
+        The rounding error of the log-likelihood.
+    work : Workspace, optional
+
+    Returns
+    -------
+    tuple of int or None
+        The membership column ``j`` and the class ``s`` (0-based).
+    """
+    eta = params.eta
+    spread = Z.max(axis=0) - Z.min(axis=0)
+    constant = np.flatnonzero(spread == 0)
+    for s in range(1, eta.shape[1]):
+        for j in range(eta.shape[0]):
+            if not abs(eta[j, s]) * spread[j] > FLAT_LOGIT:
+                continue
+            doubled = eta.copy()
+            doubled[j, s] *= 2.0
+            if constant.size:
+                # the logit of the median individual kept, so that only the individuals
+                # the coefficient sets apart move (the columns may be centred)
+                c = constant[0]
+                doubled[c, s] -= eta[j, s] * np.median(Z[:, j]) / Z[0, c]
+            trial = e_step(stats, Z, replace(params, eta=doubled), work)
+            if trial.llf >= estep.llf - tolerance:
+                return j, s
+    return None
 
 
 def boundary_advice(reason: str | None) -> str:

@@ -21,6 +21,7 @@ from smlcr.em import (
     degeneracy,
     e_step,
     em_step,
+    flat_membership,
     rounding_bound,
     shrinking_class,
 )
@@ -340,6 +341,21 @@ def newton_phase(
         boundary = degeneracy(
             run.params, run.estep.class_weight, run.floor_hit, run.estep.log_prior
         )
+        if boundary is None:
+            flat = flat_membership(
+                stats,
+                Z,
+                run.params,
+                run.estep,
+                rounding_bound(stats, run.params, run.estep, work),
+                work,
+            )
+            if flat is not None:
+                boundary = (
+                    f"the membership variables separate class {flat[1] + 1} in part (doubling "
+                    f"its coefficient of membership column {flat[0] + 1} leaves the "
+                    "log-likelihood unchanged), so that coefficient has no finite maximum"
+                )
         if boundary is not None:
             run.degenerate = boundary
     rounding = rounding_bound(stats, run.params, run.estep, work)

@@ -24,7 +24,7 @@ from smlcr.design import (
     side_design_for,
 )
 from smlcr.diagnostics import classification_diagnostics, information_criteria
-from smlcr.em import boundary_advice, log_prior, unidentified
+from smlcr.em import boundary_advice, flat_membership, log_prior, unidentified
 from smlcr.exceptions import (
     DegenerateClassWarning,
     FewClustersWarning,
@@ -177,6 +177,12 @@ class LatentClassOLSResults(LikelihoodModelResults):
         lost = unidentified(
             best.params, best.estep.class_weight, model.layout, best.estep.log_prior
         )
+        if newton.boundary is not None and "separate class" in newton.boundary:
+            # a coefficient with no finite maximum (in the final class order)
+            flat = flat_membership(model.stats, model._Z, best.params, best.estep, newton.rounding)
+            if flat is not None:
+                q = best.params.eta.shape[0]
+                lost[model.layout.slices["eta"].start + (flat[1] - 1) * q + flat[0]] = True
         if lost.any():
             warn(
                 f"the estimate is degenerate ({newton.boundary or 'an empty class'}): "

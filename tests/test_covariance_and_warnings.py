@@ -224,3 +224,26 @@ def test_membership_that_separates_the_classes_is_a_boundary_not_a_maximum():
             "y ~ x", df, groups="id", k_classes=2, membership="~ z"
         ).fit(rng=0)
     assert res.converged and res.boundary is None
+
+
+def test_one_individual_alone_at_a_membership_level_is_a_boundary():
+    # quasi-complete separation: the level's coefficient grows without bound while the other
+    # individuals keep every prior away from 0 and 1; the fit had said converged=True with
+    # a standard error of 2.4e7 (found by the audit of the separation check)
+    rng = np.random.default_rng(10)
+    level = rng.integers(0, 2, 200).astype(str).astype(object)
+    level[0] = "solo"
+    cls = (rng.random(200) < 0.5).astype(int)
+    cls[0] = 1
+    ids = np.repeat(np.arange(200), 5)
+    x1 = rng.normal(size=1000)
+    y = np.where(cls[ids] == 1, 6.0 + x1, -x1) + rng.normal(size=1000)
+    df = pd.DataFrame({"id": ids, "y": y, "x1": x1, "z": level[ids]})
+    model = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1", df, groups="id", k_classes=2, membership="~ C(z)"
+    )
+    with pytest.warns(DegenerateClassWarning, match="complete separation"):
+        res = model.fit(rng=0)
+    assert not res.converged and "separate class" in res.boundary and "in part" in res.boundary
+    assert np.isnan(res.membership_bse.loc["C(z)[T.solo]"]).all()
+    assert np.isfinite(res.membership_bse.loc["C(z)[T.1]"]).all()
