@@ -1004,12 +1004,13 @@ class LatentClassOLS(LikelihoodModel):
             bounded when a class collapses on an individual it fits exactly;
             a binding floor is reported by a warning and in the results.
             Default (None): ``1e-4``; while runs stop above the best maximum
-            with a class at the floor that chance does not explain (a real
-            class that tight, not a handful of rows that happen to lie on a
-            plane: :func:`smlcr.starts.chance_sets`), the search runs again
-            with ``1e-8``, then ``1e-12``, and the floor whose search reached
-            the highest interior maximum (its classes below ``1e-4`` not
-            explained by chance either) is kept; a
+            with a class at the floor that holds many rows (at least
+            ``max(p, 3)`` beyond the ``p`` that fix its plane), the search runs
+            again with ``1e-8``, then ``1e-12``, and the floor whose search
+            reached the highest interior maximum is kept when chance does not
+            explain its classes below ``1e-4`` (a real class that tight, not
+            a handful of rows that happen to lie on a plane:
+            :func:`smlcr.starts.chance_sets`); a
             ``VarianceFloorLoweredWarning`` says when it was lowered, and
             ``results.var_floor`` and ``results.floor_search`` record it. A
             number is kept as given.
@@ -1395,9 +1396,10 @@ class LatentClassOLS(LikelihoodModel):
                 f"the variance floor was lowered from {first:g} to {chosen:g} x the one-class "
                 f"residual variance: with {first:g}, "
                 f"{floor_search['tight_at_floor'].loc[first]} start(s) stopped above the best "
-                "maximum with a class at the floor that chance does not explain (a class that "
-                "tight, not a handful of rows that happen to lie on a plane), and "
-                f"the search with {chosen:g} reached a maximum {gain:.4g} higher. See "
+                "maximum with a class at the floor that held many rows, and "
+                f"the search with {chosen:g} reached a maximum {gain:.4g} higher, whose classes "
+                "below the default floor chance does not explain (a class that tight, not a "
+                "handful of rows that happen to lie on a plane). See "
                 "`results.floor_search`; pass `var_floor` to keep a floor fixed.",
                 VarianceFloorLoweredWarning,
             )
@@ -1406,23 +1408,23 @@ class LatentClassOLS(LikelihoodModel):
             return
         if given:
             advice = (
-                "Such a class is tighter than the floor, not collapsed onto rows it fits "
-                f"exactly: refit with a smaller `var_floor` (e.g. {chosen * 1e-4:g}), or with "
-                "the default (None), which lowers the floor when the search finds such runs."
+                "Such a class may be tighter than the floor: refit with a smaller `var_floor` "
+                f"(e.g. {chosen * 1e-4:g}), or with the default (None), which lowers the floor "
+                "when a lower one reaches a maximum that chance does not explain."
             )
         else:
             advice = (
                 f"With lower floors (down to {floor_search.index[-1]:g}) the search reached "
-                "no higher interior maximum: a class went to the lower floor too, fitting "
-                "its rows exactly (many rows with the same response, or a few outlying rows "
-                "in a class of their own), where the likelihood is unbounded. See "
-                "`results.floor_search`."
+                "no higher interior maximum that chance does not explain: a class went to the "
+                "lower floor too, fitting its rows exactly (many rows with the same response, "
+                "or a few outlying rows in a class of their own), where the likelihood is "
+                "unbounded, or the higher maximum's tightest class is a handful of rows that "
+                "happen to lie on a plane. See `results.floor_search`."
             )
         warn(
             f"{n_tight} start(s) stopped above the reported maximum with a class held at the "
             f"variance floor (var_floor={chosen:g} x the one-class residual variance) that "
-            f"chance does not explain (a class that tight, not a handful of rows that happen "
-            f"to lie on a plane). {advice}",
+            f"held many rows (possibly a class that tight). {advice}",
             VarianceFloorWarning,
         )
 

@@ -87,10 +87,11 @@ class LatentClassOLSResults(LikelihoodModelResults):
     start_status : DataFrame
         One row per start: ``kind``, ``llf``, ``n_iter``, ``status``
         (converged, maxiter, joined, pruned, degenerate, screened; see
-        :class:`smlcr.starts.StartRecord`), ``reason``, ``floor_rows`` and
-        ``floor_chance`` (rows of a class held at the variance floor where the
-        run stopped, and the log of how many such sets chance would give:
-        :func:`smlcr.starts.chance_sets`).
+        :class:`smlcr.starts.StartRecord`), ``reason``, ``floor_rows``,
+        ``floor_chance`` and ``floor_candidate`` (rows of a class held at the
+        variance floor where the run stopped, the log of how many such sets
+        chance would give at the floor, :func:`smlcr.starts.chance_sets`, and
+        whether it holds enough rows for a lower floor to be tried).
     local_maxima : DataFrame
         The distinct maxima the completed starts reached, best first:
         ``llf``, ``n_starts`` (how many starts reached it),
@@ -268,6 +269,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 "reason": [r.reason for r in em_outcome.records],
                 "floor_rows": [r.floor_rows for r in em_outcome.records],
                 "floor_chance": [r.floor_chance for r in em_outcome.records],
+                "floor_candidate": [r.floor_candidate for r in em_outcome.records],
             },
             index=pd.RangeIndex(1, len(em_outcome.records) + 1, name="start"),
         )

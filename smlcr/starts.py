@@ -359,12 +359,18 @@ class StartRecord:
     reason : str
     floor_rows : float
         Rows (residual degrees of freedom, posterior-weighted) of the class
-        held at the variance floor where the run stopped that chance explains
-        least (:func:`chance_sets`); 0 when none.
+        held at the variance floor where the run stopped (the one with the
+        most, when several); 0 when none.
     floor_chance : float
-        :func:`chance_sets` of that class (``inf`` when none): below
-        ``log(TIGHT_CHANCE)`` it is a real class tighter than the floor, not a
-        collapse onto rows it happens to fit (:func:`tight_at_floor`).
+        :func:`chance_sets` of that class at the floor (``inf`` when none).
+    floor_candidate : bool
+        Whether a class held at the floor holds at least ``max(p, 3)`` rows
+        beyond the ``p`` that fix its plane: it may be a real class tighter
+        than the floor (a collapse holds about ``p``), so a lower floor is
+        tried; its maximum is kept only if chance does not explain its classes
+        below the default floor (:func:`tight_classes_are_real`, judged at
+        their own variances: a small class far tighter than the floor can be
+        real where chance at the floor's variance would explain it).
     """
 
     kind: str
@@ -374,6 +380,7 @@ class StartRecord:
     reason: str = ""
     floor_rows: float = 0.0
     floor_chance: float = np.inf
+    floor_candidate: bool = False
 
     @property
     def completed(self) -> bool:
@@ -457,15 +464,15 @@ class MultiStartResult:
 
     @property
     def tight_above_best(self) -> int:
-        """Starts stopped with a class at the variance floor that is tighter than the floor
-        (:func:`tight_at_floor`), above the best maximum or where no run reached an interior
-        one: a lower floor may let them reach a higher maximum."""
+        """Starts stopped with a class at the variance floor that may be tighter than the floor
+        (:attr:`StartRecord.floor_candidate`), above the best maximum or where no run reached
+        an interior one: a lower floor may let them reach a higher maximum."""
         interior = self.completed.any()
         return sum(
             1
             for r in self.records
             if not r.completed
-            and r.floor_chance < np.log(TIGHT_CHANCE)
+            and r.floor_candidate
             and (not interior or r.llf > self._best_llf + self.reach_tol)
         )
 
@@ -1001,14 +1008,20 @@ def _keep_best_derivatives(outcomes: list, runs: list, statuses: list) -> None:
 
 
 def _floor_record(run: EMRun, dof: np.ndarray, ratio: float) -> dict:
-    """``floor_rows`` and ``floor_chance`` of :class:`StartRecord` for ``run``."""
+    """``floor_rows``, ``floor_chance`` and ``floor_candidate`` of :class:`StartRecord`
+    for ``run`` (its held class with the most rows)."""
     if not np.any(run.floor_hit):
         return {}
     tau = run.estep.tau[:, run.floor_hit]
     rows, individuals = dof @ tau, tau.sum(axis=0)
-    chance = chance_sets(individuals, rows, run.params.beta.shape[1], dof.size, ratio)
-    j = int(np.argmin(chance))
-    return {"floor_rows": float(rows[j]), "floor_chance": float(chance[j])}
+    p = run.params.beta.shape[1]
+    chance = chance_sets(individuals, rows, p, dof.size, ratio)
+    j = int(np.argmax(rows))
+    return {
+        "floor_rows": float(rows[j]),
+        "floor_chance": float(chance[j]),
+        "floor_candidate": bool(rows[j] - p >= max(p, 3)),
+    }
 
 
 def _finish(

@@ -532,3 +532,26 @@ def test_a_start_below_the_default_floor_is_refitted():
         ValueError, match="`start_params` has a class variance of .* below `var_floor`"
     ):
         model.fit(start_params=res.params, var_floor=1e-4)
+
+
+def test_a_small_class_far_tighter_than_the_floor_is_found():
+    # ten of 200 ungrouped individuals with a residual sd of 0.001 (against 1): at the
+    # default floor chance would explain ten rows, at the class's own variance it does not
+    rng = np.random.default_rng(7)
+    x1, x2 = rng.normal(size=(2, 200))
+    tight = np.arange(200) < 10
+    y = np.where(
+        tight,
+        -1 + 0.5 * x1 + x2 + rng.normal(0, 1e-3, 200),
+        1 + 2 * x1 - x2 + rng.normal(0, 1, 200),
+    )
+    df = pd.DataFrame({"id": np.arange(200), "y": y, "x1": x1, "x2": x2})
+    model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="id", k_classes=2)
+    with pytest.warns(smlcr.exceptions.VarianceFloorLoweredWarning):
+        res = model.fit(rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed = model.fit(rng=0, var_floor=1e-4)
+    assert res.var_floor == 1e-8 and res.converged
+    assert res.llf > fixed.llf + 30
+    assert (res.modal_class.iloc[:10] == 2).all() and (res.modal_class.iloc[10:] == 1).mean() > 0.95
