@@ -1385,8 +1385,9 @@ def flat_membership(
     some individual's logit by more than :data:`FLAT_LOGIT` across the range
     of ``z_j`` is doubled, with the intercept keeping the logit of the
     individual at the median of ``z_j``; when the log-likelihood does not fall
-    by more than ``tolerance``, the direction is flat. A finite maximum with such a large
-    coefficient has individuals in its transition, whose fit doubling spoils.
+    by more than ``tolerance``, the direction is flat. A finite maximum with
+    such a large coefficient has individuals in its transition, whose fit
+    doubling spoils.
 
     Parameters
     ----------

@@ -1164,14 +1164,14 @@ class LatentClassOLS(LikelihoodModel):
                 )
             return outcome, polished
 
-        # with the default floor, runs stopped at it by a class that holds many rows (a real
-        # class tighter than the floor, not one collapsed onto rows it fits exactly) and
-        # above the best maximum are given a lower floor; it is kept when the search with it
-        # reaches a higher interior maximum
+        # with the default floor, runs stopped at it above the best maximum by a class that
+        # holds many rows (it may be a real class tighter than the floor) are given a lower
+        # floor; it is kept when the search with it reaches a higher interior maximum whose
+        # classes below the default floor chance does not explain
         outcome, polished = search(floors[0])
         tried = [(floors[0], outcome)]
         for relative_floor in floors[1:]:
-            if not tried[-1][1].tight_above_best:
+            if not tried[-1][1].candidates_above_best:
                 break  # a floor low enough for the tightest class the search found
             lower, lower_polished = search(relative_floor)
             tried.append((relative_floor, lower))
@@ -1190,7 +1190,7 @@ class LatentClassOLS(LikelihoodModel):
         floor_search = pd.DataFrame(
             {
                 "llf": [found.best.llf + self.llf_offset() for _, found in tried],
-                "tight_at_floor": [found.tight_above_best for _, found in tried],
+                "floor_candidates": [found.candidates_above_best for _, found in tried],
                 "chosen": [found is outcome for _, found in tried],
             },
             index=pd.Index([floor for floor, _ in tried], name="var_floor"),
@@ -1388,14 +1388,15 @@ class LatentClassOLS(LikelihoodModel):
 
     def _warn_about_floor(self, outcome, floor_search: pd.DataFrame, given: bool) -> None:
         """Warnings about the variance floor: lowered (``floor_search`` has the floors
-        tried), or binding on classes tighter than it (:func:`smlcr.starts.tight_at_floor`)."""
+        tried), or binding on classes that may be tighter than it
+        (:attr:`smlcr.starts.StartRecord.floor_candidate`)."""
         first, chosen = floor_search.index[0], floor_search.index[floor_search["chosen"]][0]
         if chosen != first:
             gain = floor_search["llf"].loc[chosen] - floor_search["llf"].loc[first]
             warn(
                 f"the variance floor was lowered from {first:g} to {chosen:g} x the one-class "
                 f"residual variance: with {first:g}, "
-                f"{floor_search['tight_at_floor'].loc[first]} start(s) stopped above the best "
+                f"{floor_search['floor_candidates'].loc[first]} start(s) stopped above the best "
                 "maximum with a class at the floor that held many rows, and "
                 f"the search with {chosen:g} reached a maximum {gain:.4g} higher, whose classes "
                 "below the default floor chance does not explain (a class that tight, not a "
@@ -1403,7 +1404,7 @@ class LatentClassOLS(LikelihoodModel):
                 "`results.floor_search`; pass `var_floor` to keep a floor fixed.",
                 VarianceFloorLoweredWarning,
             )
-        n_tight = outcome.tight_above_best
+        n_tight = outcome.candidates_above_best
         if not n_tight:
             return
         if given:

@@ -336,20 +336,14 @@ def newton_phase(
         if shrinking:
             boundary = run.degenerate = shrinking
             break
+    rounding = rounding_bound(stats, run.params, run.estep, work)
     if boundary is None:
         # and at the point the steps ended: they can move two classes together
         boundary = degeneracy(
             run.params, run.estep.class_weight, run.floor_hit, run.estep.log_prior
         )
         if boundary is None:
-            flat = flat_membership(
-                stats,
-                Z,
-                run.params,
-                run.estep,
-                rounding_bound(stats, run.params, run.estep, work),
-                work,
-            )
+            flat = flat_membership(stats, Z, run.params, run.estep, rounding, work)
             if flat is not None:
                 boundary = (
                     f"the membership variables separate class {flat[1] + 1} in part (doubling "
@@ -358,7 +352,6 @@ def newton_phase(
                 )
         if boundary is not None:
             run.degenerate = boundary
-    rounding = rounding_bound(stats, run.params, run.estep, work)
     converged = boundary is None and definite and decrement <= max(gtol, rounding, 0.0)
     run.converged = converged
     return NewtonOutcome(

@@ -87,11 +87,10 @@ class LatentClassOLSResults(LikelihoodModelResults):
     start_status : DataFrame
         One row per start: ``kind``, ``llf``, ``n_iter``, ``status``
         (converged, maxiter, joined, pruned, degenerate, screened; see
-        :class:`smlcr.starts.StartRecord`), ``reason``, ``floor_rows``,
-        ``floor_chance`` and ``floor_candidate`` (rows of a class held at the
-        variance floor where the run stopped, the log of how many such sets
-        chance would give at the floor, :func:`smlcr.starts.chance_sets`, and
-        whether it holds enough rows for a lower floor to be tried).
+        :class:`smlcr.starts.StartRecord`), ``reason``, ``floor_rows`` and
+        ``floor_candidate`` (rows of a class held at the variance floor where
+        the run stopped, and whether it holds enough rows for a lower floor to
+        be tried).
     local_maxima : DataFrame
         The distinct maxima the completed starts reached, best first:
         ``llf``, ``n_starts`` (how many starts reached it),
@@ -139,8 +138,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         one-class residual variance).
     floor_search : DataFrame
         The floors the search ran with (index ``var_floor``): ``llf`` of its
-        best maximum, ``tight_at_floor`` (starts stopped above that maximum
-        with a class at the floor that chance does not explain) and
+        best maximum, ``floor_candidates`` (starts stopped above that maximum
+        with a class at the floor that holds enough rows for a lower floor to
+        be tried: ``start_status["floor_candidate"]``) and
         ``chosen``. More than one row only when the default floor was lowered
         or lowering it was tried (see ``fit(var_floor=)``).
     degenerate : DataFrame
@@ -268,7 +268,6 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 "status": [r.status for r in em_outcome.records],
                 "reason": [r.reason for r in em_outcome.records],
                 "floor_rows": [r.floor_rows for r in em_outcome.records],
-                "floor_chance": [r.floor_chance for r in em_outcome.records],
                 "floor_candidate": [r.floor_candidate for r in em_outcome.records],
             },
             index=pd.RangeIndex(1, len(em_outcome.records) + 1, name="start"),

@@ -89,7 +89,7 @@ START_KINDS = ("subset", "kmeans", "subset", "partition", "subset", "posterior")
 
 #: The default variance floor (a fraction of the one-class residual variance) and the
 #: lower floors ``fit`` tries, in turn, while runs stop above the best maximum with a class
-#: at the floor that is tighter than it (:meth:`MultiStartResult.tight_above_best`).
+#: at the floor that may be tighter than it (:meth:`MultiStartResult.candidates_above_best`).
 VAR_FLOORS = (1e-4, 1e-8, 1e-12)
 """The cycle of start kinds (``"kmeans"`` is skipped without enough usable
 individuals); ``"perturb"`` starts are added after the first round."""
@@ -361,8 +361,6 @@ class StartRecord:
         Rows (residual degrees of freedom, posterior-weighted) of the class
         held at the variance floor where the run stopped (the one with the
         most, when several); 0 when none.
-    floor_chance : float
-        :func:`chance_sets` of that class at the floor (``inf`` when none).
     floor_candidate : bool
         Whether a class held at the floor holds at least ``max(p, 3)`` rows
         beyond the ``p`` that fix its plane: it may be a real class tighter
@@ -379,7 +377,6 @@ class StartRecord:
     status: str
     reason: str = ""
     floor_rows: float = 0.0
-    floor_chance: float = np.inf
     floor_candidate: bool = False
 
     @property
@@ -463,7 +460,7 @@ class MultiStartResult:
         return int(np.sum(~self.completed & (llfs > self._best_llf + self.reach_tol)))
 
     @property
-    def tight_above_best(self) -> int:
+    def candidates_above_best(self) -> int:
         """Starts stopped with a class at the variance floor that may be tighter than the floor
         (:attr:`StartRecord.floor_candidate`), above the best maximum or where no run reached
         an interior one: a lower floor may let them reach a higher maximum."""
@@ -934,8 +931,7 @@ def multistart(
             runs[j] = run(runs[j], steps, kinds[j])
             settle(j)
 
-    ratio = constraints.var_floor / pooled
-    return _finish(runs, kinds, maxiter, tol, status, joined_llf, stats.dof, ratio)
+    return _finish(runs, kinds, maxiter, tol, status, joined_llf, stats.dof)
 
 
 def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> MultiStartResult:
@@ -1007,29 +1003,19 @@ def _keep_best_derivatives(outcomes: list, runs: list, statuses: list) -> None:
             outcomes[j] = replace(outcomes[j], derivatives=None)
 
 
-def _floor_record(run: EMRun, dof: np.ndarray, ratio: float) -> dict:
-    """``floor_rows``, ``floor_chance`` and ``floor_candidate`` of :class:`StartRecord`
-    for ``run`` (its held class with the most rows)."""
+def _floor_record(run: EMRun, dof: np.ndarray) -> dict:
+    """``floor_rows`` and ``floor_candidate`` of :class:`StartRecord` for ``run`` (its held
+    class with the most rows)."""
     if not np.any(run.floor_hit):
         return {}
-    tau = run.estep.tau[:, run.floor_hit]
-    rows, individuals = dof @ tau, tau.sum(axis=0)
+    rows = float((dof @ run.estep.tau[:, run.floor_hit]).max())
     p = run.params.beta.shape[1]
-    chance = chance_sets(individuals, rows, p, dof.size, ratio)
-    j = int(np.argmax(rows))
-    return {
-        "floor_rows": float(rows[j]),
-        "floor_chance": float(chance[j]),
-        "floor_candidate": bool(rows[j] - p >= max(p, 3)),
-    }
+    return {"floor_rows": rows, "floor_candidate": rows - p >= max(p, 3)}
 
 
-def _finish(
-    runs, kinds, maxiter, tol, status=None, joined_llf=None, dof=None, ratio=None
-) -> MultiStartResult:
+def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None, dof=None) -> MultiStartResult:
     """The best completed run, the records and the table of maxima (``dof``: each
-    individual's residual degrees of freedom, and ``ratio``: the variance floor over the
-    one-class residual variance, for :attr:`StartRecord.floor_chance`)."""
+    individual's residual degrees of freedom, for :attr:`StartRecord.floor_rows`)."""
     if status is None:
         status = [
             "converged" if r.converged else "degenerate" if r.degenerate else "maxiter"
@@ -1043,7 +1029,7 @@ def _finish(
             n_iter=int(r.n_iter),
             status=st,
             reason=r.degenerate or "",
-            **({} if dof is None else _floor_record(r, dof, ratio)),
+            **({} if dof is None else _floor_record(r, dof)),
         )
         for j, (r, kind, st) in enumerate(zip(runs, kinds, status, strict=True))
     ]

@@ -443,7 +443,7 @@ def test_a_class_tighter_than_the_default_floor_is_found():
     assert res.var_floor == 1e-8 and res.fit_options["var_floor"] is None
     assert res.floor_search.index.tolist() == [1e-4, 1e-8]
     assert res.floor_search["chosen"].tolist() == [False, True]
-    assert res.floor_search["tight_at_floor"].iloc[0] > 50
+    assert res.floor_search["floor_candidates"].iloc[0] > 50
     assert res.params["sigma2[1]"] == pytest.approx(1e-4, rel=0.5)  # the tight class
     # a floor given as a number is kept, with a warning that says what to do
     with pytest.warns(smlcr.exceptions.VarianceFloorWarning, match="smaller `var_floor`"):
