@@ -1011,6 +1011,8 @@ def pooled_residual_variance(stats: CompressedData, factor: np.ndarray | None = 
     p = stats.k_exog
     factor = pooled_factor(stats) if factor is None else factor
     weight = np.ones(stats.n_groups) if stats.weight is None else stats.weight
-    total = float(factor[p, p] ** 2 + weight @ stats.rss)
+    # with a single individual the stacked [R_i | c_i] has only p rows: R_i itself fits c_i
+    between = float(factor[p, p] ** 2) if factor.shape[0] > p else 0.0
+    total = between + float(weight @ stats.rss)
     dof = max(float(weight @ stats.dof) - p, 1.0)
     return max(total / dof, np.finfo(float).tiny)

@@ -40,13 +40,20 @@ from smlcr.compress import (
     tsqr,
     units_rule,
 )
-from smlcr.design import check_k_classes, check_keywords, differ_within, varies_within_error
+from smlcr.design import (
+    check_formula_data,
+    check_k_classes,
+    check_keywords,
+    differ_within,
+    varies_within_error,
+)
 from smlcr.exceptions import MissingRowsWarning, warn
 from smlcr.prepare import (
     GIVEN_PREPARED,
     check_enough_data,
     check_finite,
     check_k_classes_fit,
+    check_row_weight_scale,
     check_scales,
     check_varies_within,
     from_statistics,
@@ -790,6 +797,8 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
     )
     membership_exog = side[:, :q] if q else np.ones((n_groups, 1))
     log_row_weight = None
+    if "row_weights" in spec.weights and pieces.rows.sum() > 0:
+        check_row_weight_scale(float(pieces.log_row_weight.sum() / pieces.rows.sum()))
     if "row_weights" in spec.weights:
         # per key (an individual, or a cell with absorb: its summed weight is R[0, 0]^2)
         per_key = row_weight_jacobian(
@@ -917,6 +926,8 @@ def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs) ->
         raise ValueError("pass either `freq_weights` or `weights`, not both.")
     missing = kwargs.pop("missing", "drop")
     texts = [formula] + [t for t in sides.values() if t is not None]
+    for text in texts:
+        check_formula_data(data, text, "data")
     tokens = set()
     for text in texts:
         tokens |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))

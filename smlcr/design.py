@@ -8,6 +8,7 @@ only; no statsmodels.
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 import pandas as pd
@@ -264,12 +265,14 @@ def reads_by_individual(value: pd.Series, name: str, row_index, row_labels, row_
     indexed by the individuals' labels (True) or by the data's rows (False).
 
     The one owner of that rule (individual weights, clusters). A Series whose index
-    holds each of the data's row labels once is per row; one whose index holds every
-    individual's label is per individual. When every individual has a single row, a
-    Series indexed by the rows' labels that also holds every individual's label could
-    mean either: it is read per row where both readings give every row the same
-    value, and is an error where they differ (the individuals' labels are the rows'
-    labels in another order). One that is neither is an error.
+    holds each of the data's row labels once is per row. Otherwise, one whose index
+    holds the labels of the rows the values are wanted for is per row, and one that
+    holds every individual's label is per individual. An index that holds both (the
+    full data's column given while a subset of its rows is fitted, with integer
+    individuals' labels that are also row labels; or individuals of a single row
+    each) could mean either: it is read per row where both readings give every row
+    the same value, and is an error where they differ. One that is neither is an
+    error.
 
     Parameters
     ----------
@@ -294,22 +297,28 @@ def reads_by_individual(value: pd.Series, name: str, row_index, row_labels, row_
             f"`{name}` is a Series with repeated index labels; index it by the data's rows "
             "(one value per row) or by the `groups` labels (one value per individual)."
         )
-    per_row = len(value) == len(row_index) and bool(value.index.isin(row_index).all())
     groups = pd.Index(np.asarray(row_groups, dtype=object).reshape(-1))
     present = ~pd.isna(groups)
     found = groups[present].isin(value.index)
-    single_rows = pd.Index(groups[present]).is_unique  # every individual has one row
-    if per_row and single_rows and found.all():
+    exact_rows = len(value) == len(row_index) and bool(value.index.isin(row_index).all())
+    covers_rows = bool(pd.Index(row_labels)[present].isin(value.index).all())
+    if found.all() and covers_rows:
         by_row = pd.Series(value.reindex(pd.Index(row_labels)[present]).to_numpy())
         by_label = pd.Series(value.reindex(groups[present]).to_numpy())
-        if not by_row.equals(by_label):
-            raise ValueError(
-                f"`{name}` is a Series whose index is both the data's row labels and the "
-                "individuals' labels, and the two readings give rows different values; pass "
-                "a column name, or a numpy array with one value per row."
-            )
-        return False
-    if per_row:
+        if by_row.equals(by_label):
+            return False
+        if exact_rows and not pd.Index(groups[present]).is_unique:
+            return False  # exactly the data's rows, and individuals of several rows
+        raise ValueError(
+            f"`{name}` is a Series whose index holds both the rows' labels and every "
+            "individual's label, and the two readings give rows different values (for "
+            "example the full data's column while a subset of its rows is fitted, with "
+            "individuals labelled by integers that are also row labels). Pass exactly the "
+            "rows fitted (e.g. the column of the data given to the model), a Series indexed "
+            "by the `groups` labels only, a column name, or a numpy array with one value per "
+            "row."
+        )
+    if exact_rows or covers_rows:
         return False
     if not found.all():
         absent = list(dict.fromkeys(groups[present][~found]))[:3]
@@ -547,24 +556,47 @@ def formula_columns(data: pd.DataFrame, formula: str) -> list:
     -------
     list
     """
-    return [c for c in data.columns if isinstance(c, str) and c in formula]
+    tokens = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", formula))
+    return [
+        c
+        for c in data.columns
+        if isinstance(c, str) and (c in tokens if c.isidentifier() else c in formula)
+    ]
 
 
-def check_formula_data(data: pd.DataFrame, formula: str, name: str) -> None:
-    """A ``ValueError`` naming the column when a column a formula uses holds complex
-    numbers (the formula engines fail inside numpy on them).
+def check_formula_data(data, formula: str, name: str) -> None:
+    """A ``ValueError`` naming the column when a column a formula uses appears twice in
+    ``data`` (which of them the formula means is not said), holds complex numbers (the
+    formula engines fail inside numpy on them), or holds dates or times (the formula
+    engines would silently make one dummy column per distinct date, where a time trend
+    was likely meant; the array interface refuses them too, :func:`reject_strings`).
 
     Parameters
     ----------
-    data : pandas.DataFrame
+    data : pandas.DataFrame or dask.dataframe.DataFrame
     formula : str
     name : str
         Argument name, for the message.
     """
-    for column in formula_columns(data, formula):
-        if data[column].dtype.kind == "c":
+    used = formula_columns(data, formula)
+    repeated = [c for c in dict.fromkeys(used) if int((data.columns == c).sum()) > 1]
+    if repeated:
+        raise ValueError(
+            f"`{name}` has more than one column named {repeated}; rename them so that the "
+            "formula's names are unique."
+        )
+    for column in used:
+        kind = data[column].dtype.kind
+        if kind == "c":
             raise ValueError(
                 f"column {column!r} of `{name}` holds complex numbers; pass real values."
+            )
+        if kind in "Mm":
+            raise ValueError(
+                f"column {column!r} of `{name}` holds dates or times, which a formula would "
+                "turn into one dummy column per distinct value; convert it to numbers (for "
+                f"example `{name}[{column!r}].dt.year`, or days since a date) for a trend, or "
+                f"to strings (`.astype(str)`) for one dummy per date."
             )
 
 

@@ -939,13 +939,25 @@ def _well_conditioned(a: np.ndarray) -> np.ndarray:
     return (w[..., 0] > 0) & (w[..., 0] * GRAM_CONDITION_LIMIT > w[..., -1])
 
 
+#: Rank tolerance of :func:`_stacked_lstsq`: a direction is determined when its singular
+#: value is at least ``sqrt(eps)`` times the largest, so that its coefficient keeps at
+#: least half of the digits (a Gram matrix eigenvalue of ``eps`` relative). With ``10 p
+#: eps``, a coefficient that only rows of next to no posterior weight inform (a dummy for
+#: one row, in a class its individual is almost surely not in: a weight near ``1e-21``)
+#: counted as determined when the weight was positive, was solved to a few digits, and
+#: fell back to the minimum-norm solution when the weight underflowed to zero; the two
+#: alternated, and EM's runs never converged (100-start fits of 200 rows took ten times
+#: as long).
+LSTSQ_RCOND = float(np.sqrt(np.finfo(np.float64).eps))
+
+
 def _stacked_lstsq(blocks: np.ndarray, rhs: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Weighted least squares on stacked blocks by an orthogonal factorisation (SVD).
 
     Minimises ``sum_i weight_i ||rhs_i - blocks_i x||^2``; individuals with zero
-    weight are left out. Directions with singular values below ``10 p eps``
-    times the largest are not determined by the data and get the
-    minimum-norm solution (any value maximises the objective there).
+    weight are left out. Directions with singular values below
+    :data:`LSTSQ_RCOND` times the largest are not determined by the data and
+    get the minimum-norm solution (any value maximises the objective there).
     """
     used = weight > 0
     if not used.any():
@@ -955,8 +967,7 @@ def _stacked_lstsq(blocks: np.ndarray, rhs: np.ndarray, weight: np.ndarray) -> n
     root = np.sqrt(weight)
     lhs = (blocks * root[:, None, None]).reshape(-1, blocks.shape[-1])
     target = (rhs * root[:, None]).reshape(-1)
-    rcond = 10 * blocks.shape[-1] * np.finfo(np.float64).eps
-    return np.linalg.lstsq(lhs, target, rcond=rcond)[0]
+    return np.linalg.lstsq(lhs, target, rcond=LSTSQ_RCOND)[0]
 
 
 def _class_coefficients(stats, tau, a, b, exact):

@@ -588,11 +588,13 @@ class LatentClassOLS(LikelihoodModel):
         checked: the one owner of that rule (``start_params``, and the ``params`` of
         ``loglike``, ``score``, ``hessian`` and the rest).
 
-        A pandas Series is matched by parameter name (its order does not matter); names
+        A pandas Series (or a dict) is matched by parameter name (its order does not matter); names
         missing from it or unknown to the model are an error, as are a wrong length,
         values that are not finite and variances that are not positive.
         """
         names = list(self.data.param_names)
+        if isinstance(params, dict):
+            params = pd.Series(params, dtype=object)  # by name, as a Series is
         if isinstance(params, pd.Series):
             missing = [n for n in names if n not in params.index]
             unknown = [n for n in params.index if n not in names]
@@ -602,7 +604,10 @@ class LatentClassOLS(LikelihoodModel):
                     f"unknown {unknown}; the parameters are {names}."
                 )
             params = params.reindex(names)
-        values = np.asarray(params, dtype=np.float64)
+        try:
+            values = np.asarray(params, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"`{name}` must be numbers, one per parameter ({err}).") from err
         if values.shape != (self.k_params,):
             raise ValueError(
                 f"`{name}` has shape {values.shape} but the model has "
@@ -705,6 +710,7 @@ class LatentClassOLS(LikelihoodModel):
             value = kwargs.pop(name, None)
             if isinstance(value, str):
                 texts[name] = value
+                check_formula_data(data, value, "data")
                 kwargs[name], specs[name] = side_formula(
                     value, data, side_env, name, drop_intercept
                 )
@@ -966,9 +972,10 @@ class LatentClassOLS(LikelihoodModel):
 
         Parameters
         ----------
-        start_params : array_like, optional
-            Start values (order of ``data.param_names``); when given, EM runs
-            from them alone instead of from random starts.
+        start_params : array_like, Series or dict, optional
+            Start values (an array in the order of ``data.param_names``; a
+            Series or dict is matched by name); when given, EM runs from them
+            alone instead of from random starts.
         n_starts : int, optional
             Number of starts; default from the size of the problem, 10 to 100
             (:func:`smlcr.starts.default_n_starts`). Kinds cycle: least squares
@@ -1171,7 +1178,7 @@ class LatentClassOLS(LikelihoodModel):
         outcome, polished = search(floors[0])
         tried = [(floors[0], outcome)]
         for relative_floor in floors[1:]:
-            if not tried[-1][1].candidates_above_best:
+            if not tried[-1][1].floor_candidates:
                 break  # a floor low enough for the tightest class the search found
             lower, lower_polished = search(relative_floor)
             tried.append((relative_floor, lower))
@@ -1182,7 +1189,7 @@ class LatentClassOLS(LikelihoodModel):
                 # the classes below the default floor must be real, not a handful of rows
                 # that happen to lie on a plane (common among hundreds of ungrouped rows)
                 and starts.tight_classes_are_real(
-                    lower.best, self.stats.dof, self._pooled_variance, floors[0]
+                    lower.best, self.stats, self._pooled_variance, floors[0]
                 )
             ):
                 outcome, polished = lower, lower_polished
@@ -1190,7 +1197,7 @@ class LatentClassOLS(LikelihoodModel):
         floor_search = pd.DataFrame(
             {
                 "llf": [found.best.llf + self.llf_offset() for _, found in tried],
-                "floor_candidates": [found.candidates_above_best for _, found in tried],
+                "floor_candidates": [found.floor_candidates for _, found in tried],
                 "chosen": [found is outcome for _, found in tried],
             },
             index=pd.Index([floor for floor, _ in tried], name="var_floor"),
@@ -1325,6 +1332,17 @@ class LatentClassOLS(LikelihoodModel):
                 f"`cluster` has no value for individual(s) {[plain(a) for a in absent]}: "
                 "index it by the `groups` labels, one value per individual."
             )
+        extra = ~cluster.index.isin(labels)
+        if extra.any():
+            # per-row values indexed 0..n-1 hold integer individuals' labels too: without the
+            # rows, only an index of exactly the individuals says what a value belongs to
+            raise ValueError(
+                f"`cluster` has values for labels that are no individual of the model "
+                f"({[plain(a) for a in cluster.index[extra][:3]]}): on a model without its "
+                "rows it must be indexed by exactly the `groups` labels, one value per "
+                "individual (per-row values need the rows). If it holds one value per "
+                "individual and more, select the model's: `cluster.loc[model.group_labels]`."
+            )
         return cluster.reindex(labels).to_numpy()
 
     def _cluster_by_rows(self, cluster) -> np.ndarray:
@@ -1391,20 +1409,33 @@ class LatentClassOLS(LikelihoodModel):
         tried), or binding on classes that may be tighter than it
         (:attr:`smlcr.starts.StartRecord.floor_candidate`)."""
         first, chosen = floor_search.index[0], floor_search.index[floor_search["chosen"]][0]
-        if chosen != first:
+        below = outcome.best.params.sigma2 < first * self._pooled_variance
+        if chosen != first and not below.any():
+            gain = floor_search["llf"].loc[chosen] - floor_search["llf"].loc[first]
+            warn(
+                f"the search with the variance floor lowered to {chosen:g} x the one-class "
+                f"residual variance reached a maximum {gain:.4g} higher than the search with "
+                f"{first:g}, and every class of it lies above {first:g}: the search with the "
+                "default floor had missed that maximum, and others may have been missed too. "
+                "See `results.floor_search` and `local_maxima`; more starts (`n_starts`) "
+                "search further.",
+                LocalMaximumWarning,
+            )
+        elif chosen != first:
             gain = floor_search["llf"].loc[chosen] - floor_search["llf"].loc[first]
             warn(
                 f"the variance floor was lowered from {first:g} to {chosen:g} x the one-class "
                 f"residual variance: with {first:g}, "
-                f"{floor_search['floor_candidates'].loc[first]} start(s) stopped above the best "
-                "maximum with a class at the floor that held many rows, and "
+                f"{floor_search['floor_candidates'].loc[first]} start(s) stopped with a class "
+                "at the floor that held many rows (above the best maximum, or too many for "
+                "chance to explain), and "
                 f"the search with {chosen:g} reached a maximum {gain:.4g} higher, whose classes "
                 "below the default floor chance does not explain (a class that tight, not a "
                 "handful of rows that happen to lie on a plane). See "
                 "`results.floor_search`; pass `var_floor` to keep a floor fixed.",
                 VarianceFloorLoweredWarning,
             )
-        n_tight = outcome.candidates_above_best
+        n_tight = outcome.floor_candidates
         if not n_tight:
             return
         if given:
@@ -1423,9 +1454,10 @@ class LatentClassOLS(LikelihoodModel):
                 "happen to lie on a plane. See `results.floor_search`."
             )
         warn(
-            f"{n_tight} start(s) stopped above the reported maximum with a class held at the "
-            f"variance floor (var_floor={chosen:g} x the one-class residual variance) that "
-            f"held many rows (possibly a class that tight). {advice}",
+            f"{n_tight} start(s) stopped with a class held at the variance floor "
+            f"(var_floor={chosen:g} x the one-class residual variance) that held many rows "
+            "(possibly a class that tight), above the reported maximum or too many for chance "
+            f"to explain. {advice}",
             VarianceFloorWarning,
         )
 

@@ -364,6 +364,32 @@ SCALE_RATIO_LIMIT = 1e140
 Y_SCALE_LIMIT = 1e70
 
 
+#: Largest geometric mean (and smallest inverse) of the row weights: the class variances
+#: scale with them, and their information with the inverse square (equal weights of
+#: ``1e-120`` gave numpy's ``LinAlgError`` in the Hessian's eigenvalues).
+ROW_WEIGHT_SCALE_LIMIT = 1e30
+
+
+def check_row_weight_scale(mean_log: float) -> None:
+    """An error when the row weights' geometric mean lies beyond
+    :data:`ROW_WEIGHT_SCALE_LIMIT` (or below its inverse): multiplying every row weight by
+    a constant changes only the variances' units, so dividing them by one is the fix.
+
+    Parameters
+    ----------
+    mean_log : float
+        The mean of the logarithms of the positive row weights.
+    """
+    if not abs(mean_log) < np.log(ROW_WEIGHT_SCALE_LIMIT):
+        scale = float(np.exp(mean_log))
+        raise ValueError(
+            f"`row_weights` are on a scale of {scale:.3g} (their geometric mean), beyond "
+            f"{ROW_WEIGHT_SCALE_LIMIT:.0e} or below its inverse: the class variances would "
+            "leave float64's range. Divide them by a constant (for example their mean): that "
+            "changes only the variances' units, not the estimates or the log-likelihood."
+        )
+
+
 def check_y_scale(y_scale: float) -> None:
     """An error when the response's scale puts the covariance of the residual variances
     (its fourth power) outside float64's range.
@@ -603,6 +629,11 @@ def prepare(
             "common": common,
         }
     )
+    if np.size(endog) == 0:
+        raise ValueError(
+            "no rows to fit: `endog` is empty (the data have no rows, or every row was "
+            "dropped for a missing value)."
+        )
     if np.ptp(endog) == 0:
         raise ValueError(
             f"`endog` is constant (every value is {endog[0]!r}): there is no variation "
@@ -611,6 +642,9 @@ def prepare(
     codes = np.asarray(codes).astype(np.int64)
     row_labels = np.asarray(labels)[codes]
     weighted = _drop_zero_weights(codes, labels, individual_weights, weight_name, row_weights)
+    if row_weights is not None and np.any(row_weights[weighted.keep] > 0):
+        positive = row_weights[weighted.keep]
+        check_row_weight_scale(float(np.mean(np.log(positive[positive > 0]))))
     keep, notes = weighted.keep, list(weighted.notes)
     if not keep.all():
         endog, exog, codes = endog[keep], exog[keep], codes[keep]

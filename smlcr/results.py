@@ -28,6 +28,7 @@ from smlcr.em import boundary_advice, flat_membership, log_prior, unidentified
 from smlcr.exceptions import (
     DegenerateClassWarning,
     FewClustersWarning,
+    RowLabelsWarning,
     SingularInformationWarning,
     warn,
 )
@@ -87,10 +88,12 @@ class LatentClassOLSResults(LikelihoodModelResults):
     start_status : DataFrame
         One row per start: ``kind``, ``llf``, ``n_iter``, ``status``
         (converged, maxiter, joined, pruned, degenerate, screened; see
-        :class:`smlcr.starts.StartRecord`), ``reason``, ``floor_rows`` and
-        ``floor_candidate`` (rows of a class held at the variance floor where
-        the run stopped, and whether it holds enough rows for a lower floor to
-        be tried).
+        :class:`smlcr.starts.StartRecord`), ``reason``, ``floor_rows``,
+        ``floor_candidate`` and ``floor_tight`` (distinct rows of a class held
+        at the variance floor where the run stopped, whether it holds enough
+        of them for a lower floor to be tried, and whether chance does not
+        explain it even at the floor's variance, so that a lower floor is
+        tried wherever the run stopped).
     local_maxima : DataFrame
         The distinct maxima the completed starts reached, best first:
         ``llf``, ``n_starts`` (how many starts reached it),
@@ -138,9 +141,10 @@ class LatentClassOLSResults(LikelihoodModelResults):
         one-class residual variance).
     floor_search : DataFrame
         The floors the search ran with (index ``var_floor``): ``llf`` of its
-        best maximum, ``floor_candidates`` (starts stopped above that maximum
-        with a class at the floor that holds enough rows for a lower floor to
-        be tried: ``start_status["floor_candidate"]``) and
+        best maximum, ``floor_candidates`` (starts stopped with a class at the
+        floor that holds enough rows for a lower floor to be tried,
+        ``start_status["floor_candidate"]``, above that maximum or, when
+        ``start_status["floor_tight"]``, anywhere) and
         ``chosen``. More than one row only when the default floor was lowered
         or lowering it was tried (see ``fit(var_floor=)``).
     degenerate : DataFrame
@@ -269,6 +273,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 "reason": [r.reason for r in em_outcome.records],
                 "floor_rows": [r.floor_rows for r in em_outcome.records],
                 "floor_candidate": [r.floor_candidate for r in em_outcome.records],
+                "floor_tight": [r.floor_tight for r in em_outcome.records],
             },
             index=pd.RangeIndex(1, len(em_outcome.records) + 1, name="start"),
         )
@@ -576,12 +581,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
                 f"{self.cov_type!r}) with no scale factor; multiply it yourself if needed."
             )
         names = list(self.model.data.param_names)
-        if isinstance(r_matrix, str) or (
-            isinstance(r_matrix, (list, tuple)) and r_matrix and isinstance(r_matrix[0], str)
-        ):
-            from patsy import DesignInfo
-
-            r_matrix = DesignInfo(names).linear_constraint(r_matrix).coefs
+        if r_matrix is not None:
+            r_matrix = self._restrictions(r_matrix)[0]
         selected = None
         if column is not None:
             labels = np.atleast_1d(np.asarray(column, dtype=object))
@@ -592,7 +593,15 @@ class LatentClassOLSResults(LikelihoodModelResults):
                         f"`column` names unknown parameters {unknown}; they are {names}."
                     )
                 column = [names.index(c) for c in labels]
-            selected = [names[int(j)] for j in np.atleast_1d(column)]
+            positions = np.atleast_1d(np.asarray(column))
+            if positions.dtype.kind not in "iu" or not np.all(
+                (-len(names) <= positions) & (positions < len(names))
+            ):
+                raise ValueError(
+                    f"`column` must be parameter names or positions 0..{len(names) - 1}, got "
+                    f"{column!r}."
+                )
+            selected = [names[int(j)] for j in positions]
         out = self._restricted_cov(r_matrix, column, cov_p, other)
         if r_matrix is None and other is None:
             labels = names if selected is None else selected
@@ -644,6 +653,8 @@ class LatentClassOLSResults(LikelihoodModelResults):
         -------
         ContrastResults
         """
+        if not isinstance(r_matrix, (str, list, tuple)):
+            self._restrictions(r_matrix)  # a matrix of the wrong width named as such
         return self._named_constraints(super().t_test, r_matrix, *args, **kwargs)
 
     def wald_test(self, r_matrix, *args, **kwargs):
@@ -660,21 +671,17 @@ class LatentClassOLSResults(LikelihoodModelResults):
         """
         return self._named_constraints(self._equilibrated_wald, r_matrix, *args, **kwargs)
 
-    def _equilibrated_wald(self, r_matrix, *args, **kwargs):
-        """statsmodels' ``wald_test`` with every restriction divided by its standard error.
-
-        The statistic does not change, but statsmodels' rank check of ``R V R'``
-        then sees a correlation matrix: with regressors in very different units
-        (a slope per unit of a variable near 1e6 and an intercept) it would
-        otherwise take a full-rank set of restrictions for a singular one and
-        silently drop one.
-        """
+    def _restrictions(self, r_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """``(R, q)`` of restrictions ``R params = q`` given by name (``"x1[1] = x1[2]"``),
+        as a matrix, or as an ``(R, q)`` pair: the one owner of their reading and of the
+        check that ``R`` has one column per parameter."""
+        names = list(self.model.data.param_names)
         if isinstance(r_matrix, (str, list)) and (
             isinstance(r_matrix, str) or all(isinstance(r, str) for r in r_matrix)
         ):
             from patsy import DesignInfo
 
-            constraint = DesignInfo(list(self.model.data.param_names)).linear_constraint(r_matrix)
+            constraint = DesignInfo(names).linear_constraint(r_matrix)
             r_matrix = (constraint.coefs, constraint.constants[:, 0])
         if isinstance(r_matrix, tuple):
             matrix, q = (
@@ -684,13 +691,24 @@ class LatentClassOLSResults(LikelihoodModelResults):
         else:
             matrix = np.atleast_2d(np.asarray(r_matrix, dtype=np.float64))
             q = np.zeros(matrix.shape[0])
-        n_params = len(self.model.data.param_names)
-        if matrix.ndim != 2 or matrix.shape[1] != n_params or q.shape != (matrix.shape[0],):
+        if matrix.ndim != 2 or matrix.shape[1] != len(names) or q.shape != (matrix.shape[0],):
             raise ValueError(
-                f"`r_matrix` must have one column per parameter ({n_params}) and `q` one value "
-                f"per restriction, got shapes {matrix.shape} and {q.shape}; or give the "
-                "restrictions by name, as 'x1[1] = x1[2]'."
+                f"`r_matrix` must have one column per parameter ({len(names)}) and `q` one "
+                f"value per restriction, got shapes {matrix.shape} and {q.shape}; or give the "
+                f"restrictions by name, as '{names[0]} = {names[1]}'."
             )
+        return matrix, q
+
+    def _equilibrated_wald(self, r_matrix, *args, **kwargs):
+        """statsmodels' ``wald_test`` with every restriction divided by its standard error.
+
+        The statistic does not change, but statsmodels' rank check of ``R V R'``
+        then sees a correlation matrix: with regressors in very different units
+        (a slope per unit of a variable near 1e6 and an intercept) it would
+        otherwise take a full-rank set of restrictions for a singular one and
+        silently drop one.
+        """
+        matrix, q = self._restrictions(r_matrix)
         cov = np.asarray(self.cov_params())
         with np.errstate(invalid="ignore"):
             size = np.sqrt(np.einsum("ij,jk,ik->i", matrix, cov, matrix))
@@ -1119,6 +1137,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
         -------
         pandas.DataFrame
             Columns ``1..K`` and ``modal_class``.
+
+        Warns
+        -----
+        RowLabelsWarning
+            When the data's row labels repeat (after ``pd.concat`` of two
+            files, say): a join by label would pair every row with each row of
+            its label, so assign by position instead.
         """
         model = self.model
         model.require_data("row_posteriors()")
@@ -1130,6 +1155,14 @@ class LatentClassOLSResults(LikelihoodModelResults):
         modal = np.zeros(keep.size, dtype=np.int64)
         modal[keep] = np.asarray(self.posteriors.columns)[np.argmax(values[keep], axis=1)]
         out["modal_class"] = pd.arrays.IntegerArray(modal, ~keep)  # missing where not used
+        if not out.index.is_unique:
+            warn(
+                "the data's row labels repeat, so `row_posteriors()` cannot be joined onto the "
+                "data by label (a join pairs each row with every row of its label); its rows "
+                "are in the data's order: assign them by position (`data[cols] = "
+                "rows.to_numpy()`), or give the data a unique index (`reset_index()`).",
+                RowLabelsWarning,
+            )
         return out
 
     def predict_membership(self, data=None, membership_exog=None) -> pd.DataFrame:

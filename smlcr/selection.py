@@ -194,8 +194,9 @@ def bootstrap_lrt(
     n_boot = check_count(n_boot, "n_boot", 1)
     jobs = resolve_jobs(n_jobs)
     generator = check_rng(rng)
-    small_kwds = {**_search_of(res_k), **(fit_kwds or {})}
-    big_kwds = {**_search_of(res_k1), **(fit_kwds or {})}
+    fit_kwds = _fit_arguments(fit_kwds, "fit_kwds")
+    small_kwds = {**_search_of(res_k), **fit_kwds}
+    big_kwds = {**_search_of(res_k1), **fit_kwds}
     lr = max(2.0 * (res_k1.llf - res_k.llf), 0.0)
     seeds = [int(generator.integers(2**63)) for _ in range(n_boot)]
     # one replicate per task in this process; in workers, a few tasks per worker (each
@@ -232,15 +233,15 @@ def _fit_k(task):
 
 def _fit_arguments(kwds, name: str) -> dict:
     """``fit_kwds`` / ``boot_fit_kwds`` checked: a mapping of ``fit``'s keywords other than
-    ``rng`` (compare_classes seeds every fit itself)."""
+    ``rng`` (compare_classes and bootstrap_lrt seed every fit themselves)."""
     if kwds is None:
         return {}
     if not isinstance(kwds, Mapping):
         raise TypeError(f"`{name}` must be a dict of fit() arguments, got {kwds!r}.")
     if "rng" in kwds:
         raise ValueError(
-            f"`{name}` must not hold `rng`: compare_classes seeds every fit from its own "
-            "`rng` argument; pass rng=... to compare_classes."
+            f"`{name}` must not hold `rng`: every fit is seeded from the function's own "
+            "`rng` argument; pass rng=... to it instead."
         )
     check_keywords(dict(kwds), FIT_KEYWORDS, f"{name} (fit())")
     return dict(kwds)

@@ -56,6 +56,7 @@ from smlcr.em import (
     _stacked_lstsq,
     degeneracy,
     e_step,
+    moment_block,
     params_from_posteriors,
     run_em,
     shrinking_class,
@@ -77,6 +78,7 @@ __all__ = [
     "search_size",
     "TIGHT_CHANCE",
     "chance_sets",
+    "distinct_share",
     "tight_at_floor",
     "tight_classes_are_real",
     "distinct_maxima",
@@ -89,7 +91,7 @@ START_KINDS = ("subset", "kmeans", "subset", "partition", "subset", "posterior")
 
 #: The default variance floor (a fraction of the one-class residual variance) and the
 #: lower floors ``fit`` tries, in turn, while runs stop above the best maximum with a class
-#: at the floor that may be tighter than it (:meth:`MultiStartResult.candidates_above_best`).
+#: at the floor that may be tighter than it (:meth:`MultiStartResult.floor_candidates`).
 VAR_FLOORS = (1e-4, 1e-8, 1e-12)
 """The cycle of start kinds (``"kmeans"`` is skipped without enough usable
 individuals); ``"perturb"`` starts are added after the first round."""
@@ -368,7 +370,14 @@ class StartRecord:
         tried; its maximum is kept only if chance does not explain its classes
         below the default floor (:func:`tight_classes_are_real`, judged at
         their own variances: a small class far tighter than the floor can be
-        real where chance at the floor's variance would explain it).
+        real where chance at the floor's variance would explain it). Rows and
+        individuals are counted once however often identical individuals
+        repeat them (:func:`distinct_share`).
+    floor_tight : bool
+        Whether that class is real even at the floor's variance
+        (:func:`tight_at_floor`): a lower floor is then tried wherever the run
+        stopped, also below the best maximum (a run stops when it first
+        reaches the floor, often long before it would rise above the others).
     """
 
     kind: str
@@ -378,6 +387,7 @@ class StartRecord:
     reason: str = ""
     floor_rows: float = 0.0
     floor_candidate: bool = False
+    floor_tight: bool = False
 
     @property
     def completed(self) -> bool:
@@ -460,17 +470,19 @@ class MultiStartResult:
         return int(np.sum(~self.completed & (llfs > self._best_llf + self.reach_tol)))
 
     @property
-    def candidates_above_best(self) -> int:
+    def floor_candidates(self) -> int:
         """Starts stopped with a class at the variance floor that may be tighter than the floor
-        (:attr:`StartRecord.floor_candidate`), above the best maximum or where no run reached
-        an interior one: a lower floor may let them reach a higher maximum."""
+        (:attr:`StartRecord.floor_candidate`), above the best maximum, where no run reached
+        an interior one, or wherever they stopped when chance does not explain that class
+        even at the floor's variance (:attr:`StartRecord.floor_tight`): a lower floor may
+        let them reach a higher maximum."""
         interior = self.completed.any()
         return sum(
             1
             for r in self.records
             if not r.completed
             and r.floor_candidate
-            and (not interior or r.llf > self._best_llf + self.reach_tol)
+            and (not interior or r.floor_tight or r.llf > self._best_llf + self.reach_tol)
         )
 
 
@@ -534,16 +546,43 @@ def tight_at_floor(individuals, rows, p: int, n_groups: int, ratio) -> np.ndarra
     return chance_sets(individuals, rows, p, n_groups, ratio) < np.log(TIGHT_CHANCE)
 
 
-def tight_classes_are_real(run: EMRun, dof: np.ndarray, pooled: float, below: float) -> bool:
+def distinct_share(stats: CompressedData) -> np.ndarray:
+    """One over the number of individuals whose data are the same as each one's.
+
+    Individuals with the same sums of squares and products (``R_i'R_i``,
+    ``R_i'c_i``, ``rss_i + ||c_i||^2`` and ``d_i``, to 12 digits of each
+    column's largest value) contribute the same likelihood: copies (duplicated
+    records, or an individual and its replicates) are one piece of evidence that
+    a class is tight, not several. Weighting an individual by this share counts
+    each distinct one once, so that the variance floor's rule judges replicated
+    data as it judges the same data with frequency weights.
+
+    Parameters
+    ----------
+    stats : CompressedData
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    moments = moment_block(stats, slice(None)).T
+    scale = np.max(np.abs(moments), axis=0)
+    key = np.round(moments / np.where(scale > 0, scale, 1.0), 12)
+    _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse.ravel()]
+
+
+def tight_classes_are_real(run: EMRun, stats: CompressedData, pooled: float, below: float) -> bool:
     """Whether every class of ``run`` whose variance is below ``below`` times ``pooled``
     (the one-class residual variance) is a real class that tight, not one that chance
-    explains (:func:`tight_at_floor` at its own variance).
+    explains (:func:`tight_at_floor` at its own variance, each distinct individual
+    counted once: :func:`distinct_share`).
 
     Parameters
     ----------
     run : EMRun
-    dof : ndarray, shape (N,)
-        The individuals' residual degrees of freedom.
+    stats : CompressedData
+        The individuals ``run`` was fitted to.
     pooled : float
     below : float
 
@@ -555,9 +594,12 @@ def tight_classes_are_real(run: EMRun, dof: np.ndarray, pooled: float, below: fl
     low = ratio < below
     if not low.any():
         return True
-    tau = run.estep.tau[:, low]
+    share = distinct_share(stats)
+    tau = run.estep.tau[:, low] * share[:, None]
     p = run.params.beta.shape[1]
-    return bool(np.all(tight_at_floor(tau.sum(axis=0), dof @ tau, p, dof.size, ratio[low])))
+    return bool(
+        np.all(tight_at_floor(tau.sum(axis=0), stats.dof @ tau, p, share.sum(), ratio[low]))
+    )
 
 
 def _group_maxima(runs: list, reach_tol: float) -> list[list]:
@@ -931,7 +973,8 @@ def multistart(
             runs[j] = run(runs[j], steps, kinds[j])
             settle(j)
 
-    return _finish(runs, kinds, maxiter, tol, status, joined_llf, stats.dof)
+    evidence = FloorEvidence(stats.dof, distinct_share(stats), constraints.var_floor / pooled)
+    return _finish(runs, kinds, maxiter, tol, status, joined_llf, evidence)
 
 
 def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> MultiStartResult:
@@ -1003,19 +1046,47 @@ def _keep_best_derivatives(outcomes: list, runs: list, statuses: list) -> None:
             outcomes[j] = replace(outcomes[j], derivatives=None)
 
 
-def _floor_record(run: EMRun, dof: np.ndarray) -> dict:
-    """``floor_rows`` and ``floor_candidate`` of :class:`StartRecord` for ``run`` (its held
-    class with the most rows)."""
-    if not np.any(run.floor_hit):
-        return {}
-    rows = float((dof @ run.estep.tau[:, run.floor_hit]).max())
-    p = run.params.beta.shape[1]
-    return {"floor_rows": rows, "floor_candidate": rows - p >= max(p, 3)}
+@dataclass(frozen=True)
+class FloorEvidence:
+    """What :attr:`StartRecord.floor_rows` and its neighbours are judged from.
+
+    Attributes
+    ----------
+    dof : ndarray, shape (N,)
+        The individuals' residual degrees of freedom.
+    share : ndarray, shape (N,)
+        :func:`distinct_share`.
+    ratio : float
+        The variance floor over the one-class residual variance.
+    """
+
+    dof: np.ndarray
+    share: np.ndarray
+    ratio: float
+
+    def record(self, run: EMRun) -> dict:
+        """``floor_rows``, ``floor_candidate`` and ``floor_tight`` of :class:`StartRecord`
+        for ``run`` (its held class with the most distinct rows)."""
+        if not np.any(run.floor_hit):
+            return {}
+        tau = run.estep.tau[:, run.floor_hit] * self.share[:, None]
+        rows = self.dof @ tau
+        held = int(np.argmax(rows))
+        p = run.params.beta.shape[1]
+        candidate = bool(rows[held] - p >= max(p, 3))
+        tight = tight_at_floor(tau[:, held].sum(), rows[held], p, self.share.sum(), self.ratio)
+        return {
+            "floor_rows": float(rows[held]),
+            "floor_candidate": candidate,
+            "floor_tight": candidate and bool(tight),
+        }
 
 
-def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None, dof=None) -> MultiStartResult:
-    """The best completed run, the records and the table of maxima (``dof``: each
-    individual's residual degrees of freedom, for :attr:`StartRecord.floor_rows`)."""
+def _finish(
+    runs, kinds, maxiter, tol, status=None, joined_llf=None, evidence=None
+) -> MultiStartResult:
+    """The best completed run, the records and the table of maxima (``evidence``: for
+    :attr:`StartRecord.floor_rows` and its neighbours)."""
     if status is None:
         status = [
             "converged" if r.converged else "degenerate" if r.degenerate else "maxiter"
@@ -1029,7 +1100,7 @@ def _finish(runs, kinds, maxiter, tol, status=None, joined_llf=None, dof=None) -
             n_iter=int(r.n_iter),
             status=st,
             reason=r.degenerate or "",
-            **({} if dof is None else _floor_record(r, dof)),
+            **({} if evidence is None else evidence.record(r)),
         )
         for j, (r, kind, st) in enumerate(zip(runs, kinds, status, strict=True))
     ]

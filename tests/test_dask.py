@@ -146,6 +146,9 @@ def test_clusters_by_individual_on_a_model_without_rows_equal_the_pandas_cluster
         (by_individual.iloc[1:], "no value for individual"),
         (pd.concat([by_individual, by_individual.iloc[:1] + 1]), "more than one value"),
         (by_individual * 0, "one cluster"),
+        # per-row values indexed 0..n-1 hold the integer individuals' labels too: they had
+        # been read as one value per individual (found by the API audit)
+        (df["region"], "no individual of the model"),
     ]:
         with pytest.raises(ValueError, match=message):
             lazy.fit(rng=0, cluster=cluster)

@@ -562,10 +562,10 @@ def test_a_series_both_per_row_and_per_individual_that_disagree_is_an_error():
     n = 60
     df = pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n), "id": rng.permutation(n)})
     by_individual = pd.Series(rng.uniform(0.5, 3.0, n))
-    with pytest.raises(ValueError, match="both the data's row labels and the individuals'"):
+    with pytest.raises(ValueError, match="both the rows' labels and every individual's"):
         smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", weights=by_individual)
     model = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id")
-    with pytest.raises(ValueError, match="`cluster` is a Series whose index is both"):
+    with pytest.raises(ValueError, match="`cluster` is a Series whose index holds both"):
         model.fit(rng=0, n_starts=2, cluster=by_individual)
     # where the two readings agree (each row labelled like its individual) it is accepted
     same = df.assign(id=np.arange(n))
@@ -1176,3 +1176,147 @@ def test_post_estimation_helpers_check_their_arguments(sim):
     table = pd.DataFrame({"bic": [3.0, 2.0]}, index=[1, 2])
     figure = plot_criteria(table, criteria="bic")
     assert [line.get_label() for line in figure.axes[0].get_lines()] == ["BIC"]
+
+
+@pytest.mark.filterwarnings("ignore::smlcr.exceptions.SingleBestStartWarning")
+@pytest.mark.parametrize("name", ["freq_weights", "weights", "cluster"])
+def test_the_full_datas_column_while_fitting_a_subset_is_never_read_by_individual(name):
+    # individuals labelled 0..39 are row labels of the full data too: its per-row column,
+    # given while a subset of the rows was fitted, had been read as one value per
+    # individual (individual 10 got row 10's weight; the log-likelihood was 56 units
+    # off, without a warning; found by the API audit)
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(40), 5)
+    x = rng.normal(size=ids.size)
+    y = np.where(rng.integers(0, 2, 40)[ids] == 0, 1 + 2 * x, -1 - x)
+    full = pd.DataFrame(
+        {
+            "y": y + rng.normal(scale=0.5, size=ids.size),
+            "x": x,
+            "g": ids,
+            "w": np.repeat(rng.integers(1, 4, 40), 5).astype(float),
+            "region": ids // 4,
+            "const": 1.0,
+        }
+    )
+    sub = full[full.g >= 10]
+    column = "region" if name == "cluster" else "w"
+    model = smlcr.LatentClassOLS(
+        sub.y,
+        sub[["const", "x"]],
+        groups=sub.g,
+        k_classes=2,
+        **({} if name == "cluster" else {name: sub[column]}),
+    )
+    with pytest.raises(ValueError, match="both the rows' labels and every individual's label"):
+        if name == "cluster":
+            model.fit(rng=0, n_starts=3, cluster=full[column])
+        else:
+            smlcr.LatentClassOLS(
+                sub.y, sub[["const", "x"]], groups=sub.g, k_classes=2, **{name: full[column]}
+            )
+    # exactly the rows fitted, or one value per individual, is read as meant
+    by_individual = sub.groupby("g")[column].first()
+    if name == "cluster":
+        res = model.fit(rng=0, n_starts=3, cluster=sub[column])
+        again = model.fit(rng=0, n_starts=3, cluster=by_individual)
+        assert res.n_clusters == again.n_clusters == 8
+        np.testing.assert_allclose(res.cov_params(), again.cov_params(), rtol=1e-10)
+    else:
+        again = smlcr.LatentClassOLS(
+            sub.y, sub[["const", "x"]], groups=sub.g, k_classes=2, **{name: by_individual}
+        )
+        assert again.fit(rng=0, n_starts=3).llf == model.fit(rng=0, n_starts=3).llf
+
+
+def _dated_panel():
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(40), 5)
+    day = pd.Timestamp("2020-01-01") + pd.to_timedelta((ids % 4) * 30, "D")
+    return pd.DataFrame(
+        {"y": rng.normal(size=200), "x1": rng.normal(size=200), "g": ids, "day": day}
+    )
+
+
+@pytest.mark.parametrize("where", ["formula", "membership", "common", "dask"])
+def test_a_date_column_in_a_formula_is_an_error_naming_it(where):
+    # the formula engine had made one dummy per distinct date, silently (the array
+    # interface refuses dates); found by the API audit
+    df = _dated_panel()
+    kwds = {"groups": "g", "k_classes": 2}
+    formula = "y ~ x1 + day" if where in ("formula", "dask") else "y ~ x1"
+    if where in ("membership", "common"):
+        kwds[where] = "~ day"
+    data = df
+    if where == "dask":
+        dd = pytest.importorskip("dask.dataframe")
+        data = dd.from_pandas(df, npartitions=2)
+    with pytest.raises(ValueError, match=r"column 'day' of `data` holds dates or times"):
+        smlcr.LatentClassOLS.from_formula(formula, data, **kwds)
+    # as numbers (a trend) or as strings (one dummy per date) it fits
+    df["day"] = df["day"].dt.day_of_year
+    smlcr.LatentClassOLS.from_formula(formula, df, **kwds)
+    # a column whose name is only part of another name is not taken for it
+    df["d"] = pd.Timestamp("2020-01-01")
+    smlcr.LatentClassOLS.from_formula(formula, df, **kwds)
+
+
+def test_duplicated_column_names_are_an_error_naming_them():
+    df = _dated_panel().drop(columns="day")
+    twice = pd.concat([df, df[["x1"]]], axis=1)
+    with pytest.raises(ValueError, match=r"more than one column named \['x1'\]"):
+        smlcr.LatentClassOLS.from_formula("y ~ x1", twice, groups="g")
+
+
+def test_row_posteriors_warn_when_the_row_labels_repeat():
+    # the documented `data.join(res.row_posteriors())` on data concatenated from two files
+    # (labels 0..99 twice) gave 400 rows of 200, 100 of them with another individual's
+    # posteriors, without a word (found by the API audit)
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(40), 5)
+    x = rng.normal(size=200)
+    y = np.where(rng.integers(0, 2, 40)[ids] == 0, 1 + 2 * x, -1 - x) + rng.normal(size=200)
+    whole = pd.DataFrame({"y": y, "x": x, "g": ids})
+    data = pd.concat([whole.iloc[:100], whole.iloc[100:].reset_index(drop=True)])
+    res = smlcr.LatentClassOLS.from_formula("y ~ x", data, groups="g").fit(rng=0, n_starts=3)
+    with pytest.warns(RowLabelsWarning, match="assign them by position"):
+        rows = res.row_posteriors()
+    # by position, every row gets its own individual's posteriors
+    expected = res.posteriors.loc[data["g"]].to_numpy()
+    np.testing.assert_array_equal(rows[[1, 2]].to_numpy(), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RowLabelsWarning)
+        smlcr.LatentClassOLS.from_formula("y ~ x", whole, groups="g").fit(
+            rng=0, n_starts=3
+        ).row_posteriors()
+
+
+def test_bootstrap_lrt_checks_its_fit_arguments():
+    # `rng` in fit_kwds had given Python's "multiple values for keyword argument", and a
+    # misspelled keyword had failed only inside the replicates (found by the API audit)
+    sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=1)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=1)
+    one, two = model.fit(), model.with_k_classes(2).fit(rng=0, n_starts=3)
+    with pytest.raises(ValueError, match="`fit_kwds` must not hold `rng`"):
+        smlcr.bootstrap_lrt(one, two, n_boot=1, fit_kwds={"rng": 3})
+    with pytest.raises(TypeError, match="n_strats"):
+        smlcr.bootstrap_lrt(one, two, n_boot=1, fit_kwds={"n_strats": 3})
+
+
+def test_restrictions_and_columns_of_the_wrong_size_and_start_params_by_name():
+    # cov_params(column=[99]) had raised an IndexError, a restriction matrix of the wrong
+    # width numpy's or statsmodels' shape errors, and start_params as a dict a TypeError
+    # from float() (found by the API audit)
+    sim = simulate_grouped(n_groups=40, rows_per_group=4, seed=2)
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=2)
+    res = model.fit(rng=0, n_starts=3)
+    n_params = len(res.params)
+    with pytest.raises(ValueError, match=rf"positions 0..{n_params - 1}, got \[99\]"):
+        res.cov_params(column=[99])
+    for call in (res.cov_params, res.t_test, res.wald_test):
+        with pytest.raises(ValueError, match=rf"one column per parameter \({n_params}\)"):
+            call(r_matrix=np.ones((1, 3)))
+    by_name = model.fit(start_params=dict(reversed(list(res.params.items()))))
+    assert by_name.llf == pytest.approx(res.llf, abs=1e-8)
+    with pytest.raises(ValueError, match="`start_params` must be numbers"):
+        model.fit(start_params=["a"] * n_params)

@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import MissingDataError
@@ -275,3 +276,26 @@ def test_bad_fit_arguments(data):
     start[0] = np.nan
     with pytest.raises(ValueError, match=r"check \['Intercept\[1\]'"):
         model.fit(start_params=start)
+
+
+def test_one_individual_with_one_class_is_ols():
+    # its stacked [R_i | c_i] has only p rows: the one-class residual variance had raised
+    # an IndexError at construction (found by the API audit)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"y": rng.normal(size=8), "x1": rng.normal(size=8), "g": 0})
+    res = smlcr.LatentClassOLS.from_formula("y ~ x1", df, groups="g", k_classes=1).fit()
+    ols = sm.OLS.from_formula("y ~ x1", df).fit()
+    np.testing.assert_allclose(res.params[["Intercept[1]", "x1[1]"]], ols.params, rtol=1e-10)
+    assert res.llf == pytest.approx(ols.llf, rel=1e-12)
+
+
+def test_no_rows_is_an_error_saying_so():
+    empty = pd.DataFrame({"y": [], "x1": [], "g": []}, dtype=float)
+    with pytest.raises(ValueError, match="no rows to fit"):
+        smlcr.LatentClassOLS.from_formula("y ~ x1", empty, groups="g")
+    with pytest.raises(ValueError, match="no rows to fit"):
+        smlcr.LatentClassOLS(np.empty(0), np.empty((0, 2)), groups=np.empty(0))
+    missing = pd.DataFrame({"y": np.nan, "x1": np.arange(10.0), "g": np.repeat(range(5), 2)})
+    with pytest.warns(smlcr.exceptions.MissingRowsWarning):
+        with pytest.raises(ValueError, match="every row was dropped for a missing value"):
+            smlcr.LatentClassOLS.from_formula("y ~ x1", missing, groups="g")

@@ -493,6 +493,12 @@ def test_informative_sample_draws_independently_of_the_population_and_checks_arg
         (dict(rows_per_group=(5, 2)), "fewest above most"),
         (dict(beta=((1.0, 2.0),)), "`beta` must hold one"),
         (dict(n_groups=0), "`n_groups` must be an integer"),
+        # NaN or infinite truths had given NaN responses, strings had been read as numbers
+        (dict(sigma2=(np.nan, 1.0, 2.0)), "`sigma2` must be finite numbers"),
+        (dict(sigma2=(np.inf, 1.0, 2.0)), "`sigma2` must be finite numbers"),
+        (dict(beta=((np.nan, 1, 1), (1, 1, 1), (1, 1, 1))), "`beta` must be finite numbers"),
+        (dict(beta=(("1", 1, 1), (1, 1, 1), (1, 1, 1))), "`beta` must be numbers"),
+        (dict(shares=(np.nan, 0.5, 0.5)), "`shares` must be finite numbers"),
     ]:
         with pytest.raises(ValueError, match=message):
             simulate_grouped(**kwargs)
@@ -530,3 +536,31 @@ def test_one_cluster_is_an_error_and_few_clusters_warn():
         warnings.simplefilter("error", FewClustersWarning)
         res = model.fit(rng=0, cluster="many")  # 40 clusters: no warning
     assert res.n_clusters == 40
+
+
+@pytest.mark.parametrize("dask", [False, True])
+def test_row_weights_on_an_extreme_scale_are_an_error_naming_them(dask):
+    # equal row weights of 1e-120 had raised numpy's LinAlgError (the Hessian's eigenvalues),
+    # 1e120 a fit that had not converged, with raw overflow warnings (found by the API
+    # audit); multiplying every row weight by a constant changes only the variances' units
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(40), 5)
+    x = rng.normal(size=200)
+    y = np.where(rng.integers(0, 2, 40)[ids] == 0, 1 + 2 * x, -1 - x) + rng.normal(size=200)
+    df = pd.DataFrame({"y": y, "x": x, "g": ids})
+    fits = []
+    for scale in (1e-120, 1e120, 1e-20, 1.0):
+        data = df.assign(w=scale)
+        if dask:
+            dd = pytest.importorskip("dask.dataframe")
+            data = dd.from_pandas(data, npartitions=2)
+        if abs(np.log10(scale)) > 30:
+            with pytest.raises(ValueError, match="`row_weights` are on a scale of 1e"):
+                smlcr.LatentClassOLS.from_formula("y ~ x", data, groups="g", row_weights="w")
+            continue
+        model = smlcr.LatentClassOLS.from_formula(
+            "y ~ x", data, groups="g", row_weights="w", k_classes=2
+        )
+        fits.append(model.fit(rng=0, n_starts=5))
+    assert fits[0].llf == pytest.approx(fits[1].llf, rel=1e-9)
+    np.testing.assert_allclose(fits[0].params["x[1]"], fits[1].params["x[1]"], rtol=1e-8)

@@ -98,7 +98,7 @@ def simulate_grouped(
     SimulatedData
     """
     n_groups = check_count(n_groups, "n_groups")
-    beta = np.asarray(beta, dtype=float)
+    beta = _numbers(beta, "beta")
     if beta.ndim != 2 or beta.shape[1] != 3:
         raise ValueError(
             f"`beta` must hold one (intercept, x1, x2) triple per class, got shape {beta.shape}."
@@ -151,9 +151,21 @@ def simulate_grouped(
 INCLUSION_STREAM = 1
 
 
+def _numbers(values, name: str) -> np.ndarray:
+    """Finite numbers as float64, or an error naming ``name`` (strings, booleans, NaN and
+    infinity had been read as numbers, or had given NaN responses)."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"`{name}` must be numbers, got {values!r}.")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"`{name}` must be finite numbers, got {array.tolist()}.")
+    return array
+
+
 def _per_class(values, k: int, name: str) -> np.ndarray:
     """One number per class, or an error naming ``name``."""
-    values = np.asarray(values, dtype=np.float64)
+    values = _numbers(values, name)
     if values.shape != (k,):
         raise ValueError(f"`{name}` must have one value per class ({k}), got {values.tolist()}.")
     return values
