@@ -45,6 +45,7 @@ from smlcr.design import (
     check_k_classes,
     check_keywords,
     differ_within,
+    plain,
     varies_within_error,
 )
 from smlcr.exceptions import MissingRowsWarning, warn
@@ -710,11 +711,14 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
         cells = pieces.keys.drop(columns="group")
         spans = cells.duplicated(keep=False).to_numpy()
         if spans.any():
-            bad = np.flatnonzero(spans)[:2]
+            first = cells.iloc[int(np.flatnonzero(spans)[0])]
+            same = np.flatnonzero((cells == first).all(axis=1).to_numpy())
+            owners = [plain(v) for v in dict.fromkeys(labels[codes[same]])][:2]
+            cell = tuple(plain(v) for v in first)
             raise ValueError(
-                f"`absorb` cell {tuple(cells.iloc[bad[0]])} spans more than one individual "
-                f"({labels[codes[bad[0]]]!r} and {labels[codes[bad[1]]]!r}); absorbed cells must "
-                "be nested within `groups`. Include the `groups` variable in `absorb`."
+                f"`absorb` cell {cell} spans more than one individual ({owners[0]!r} and "
+                f"{owners[1]!r}); absorbed cells must be nested within `groups`. Include the "
+                "`groups` variable in `absorb`."
             )
         m = p_all + 1
         within = pieces.R[:, 1:, 1:]

@@ -505,7 +505,7 @@ class Cells:
     def label(self, code: int) -> str:
         """Readable label of a cell, e.g. ``(artist='a1', country='US')``."""
         parts = [
-            f"{name}={self._uniques[j][self._combos[int(code), j]]!r}"
+            f"{name}={plain(self._uniques[j][self._combos[int(code), j]])!r}"
             for j, name in enumerate(self.names)
         ]
         return "(" + ", ".join(parts) + ")"

@@ -242,6 +242,8 @@ class LatentClassOLS(LikelihoodModel):
         formula_rows = "missing_idx" in kwargs  # given by from_formula, per row of its data
         row_index = None if formula_rows else _row_labels(endog, exog)
         self._row_labels = row_index
+        if not formula_rows:
+            _check_same_rows(endog, exog)
 
         def align(value, name):
             return value if formula_rows else aligned(value, row_index, name)
@@ -738,6 +740,12 @@ class LatentClassOLS(LikelihoodModel):
             drop_cols.check()
         model._side_specs = specs
         model._side_formulas = texts
+        # the data's columns each formula reads: new rows must hold them (the formula engine
+        # would otherwise look a missing one up among the names of the caller's namespace)
+        model._formula_columns = {
+            "exog": formula_columns(data, formula.split("~", 1)[-1]),  # not the response
+            **{name: formula_columns(data, text) for name, text in texts.items()},
+        }
         # the data's rows before `subset` and the positions among them of those it keeps,
         # for per-row values given later (fit's `cluster`)
         model._data_rows = (
@@ -1120,8 +1128,9 @@ class LatentClassOLS(LikelihoodModel):
             else n_starts or starts.default_n_starts(searched, self.k_classes, self.k_exog)
         )
 
-        def search(relative_floor):
-            """The multi-start search and the Newton phase with this variance floor."""
+        def search(relative_floor, continued=None):
+            """The multi-start search and the Newton phase with this variance floor
+            (``continued``: runs a search with a higher floor stopped at it)."""
             constraints = em.Constraints(
                 var_floor=relative_floor * self._pooled_variance,
                 common_variance=self.variance == "common",
@@ -1149,6 +1158,7 @@ class LatentClassOLS(LikelihoodModel):
                 max_newton=min(50, maxiter),
                 progress=bar,
                 pooled=self._pooled_variance,
+                continued=continued,
             )
             bar.close()
             polished = outcome.polished  # the Newton phase on all individuals after a sample
@@ -1180,7 +1190,7 @@ class LatentClassOLS(LikelihoodModel):
         for relative_floor in floors[1:]:
             if not tried[-1][1].floor_candidates:
                 break  # a floor low enough for the tightest class the search found
-            lower, lower_polished = search(relative_floor)
+            lower, lower_polished = search(relative_floor, tried[-1][1].floor_runs)
             tried.append((relative_floor, lower))
             if (
                 lower_polished.boundary is None
@@ -1643,6 +1653,26 @@ def _rows_as_individuals(endog, exog) -> pd.Index:
         RowLabelsWarning,
     )
     return pd.RangeIndex(n_rows)
+
+
+def _check_same_rows(endog, exog) -> None:
+    """A ``ValueError`` naming ``endog`` and ``exog`` when they hold different numbers of
+    rows, or pandas rows with different labels (statsmodels' own checks blame other
+    arguments, or none, for a response that is a subset of the regressors' rows)."""
+    n_endog, n_exog = len(endog), len(exog)
+    labels = [getattr(a, "index", None) for a in (endog, exog)]
+    if n_endog != n_exog:
+        raise ValueError(
+            f"`endog` has {n_endog} rows but `exog` has {n_exog}; give both for the same rows."
+        )
+    if all(isinstance(i, pd.Index) for i in labels) and not (
+        labels[0].equals(labels[1])
+        or bool(labels[0].isin(labels[1]).all() and labels[1].isin(labels[0]).all())
+    ):
+        raise ValueError(
+            "`endog` and `exog` are pandas objects with different row labels; give both for "
+            "the same rows (they are matched by label)."
+        )
 
 
 def _row_labels(endog, exog):

@@ -238,6 +238,13 @@ def check_columns(matrix: np.ndarray, names: list, argument: str, what: str) -> 
     argument, what : str
         The argument and its columns, for the message.
     """
+    zero = [names[j] for j in np.flatnonzero(~np.any(matrix != 0, axis=0))]
+    if zero:
+        raise ValueError(
+            f"`{argument}` has the column(s) {zero} of zeros in every row used: drop them (an "
+            "unused level of a categorical variable makes such a dummy column: "
+            "`.cat.remove_unused_categories()`)."
+        )
     _, singular, vt = np.linalg.svd(matrix, full_matrices=False)
     condition = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
     if not condition <= CONDITION_LIMIT:

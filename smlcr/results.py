@@ -818,8 +818,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         eta[:, 1:] = np.asarray(self.params)[self._slices()["eta"]].reshape(-1, q).T
         return np.exp(log_prior(membership, eta))
 
-    def _side_rows(self, name: str, given, data, n_rows: int) -> np.ndarray:
-        """Membership or common values of new rows: given, or built from the formula."""
+    def _side_rows(self, name: str, given, data, n_rows: int, arg: str = "exog") -> np.ndarray:
+        """Membership or common values of new rows: given, or built from the formula on
+        ``data`` (the argument ``arg``)."""
         model = self.model
         side = model.membership_design if name == "membership" else model.common_design
         if side is None:
@@ -831,6 +832,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
                     f"this model has `{name}` variables: pass `{name}_exog` with one row of "
                     "values per new row (or a DataFrame to a formula model)."
                 )
+            _require_formula_columns(model, name, data, arg)
             given = side_design_for(spec, data, drop_intercept=name == "common")
         elif isinstance(given, (pd.Series, pd.DataFrame)):
             # matched to the new rows by index and to the variables by name, never by position
@@ -853,6 +855,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
         values (``which="marginal"``), individuals (``which="posterior"``) and labels."""
         if which not in ("marginal", "posterior", "class"):
             raise ValueError(f"`which` must be 'marginal', 'posterior' or 'class', got {which!r}.")
+        _refuse_dask_rows(exog, "exog")
         if groups is not None and (which != "posterior" or exog is None):
             raise ValueError(
                 "`groups` is used only with new `exog` and which='posterior' (the individual "
@@ -907,10 +910,13 @@ class LatentClassOLSResults(LikelihoodModelResults):
             if isinstance(exog, pd.DataFrame) and not formula:
                 exog = _columns_by_name(exog, model.exog_names)
             if formula and isinstance(exog, pd.DataFrame):
+                _require_formula_columns(model, "exog", exog, "exog")
                 check_formula_data(exog, model.formula, "exog")
+            from patsy import PatsyError
+
             try:
                 design, index = self._transform_predict_exog(exog, transform=transform)
-            except (AttributeError, TypeError, ValueError) as err:
+            except (AttributeError, TypeError, ValueError, PatsyError) as err:
                 if not formula or not isinstance(exog, pd.DataFrame):
                     raise
                 # (statsmodels re-raises the formula engine's error as "use a DataFrame")
@@ -1188,6 +1194,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
             by_label = model.label_order
             values, index = model.membership_exog[by_label], model.group_labels[by_label]
         else:
+            _refuse_dask_rows(data, "data")
             if data is not None and membership_exog is not None:
                 raise ValueError(
                     "pass either `data` (a formula model's new rows) or `membership_exog` "
@@ -1196,7 +1203,7 @@ class LatentClassOLSResults(LikelihoodModelResults):
             rows = data if membership_exog is None else membership_exog
             n_rows = len(rows)
             # a pandas membership_exog labels its own rows
-            values = self._side_rows("membership", membership_exog, rows, n_rows)
+            values = self._side_rows("membership", membership_exog, rows, n_rows, "data")
             index = rows.index if isinstance(rows, (pd.Series, pd.DataFrame)) else None
         return pd.DataFrame(
             self._probabilities(values), index=index, columns=self.posteriors.columns
@@ -1285,6 +1292,31 @@ class LatentClassOLSResultsWrapper(LikelihoodResultsWrapper):
 
 
 wrap.populate_wrapper(LatentClassOLSResultsWrapper, LatentClassOLSResults)
+
+
+def _refuse_dask_rows(rows, arg: str) -> None:
+    """A ``ValueError`` for new rows given as a Dask DataFrame: predictions are computed
+    in memory, on pandas rows."""
+    if type(rows).__module__.startswith("dask") and hasattr(rows, "npartitions"):
+        raise ValueError(
+            f"`{arg}` is a Dask DataFrame; new rows must be a pandas DataFrame: take the "
+            "rows to predict in memory first (`ddf.head(n)`, or `ddf.compute()` for all)."
+        )
+
+
+def _require_formula_columns(model, formula: str, rows: pd.DataFrame, arg: str) -> None:
+    """A ``ValueError`` naming the columns of the fitted data that the model's ``formula``
+    (``"exog"``, ``"membership"`` or ``"common"``) reads and the new ``rows`` lack: the
+    formula engine would look a missing name up among the names of the namespace the model
+    was built in, and predict from some other variable of that name without a word."""
+    needed = getattr(model, "_formula_columns", {}).get(formula, [])
+    missing = [c for c in needed if c not in rows.columns]
+    if missing:
+        what = "the formula" if formula == "exog" else f"the `{formula}` formula"
+        raise ValueError(
+            f"`{arg}` lacks the column(s) {missing} that {what} reads; new rows must hold "
+            "every variable the model was fitted with."
+        )
 
 
 def _columns_by_name(exog: pd.DataFrame, names: list, arg: str = "exog") -> pd.DataFrame:

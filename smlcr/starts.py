@@ -24,6 +24,10 @@ Start kinds
 ``"perturb"``
     The posteriors of one of the best maxima found so far, with a random
     fifth of the individuals reassigned at random.
+``"floor"``
+    A run that a search with a higher variance floor stopped with a class held
+    at that floor (:attr:`MultiStartResult.floor_runs`), continued from where
+    it stopped: a real class tighter than the floor converges from there.
 
 The search runs every start for a few iterations, then continues the runs,
 best first, in rounds. A run stops when it converges, when its classes
@@ -71,6 +75,7 @@ __all__ = [
     "SEARCH_SAMPLE",
     "START_KINDS",
     "VAR_FLOORS",
+    "FLOOR_RUNS",
     "MultiStartResult",
     "canonical_order",
     "class_order",
@@ -98,6 +103,10 @@ individuals); ``"perturb"`` starts are added after the first round."""
 
 #: Share of the starts (after the first round) that perturb the best maxima found.
 PERTURB_SHARE = 0.2
+
+#: Runs stopped at the variance floor (:attr:`MultiStartResult.floor_runs`, best first)
+#: that a search with a lower floor continues.
+FLOOR_RUNS = 5
 
 #: Iterations of every run between two looks at the whole search: short, so that a
 #: run creeping along a ridge is handed to Newton steps, and one heading for a tiny class
@@ -424,6 +433,10 @@ class MultiStartResult:
     polished : NewtonOutcome or None
         With a sample: the Newton phase that finished ``best`` on all
         individuals (None when EM had to take over).
+    floor_runs : list of ClassParams
+        Where the runs counted by :attr:`floor_candidates` stopped (at most
+        :data:`FLOOR_RUNS`, highest log-likelihood first): a search with a lower
+        floor continues them (start kind ``"floor"``).
     """
 
     best: EMRun
@@ -434,6 +447,7 @@ class MultiStartResult:
     sample: np.ndarray | None = None
     continued: pd.DataFrame | None = None
     polished: NewtonOutcome | None = None
+    floor_runs: list = field(default_factory=list)
 
     @property
     def start_llfs(self) -> np.ndarray:
@@ -469,21 +483,26 @@ class MultiStartResult:
         llfs = self.start_llfs
         return int(np.sum(~self.completed & (llfs > self._best_llf + self.reach_tol)))
 
+    def _asks_for_lower_floor(self, record: StartRecord) -> bool:
+        """Whether a start stopped with a class at the variance floor that may be tighter
+        than the floor (:attr:`StartRecord.floor_candidate`), above the best maximum, where
+        no run reached an interior one, or wherever it stopped when chance does not explain
+        that class even at the floor's variance (:attr:`StartRecord.floor_tight`)."""
+        return (
+            not record.completed
+            and record.floor_candidate
+            and (
+                not self.completed.any()
+                or record.floor_tight
+                or record.llf > self._best_llf + self.reach_tol
+            )
+        )
+
     @property
     def floor_candidates(self) -> int:
-        """Starts stopped with a class at the variance floor that may be tighter than the floor
-        (:attr:`StartRecord.floor_candidate`), above the best maximum, where no run reached
-        an interior one, or wherever they stopped when chance does not explain that class
-        even at the floor's variance (:attr:`StartRecord.floor_tight`): a lower floor may
-        let them reach a higher maximum."""
-        interior = self.completed.any()
-        return sum(
-            1
-            for r in self.records
-            if not r.completed
-            and r.floor_candidate
-            and (not interior or r.floor_tight or r.llf > self._best_llf + self.reach_tol)
-        )
+        """Starts that a lower floor may let reach a higher maximum (see
+        :meth:`_asks_for_lower_floor`)."""
+        return sum(1 for r in self.records if self._asks_for_lower_floor(r))
 
 
 #: A class at (or below) a variance floor is taken for a real class that tight when fewer
@@ -747,6 +766,7 @@ def multistart(
     max_newton: int = 50,
     progress=None,
     pooled: float | None = None,
+    continued: list | None = None,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best maximum.
 
@@ -810,6 +830,10 @@ def multistart(
         Residual variance of the one-class fit of ``stats`` (scaled units), when
         already computed (``PreparedData.pooled_variance``);
         computed here otherwise (and always for a sample's search).
+    continued : list of ClassParams, optional
+        Where runs of a search with a higher variance floor stopped at it
+        (:attr:`MultiStartResult.floor_runs`): started as well (kind
+        ``"floor"``), after the random starts, which they leave as they are.
 
     Returns
     -------
@@ -833,6 +857,7 @@ def multistart(
             "prune_margin": prune_margin,
             "layout": layout,
             "min_share": min_share,
+            "continued": continued,
         }
         found = multistart(stats.take(pick), Z[pick], k, rng, progress=progress, **search)
         return _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton)
@@ -881,6 +906,10 @@ def multistart(
             start = params_from_posteriors(stats, Z, tau, constraints, work)
             runs.append(first_round(start))
             kinds.append("perturb")
+    for params in continued or []:
+        # (the constraints' floor is below these variances: they were held at a higher one)
+        runs.append(first_round(params))
+        kinds.append("floor")
 
     status = ["" for _ in runs]
     if n_full is not None:
@@ -982,6 +1011,7 @@ def _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton) -> M
     phase of the fit (:func:`smlcr.newton.newton_phase` to ``gtol``), EM where it
     does not converge. ``search`` holds :func:`multistart`'s options."""
     maxiter, tol, param_tol = search["maxiter"], search["tol"], search["param_tol"]
+    # (search["continued"] was started by the search on the sample)
     constraints, layout, min_share = search["constraints"], search["layout"], search["min_share"]
     leaders = found.leaders or [found.best]
     top = leaders[0].llf
@@ -1122,9 +1152,12 @@ def _finish(
         row = int(np.argmin(np.abs(maxima["llf"].to_numpy() - llf)))
         maxima.iloc[row, maxima.columns.get_loc("n_starts")] += 1
     leaders = [group[3] for group in _group_maxima(completed, reach_tol)]
-    return MultiStartResult(
+    result = MultiStartResult(
         best=best, records=records, maxima=maxima, reach_tol=reach_tol, leaders=leaders
     )
+    asking = [r for r, rec in zip(runs, records, strict=True) if result._asks_for_lower_floor(rec)]
+    result.floor_runs = [r.params for r in sorted(asking, key=lambda r: -r.llf)[:FLOOR_RUNS]]
+    return result
 
 
 def pooled_variance(stats: CompressedData) -> float:

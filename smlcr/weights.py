@@ -215,7 +215,7 @@ def check_weights(values, name: str) -> np.ndarray:
         bad = array[array != np.round(array)][0]
         raise ValueError(
             f"`freq_weights` must be whole numbers (counts of identical individuals), got "
-            f"{bad:g}; for non-integer weights use `weights` (sampling weights)."
+            f"{float(bad)!r}; for non-integer weights use `weights` (sampling weights)."
         )
     return array
 

@@ -339,3 +339,29 @@ def test_individual_variables_varying_within_an_individual_are_named_on_dask_dat
         smlcr.LatentClassOLS.from_formula(
             "y ~ x1", dd.from_pandas(df, npartitions=3), groups="id", membership="~ x2"
         )
+
+
+def test_messages_about_unnested_cells_and_dask_rows_to_predict():
+    # an unnested cell had named the same individual twice, in numpy's repr (pandas: the
+    # cell as b=np.False_); predict on the Dask frame had asked for `membership_exog` and
+    # leaked statsmodels' DeprecationWarning (found by the API audit)
+    df = _panel(n_groups=40)
+    df["b"] = df["x2"] > 0
+    for data in (df, dd.from_pandas(df, npartitions=3)):
+        with pytest.raises(
+            ValueError, match=r"spans more than one individual \((\d+) and (?!\1)\d+\)"
+        ):
+            smlcr.LatentClassOLS.from_formula("y ~ x2", data, groups="id", absorb="b")
+    with pytest.raises(ValueError, match=r"cell \(b=False\)"):
+        smlcr.LatentClassOLS.from_formula("y ~ x2", df, groups="id", absorb="b")
+    lazy = dd.from_pandas(df, npartitions=3)
+    res = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", lazy, groups="id", membership="~ z", k_classes=2
+    ).fit(rng=0, n_starts=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        with pytest.raises(ValueError, match="`exog` is a Dask DataFrame"):
+            res.predict(lazy)
+        with pytest.raises(ValueError, match="`data` is a Dask DataFrame"):
+            res.predict_membership(lazy)
+    assert len(res.predict(lazy.head(5))) == 5

@@ -1,5 +1,6 @@
 """Inputs that once gave a different model or a wrong answer without a word."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -978,7 +979,9 @@ def test_collinear_membership_columns_are_named(sim, columns, named):
     if "one" in membership:
         membership["c"] = 2.0
     exog = df[["x1", "x2"]].assign(const=1.0)
-    with pytest.raises(ValueError, match=rf"`membership` is rank deficient: the columns {named}"):
+    # (an all-zero column is named as such)
+    message = rf"`membership` (is rank deficient: the columns|has the column\(s\)) {named}"
+    with pytest.raises(ValueError, match=message):
         smlcr.LatentClassOLS(df["y"], exog, groups=df["id"], k_classes=2, membership=membership)
 
 
@@ -1320,3 +1323,36 @@ def test_restrictions_and_columns_of_the_wrong_size_and_start_params_by_name():
     assert by_name.llf == pytest.approx(res.llf, abs=1e-8)
     with pytest.raises(ValueError, match="`start_params` must be numbers"):
         model.fit(start_params=["a"] * n_params)
+
+
+def test_new_rows_without_a_formula_variable_are_an_error_not_the_callers_variable():
+    # new rows without x2 had been predicted from the x2 of the namespace the model was
+    # built in (the formula engine looks names up there), without a word; without the
+    # membership variable the formula engine's NameError had leaked (found by the API audit)
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(40), 5)
+    x1, x2 = rng.normal(size=(2, 200))
+    y = np.where(rng.integers(0, 2, 40)[ids] == 0, 1 + 2 * x1, -1 - x1) + 2 * x2
+    df = pd.DataFrame({"y": y + rng.normal(size=200), "x1": x1, "x2": x2, "g": ids})
+    df["z"] = rng.normal(size=40)[ids]
+    model = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", df, groups="g", membership="~ z", k_classes=2
+    )
+    res = model.fit(rng=0, n_starts=3)
+    new = df.drop(columns="x2")
+    with pytest.raises(ValueError, match=r"`exog` lacks the column\(s\) \['x2'\]"):
+        res.predict(new)
+    with pytest.raises(
+        ValueError, match=r"`data` lacks the column\(s\) \['z'\] that the `membership`"
+    ):
+        res.predict_membership(df.drop(columns="z"))
+    # the same after a pickle round trip, and on Dask data
+    again = pickle.loads(pickle.dumps(res))
+    with pytest.raises(ValueError, match="lacks the column"):
+        again.predict(new)
+    dd = pytest.importorskip("dask.dataframe")
+    lazy = smlcr.LatentClassOLS.from_formula(
+        "y ~ x1 + x2", dd.from_pandas(df, npartitions=2), groups="g", k_classes=2
+    ).fit(rng=0, n_starts=3)
+    with pytest.raises(ValueError, match="lacks the column"):
+        lazy.predict(new)

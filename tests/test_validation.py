@@ -299,3 +299,28 @@ def test_no_rows_is_an_error_saying_so():
     with pytest.warns(smlcr.exceptions.MissingRowsWarning):
         with pytest.raises(ValueError, match="every row was dropped for a missing value"):
             smlcr.LatentClassOLS.from_formula("y ~ x1", missing, groups="g")
+
+
+def test_an_unused_category_and_a_nearly_whole_frequency_weight_are_named_as_such():
+    # an unused category's dummy had been called collinear ("combine them"), and a
+    # frequency weight of 1 + 1e-12 had been printed as "got 1" (found by the API audit)
+    sim = simulate_grouped(n_groups=30, rows_per_group=3, seed=4)
+    df = sim.data.assign(c=pd.Categorical(np.where(sim.data["x1"] > 0, "a", "b"), list("abz")))
+    with pytest.raises(ValueError, match=r"\['c\[T.z\]'\] of zeros .*remove_unused_categories"):
+        smlcr.LatentClassOLS.from_formula("y ~ x1 + c", df, groups="id")
+    with pytest.raises(ValueError, match=r"whole numbers .*got 1.000000000001;"):
+        smlcr.LatentClassOLS.from_formula(
+            "y ~ x1", df.assign(w=1 + 1e-12), groups="id", freq_weights="w"
+        )
+
+
+def test_endog_and_exog_for_different_rows_are_named():
+    # a response shorter than the regressors had been blamed on `groups` (found by the
+    # API audit)
+    sim = simulate_grouped(n_groups=30, rows_per_group=3, seed=4)
+    df = sim.data
+    exog = df[["x1", "x2"]].assign(const=1.0)
+    with pytest.raises(ValueError, match="`endog` has 87 rows but `exog` has 90"):
+        smlcr.LatentClassOLS(df["y"].iloc[:-3], exog, groups=df["id"])
+    with pytest.raises(ValueError, match="`endog` and `exog` are pandas objects with different"):
+        smlcr.LatentClassOLS(df["y"].set_axis(df.index + 1000), exog, groups=df["id"])
