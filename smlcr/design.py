@@ -246,6 +246,12 @@ def aligned(value, index, name: str):
         )
     if value.index.equals(index):
         return value
+    if value.index.nlevels != index.nlevels:
+        raise ValueError(
+            f"`{name}` is a pandas object whose index has {value.index.nlevels} level(s) but "
+            f"the data's rows have {index.nlevels}; index it as the data are (it is aligned "
+            "by label, never by position)."
+        )
     if (
         len(value.index) == len(index)
         and value.index.is_unique

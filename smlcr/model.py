@@ -686,6 +686,12 @@ class LatentClassOLS(LikelihoodModel):
         absorb = kwargs.pop("absorb", None)
         if absorb is not None:
             items = absorb if isinstance(absorb, (list, tuple)) else [absorb]
+            if any(np.ndim(item) == 0 and not isinstance(item, str) for item in items):
+                raise ValueError(
+                    "`absorb` is a list, read as a list of variables (column names or "
+                    "per-row arrays), but it holds single values; give per-row values as one "
+                    "numpy array or Series, or the column's name."
+                )
             kwargs["absorb"] = [
                 row_values(item, data, full_index, subset, "absorb") for item in items
             ]

@@ -500,6 +500,16 @@ def test_rows_fitted_exactly_keep_the_default_floor():
     assert res.variance_floor_hit.any()
 
 
+def _lowered_and_fixed(model, rng, floor, match=None):
+    """The default fit, which must lower the variance floor (and warn so), and the fit
+    with ``floor`` fixed, from the same seed."""
+    with pytest.warns(smlcr.exceptions.VarianceFloorLoweredWarning, match=match):
+        res = model.fit(rng=rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return res, model.fit(rng=rng, var_floor=floor)
+
+
 def test_outliers_that_inflate_the_floor_do_not_hide_the_clean_class():
     # three rows shifted by 1e6 make the one-class residual variance about 1.5e10, so the
     # default floor (1.5e6) and even 1e-8 of it (150) lie above the clean class's variance
@@ -508,11 +518,7 @@ def test_outliers_that_inflate_the_floor_do_not_hide_the_clean_class():
     df, _ = _two_classes(150, 5, np.sqrt([1.0, 0.5]))
     df.loc[[3, 77, 150], "y"] += 1e6
     model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="id", k_classes=2)
-    with pytest.warns(smlcr.exceptions.VarianceFloorLoweredWarning, match="to 1e-12"):
-        res = model.fit(rng=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lowest = model.fit(rng=0, var_floor=1e-12)
+    res, lowest = _lowered_and_fixed(model, 0, 1e-12, match="to 1e-12")
     assert res.floor_search["chosen"].tolist() == [False, False, True]
     assert res.converged and res.llf == pytest.approx(lowest.llf, abs=1e-6)
     assert res.llf > res.floor_search["llf"].iloc[0] + 1000
@@ -576,11 +582,7 @@ def test_a_small_class_far_tighter_than_the_floor_is_found():
     )
     df = pd.DataFrame({"id": np.arange(200), "y": y, "x1": x1, "x2": x2})
     model = smlcr.LatentClassOLS.from_formula("y ~ x1 + x2", df, groups="id", k_classes=2)
-    with pytest.warns(smlcr.exceptions.VarianceFloorLoweredWarning):
-        res = model.fit(rng=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fixed = model.fit(rng=0, var_floor=1e-4)
+    res, fixed = _lowered_and_fixed(model, 0, 1e-4)
     assert res.var_floor == 1e-8 and res.converged
     assert res.llf > fixed.llf + 30
     assert (res.modal_class.iloc[:10] == 2).all() and (res.modal_class.iloc[10:] == 1).mean() > 0.95
@@ -599,11 +601,7 @@ def test_a_tight_class_whose_runs_stop_below_the_best_is_found():
     y = np.where(tight, 0.5 + x, 1 - x) + rng.normal(size=200) * np.where(tight, 1e-3, 1.0)
     y[:3] += 30
     model = smlcr.LatentClassOLS.from_formula("y ~ x", pd.DataFrame({"y": y, "x": x}))
-    with pytest.warns(smlcr.exceptions.VarianceFloorLoweredWarning):
-        res = model.fit(rng=7)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lower = model.fit(rng=7, var_floor=1e-8)
+    res, lower = _lowered_and_fixed(model, 7, 1e-8)
     assert res.var_floor == 1e-8 and res.converged
     assert res.llf == pytest.approx(lower.llf, abs=1e-6)
     assert res.llf > res.floor_search["llf"].iloc[0] + 50

@@ -65,6 +65,10 @@ def test_a_groups_series_is_aligned_by_index_not_position(sim):
         smlcr.LatentClassOLS(df["y"], X, groups=relabelled, k_classes=2)
     with pytest.raises(ValueError, match="`groups`.*index"):
         smlcr.LatentClassOLS.from_formula(sim.formula, df, groups=relabelled)
+    # a MultiIndex on data with one level had given pandas' own isin error (API audit)
+    two_levels = df["id"].set_axis(pd.MultiIndex.from_arrays([df.index, df.index]))
+    with pytest.raises(ValueError, match="`groups` is a pandas object whose index has 2 level"):
+        smlcr.LatentClassOLS(df["y"], X, groups=two_levels)
 
 
 def test_membership_and_common_frames_are_aligned_by_index():
@@ -694,6 +698,9 @@ def test_from_formula_checks_subset_drop_cols_data_and_missing(sim):
     assert build(sim.formula, df, groups="id", drop_cols=["x1"]).exog_names == ["Intercept", "x2"]
     with pytest.raises(TypeError, match="`data` must be a pandas"):
         build(sim.formula, dict(df), groups="id")
+    # per-row values as a plain list had given `len()`'s TypeError (API audit)
+    with pytest.raises(ValueError, match="`absorb` is a list, read as a list of variables"):
+        build(sim.formula, df, groups="id", absorb=list(df["id"]))
     holed = df.assign(x1=df["x1"].mask(df.index == 3))
     with pytest.raises(ValueError, match="missing='none' makes them an error"):
         build(sim.formula, holed, groups="id", missing="none")

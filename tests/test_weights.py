@@ -499,9 +499,21 @@ def test_informative_sample_draws_independently_of_the_population_and_checks_arg
         (dict(beta=((np.nan, 1, 1), (1, 1, 1), (1, 1, 1))), "`beta` must be finite numbers"),
         (dict(beta=(("1", 1, 1), (1, 1, 1), (1, 1, 1))), "`beta` must be numbers"),
         (dict(shares=(np.nan, 0.5, 0.5)), "`shares` must be finite numbers"),
+        # numpy's SeedSequence errors had leaked (found by the API audit)
+        (dict(seed=-1), "`seed` must be an integer of at least 0"),
+        (dict(seed=1.5), "`seed` must be an integer of at least 0"),
     ]:
         with pytest.raises(ValueError, match=message):
             simulate_grouped(**kwargs)
+    with pytest.raises(TypeError, match="`population` must be what simulate_grouped returns"):
+        informative_sample(population.data)
+    for kwargs, message in [
+        (dict(n_artists=0), "`n_artists` must be an integer of at least 1"),
+        (dict(n_artists=3.5), "`n_artists` must be an integer of at least 1"),
+        (dict(seed=-1), "`seed` must be an integer of at least 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            smlcr.datasets.streams(**kwargs)
 
 
 def test_class_means_and_average_effects_with_frequency_weights_equal_the_replicated_data():

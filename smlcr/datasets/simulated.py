@@ -121,7 +121,7 @@ def simulate_grouped(
             raise ValueError(f"`rows_per_group` {rows_per_group!r} has fewest above most.")
     else:
         low = high = check_count(rows_per_group, "rows_per_group")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_count(seed, "seed", minimum=0))
     if isinstance(rows_per_group, tuple):
         counts = rng.integers(low, high + 1, size=n_groups)
     else:
@@ -199,6 +199,12 @@ def informative_sample(population: SimulatedData, inclusion=None, seed: int = 0)
     """
     # a stream of its own: the population drawn with the same seed used the plain one, and
     # the inclusion draws must be independent of its class draws
+    if not isinstance(population, SimulatedData):
+        raise TypeError(
+            "`population` must be what simulate_grouped returns (a SimulatedData, which knows "
+            f"each individual's true class), got {type(population).__name__}."
+        )
+    seed = check_count(seed, "seed", minimum=0)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(INCLUSION_STREAM,)))
     k = len(population.shares)
     inclusion = np.linspace(0.2, 0.8, k) if inclusion is None else inclusion

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from smlcr.design import check_count
+
 __all__ = ["StreamsData", "streams"]
 
 COUNTRIES = ("US", "GB", "DE", "FR", "BR", "MX", "JP", "SE", "NL", "AU", "ES", "IT")
@@ -114,7 +116,8 @@ def streams(n_artists: int = 300, seed: int = 2024) -> StreamsData:
     -------
     StreamsData
     """
-    rng = np.random.default_rng(seed)
+    n_artists = check_count(n_artists, "n_artists")
+    rng = np.random.default_rng(check_count(seed, "seed", minimum=0))
     k = len(SEGMENT_SHARES)
     segment = rng.choice(k, size=n_artists, p=SEGMENT_SHARES)
     artists = np.array([f"artist_{i:04d}" for i in range(n_artists)])
