@@ -1454,6 +1454,13 @@ class LatentClassOLS(LikelihoodModel):
         n_tight = outcome.floor_candidates
         if not n_tight:
             return
+        if not given and not np.any(
+            floor_search["llf"].to_numpy() > floor_search["llf"].loc[chosen] + outcome.reach_tol
+        ):
+            # the lower floors' searches (continuing the runs stopped at this one) reached no
+            # higher maximum, interior or not: the tighter class those runs suggested is not
+            # there, and nothing is left to warn about (`floor_search` records the search)
+            return
         if given:
             advice = (
                 "Such a class may be tighter than the floor: refit with a smaller `var_floor` "
