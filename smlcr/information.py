@@ -85,6 +85,24 @@ class Derivatives:
             weight=self.weight,
         )
 
+    def restricted(self, keep: np.ndarray) -> Derivatives:
+        """The derivatives in the parameters ``keep`` selects, the others held fixed.
+
+        Parameters
+        ----------
+        keep : ndarray of bool, shape (P,)
+
+        Returns
+        -------
+        Derivatives
+        """
+        return Derivatives(
+            score=self.score[keep],
+            hessian=self.hessian[np.ix_(keep, keep)],
+            score_obs=self.score_obs[:, keep],
+            weight=self.weight,
+        )
+
     @property
     def weighted_scores(self) -> np.ndarray:
         """``w_i s_i``, the individuals' terms of ``score``, shape (N, P)."""

@@ -1165,6 +1165,8 @@ class LatentClassOLS(LikelihoodModel):
                 progress=bar,
                 pooled=self._pooled_variance,
                 continued=continued,
+                # below the default floor, a maximum's tight classes must be real ones
+                real_below=floors[0] if relative_floor < floors[0] else None,
             )
             bar.close()
             polished = outcome.polished  # the Newton phase on all individuals after a sample
@@ -1379,7 +1381,7 @@ class LatentClassOLS(LikelihoodModel):
         if spans.size:
             label = self.group_labels[rows.individual[spans[0]]]
             raise ValueError(
-                f"individual {label!r} has rows in two clusters of `cluster`; clusters must "
+                f"individual {plain(label)!r} has rows in two clusters of `cluster`; clusters must "
                 "group whole individuals (each individual's rows in one cluster)."
             )
         return first

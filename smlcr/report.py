@@ -244,7 +244,7 @@ def notes(res) -> list[str]:
     ]
     if len(res.degenerate):
         out.append(
-            f"Degenerate class(es) {list(res.degenerate.index)} (share below "
+            f"Degenerate class(es) {[int(k) for k in res.degenerate.index]} (share below "
             f"{res.min_share} or variance at the floor): see `degenerate`."
         )
     if m.n_missing_dropped:
@@ -276,7 +276,9 @@ def notes(res) -> list[str]:
             f"{len(res.continued_maxima)} maxima were continued on all of them: see "
             "`continued_maxima` (`start_status` and `local_maxima` refer to the sample)."
         )
-    if len(res.start_llfs) > 1 and res.n_reached_best < 2:
+    if len(res.start_llfs) > 1 and res.n_reached_best == 1:
+        # (none: no start reached an interior maximum, which the header and the boundary
+        # note say)
         out.append("Only one start reached the best log-likelihood: use more starts.")
     if np.any(res.variance_floor_hit):
         hit = [s + 1 for s in np.flatnonzero(res.variance_floor_hit)]

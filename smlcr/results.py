@@ -182,6 +182,12 @@ class LatentClassOLSResults(LikelihoodModelResults):
         lost = unidentified(
             best.params, best.estep.class_weight, model.layout, best.estep.log_prior
         )
+        held = np.asarray(best.floor_hit, dtype=bool)
+        if held.any() and not model.layout.common_variance:
+            # a variance held at the floor is on the boundary of the parameter space: the
+            # score does not vanish there, and a standard error from the curvature would
+            # describe an interior maximum that is not there
+            lost[model.layout.slices["sigma2"].start + np.flatnonzero(held)] = True
         if newton.boundary is not None and "separate class" in newton.boundary:
             # a coefficient with no finite maximum (in the final class order)
             flat = flat_membership(model.stats, model._Z, best.params, best.estep, newton.rounding)
@@ -191,8 +197,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
         if lost.any():
             warn(
                 f"the estimate is degenerate ({newton.boundary or 'an empty class'}): "
-                f"{np.asarray(names)[lost].tolist()} are not identified there, so they have "
-                f"no standard errors. {boundary_advice(newton.boundary)}.",
+                f"{np.asarray(names)[lost].tolist()} are not identified there (or are held "
+                "at the variance floor), so they have no standard errors and the others' are "
+                f"computed with them held fixed. {boundary_advice(newton.boundary)}.",
                 SingularInformationWarning,
             )
         # all three estimators, in the data's units; only the chosen one may warn. With
@@ -215,19 +222,23 @@ class LatentClassOLSResults(LikelihoodModelResults):
                     "independent individuals.",
                     FewClustersWarning,
                 )
+        # the parameters that are not identified (or sit on the boundary) are held fixed:
+        # the others' covariance is that of the block that remains, and theirs is NaN
+        keep = ~lost
+        block = np.ix_(keep, keep)
+        kept = derivs.restricted(keep) if lost.any() else derivs
+        kept_names = [name for name, k in zip(names, keep, strict=True) if k]
         covariances = {}
         for kind, estimator in information.COVARIANCES.items():
+            scaled = np.full((len(names), len(names)), np.nan)
             if sampling and kind != "robust":
-                covariances[kind] = np.full((len(names), len(names)), np.nan)
+                covariances[kind] = scaled
                 continue
             with warnings.catch_warnings():
                 if kind != cov_type:
                     warnings.simplefilter("ignore", SingularInformationWarning)
-                extra = {"meat": meat} if kind == "robust" else {}
-                scaled = estimator(derivs, names, **extra)
-            scaled = scaled.copy()
-            scaled[lost, :] = np.nan
-            scaled[:, lost] = np.nan
+                extra = {"meat": meat[block]} if kind == "robust" else {}
+                scaled[block] = estimator(kept, kept_names, **extra)
             covariances[kind] = model.unit_map.covariance_to_original(scaled)
         self.cov_params_oim = covariances["oim"]
         self.cov_params_opg = covariances["opg"]

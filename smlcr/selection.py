@@ -119,8 +119,9 @@ def _search_of(res) -> dict:
     """The search a fit ran (its number of starts, ``min_share`` and ``var_floor`` as given:
     None lowers the default floor where a class is tighter than it): a bootstrap replicate
     searches as hard as the fit it stands for."""
+    drawn = [kind for kind in res.start_kinds if kind != "floor"]  # not the continued runs
     return {
-        "n_starts": len(res.start_llfs),
+        "n_starts": len(drawn),
         "min_share": res.min_share,
         "var_floor": res.fit_options.get("var_floor", res.var_floor),
     }
@@ -357,7 +358,7 @@ def compare_classes(
         rng if isinstance(rng, (int, np.integer)) or rng is None else int(generator.integers(2**63))
     )
     # every K its own stream, keyed by K (not by its position in k_range), so that a K's
-    # row depends neither on n_jobs nor on the other K in k_range; 0 keys the bootstrap
+    # row depends neither on n_jobs nor on the other K in k_range; (0, K) keys K's bootstrap
     fit_seeds = {k: np.random.SeedSequence(seeds.entropy, spawn_key=(k,)) for k in ks}
     jobs = resolve_jobs(n_jobs)
     # the model built once (one pass over the data, one compression) for every K; its
@@ -419,7 +420,6 @@ def compare_classes(
     if n_boot:
         table["lr"] = np.nan
         table["boot_pvalue"] = np.nan
-        boot_rng = np.random.default_rng(np.random.SeedSequence(seeds.entropy, spawn_key=(0,)))
         skipped = [k for k in ks[:-1] if k + 1 not in results]
         if skipped:
             warn(
@@ -429,6 +429,11 @@ def compare_classes(
             )
         for k in ks:
             if k + 1 in results:
+                # a stream of its own for each K, as the fits have: row K does not depend on
+                # which other K are in `k_range` (one shared stream had made it so)
+                boot_rng = np.random.default_rng(
+                    np.random.SeedSequence(seeds.entropy, spawn_key=(0, k))
+                )
                 test = bootstrap_lrt(
                     results[k], results[k + 1], n_boot, boot_rng, boot_fit_kwds, n_jobs, progress
                 )

@@ -84,6 +84,7 @@ __all__ = [
     "TIGHT_CHANCE",
     "chance_sets",
     "distinct_share",
+    "chance_classes",
     "tight_at_floor",
     "tight_classes_are_real",
     "distinct_maxima",
@@ -591,11 +592,17 @@ def distinct_share(stats: CompressedData) -> np.ndarray:
     return 1.0 / counts[inverse.ravel()]
 
 
-def tight_classes_are_real(run: EMRun, stats: CompressedData, pooled: float, below: float) -> bool:
-    """Whether every class of ``run`` whose variance is below ``below`` times ``pooled``
-    (the one-class residual variance) is a real class that tight, not one that chance
-    explains (:func:`tight_at_floor` at its own variance, each distinct individual
-    counted once: :func:`distinct_share`).
+def chance_classes(
+    run: EMRun,
+    stats: CompressedData,
+    pooled: float,
+    below: float,
+    share: np.ndarray | None = None,
+) -> np.ndarray:
+    """The classes of ``run`` whose variance is below ``below`` times ``pooled`` (the
+    one-class residual variance) and that chance explains (:func:`tight_at_floor` at
+    their own variance, each distinct individual counted once: :func:`distinct_share`):
+    a handful of rows that happen to lie on a plane, not a real class that tight.
 
     Parameters
     ----------
@@ -604,21 +611,47 @@ def tight_classes_are_real(run: EMRun, stats: CompressedData, pooled: float, bel
         The individuals ``run`` was fitted to.
     pooled : float
     below : float
+    share : ndarray, optional
+        :func:`distinct_share` of ``stats``, when already computed.
+
+    Returns
+    -------
+    ndarray of bool, shape (K,)
+    """
+    ratio = run.params.sigma2 / pooled
+    low = ratio < below
+    out = np.zeros(ratio.shape, dtype=bool)
+    if not low.any():
+        return out
+    share = distinct_share(stats) if share is None else share
+    tau = run.estep.tau[:, low] * share[:, None]
+    p = run.params.beta.shape[1]
+    out[low] = ~tight_at_floor(tau.sum(axis=0), stats.dof @ tau, p, share.sum(), ratio[low])
+    return out
+
+
+def tight_classes_are_real(
+    run: EMRun,
+    stats: CompressedData,
+    pooled: float,
+    below: float,
+    share: np.ndarray | None = None,
+) -> bool:
+    """Whether every class of ``run`` whose variance is below ``below`` times ``pooled`` is
+    a real class that tight (none is one of :func:`chance_classes`).
+
+    Parameters
+    ----------
+    run : EMRun
+    stats : CompressedData
+    pooled, below : float
+    share : ndarray, optional
 
     Returns
     -------
     bool
     """
-    ratio = run.params.sigma2 / pooled
-    low = ratio < below
-    if not low.any():
-        return True
-    share = distinct_share(stats)
-    tau = run.estep.tau[:, low] * share[:, None]
-    p = run.params.beta.shape[1]
-    return bool(
-        np.all(tight_at_floor(tau.sum(axis=0), stats.dof @ tau, p, share.sum(), ratio[low]))
-    )
+    return not chance_classes(run, stats, pooled, below, share).any()
 
 
 def _group_maxima(runs: list, reach_tol: float) -> list[list]:
@@ -720,6 +753,19 @@ def _degenerate_at_end(run: EMRun, min_share: float) -> str | None:
     return None
 
 
+def _chance_collapse(run: EMRun, stats, pooled: float, below: float, share) -> str | None:
+    """Why a finished run below the default variance floor (``below`` times ``pooled``) is
+    not an interior maximum (:func:`chance_classes`), or None."""
+    explained = chance_classes(run, stats, pooled, below, share)
+    if not explained.any():
+        return None
+    classes = [int(s) + 1 for s in np.flatnonzero(explained)]
+    return (
+        f"class(es) {classes} have a variance below {below:g} x the one-class residual "
+        "variance that chance explains (a handful of rows that happen to lie on a plane)"
+    )
+
+
 def _projected_gain(history: list, remaining: int) -> float:
     """An optimistic guess of how much more a run's log-likelihood can rise.
 
@@ -767,6 +813,7 @@ def multistart(
     progress=None,
     pooled: float | None = None,
     continued: list | None = None,
+    real_below: float | None = None,
 ) -> MultiStartResult:
     """Run EM from many starts and keep the best maximum.
 
@@ -834,6 +881,12 @@ def multistart(
         Where runs of a search with a higher variance floor stopped at it
         (:attr:`MultiStartResult.floor_runs`): started as well (kind
         ``"floor"``), after the random starts, which they leave as they are.
+    real_below : float, optional
+        With a variance floor below the default one: a run that ends with a class
+        whose variance is below ``real_below`` times ``pooled`` and that chance
+        explains (:func:`tight_classes_are_real`: a handful of rows that happen to lie
+        on a plane) is degenerate, not an interior maximum, so that the search's best
+        maximum is the best one whose tight classes are real.
 
     Returns
     -------
@@ -858,6 +911,7 @@ def multistart(
             "layout": layout,
             "min_share": min_share,
             "continued": continued,
+            "real_below": real_below,
         }
         found = multistart(stats.take(pick), Z[pick], k, rng, progress=progress, **search)
         return _continue_on_all(stats, Z, found, pick, work, search, gtol, max_newton)
@@ -887,6 +941,7 @@ def multistart(
     min_share = float(min_share)
 
     pooled = pooled_variance(stats) if pooled is None else pooled
+    distinct = distinct_share(stats)
     ols_coef, _ = individual_ols(stats)
     cycle = [kind for kind in START_KINDS if kind != "kmeans" or ols_coef.shape[0] >= k]
     n_perturb = int(PERTURB_SHARE * n_starts) if n_starts >= 5 else 0
@@ -926,6 +981,8 @@ def multistart(
             # a run can converge (nothing moves) at a degenerate point, or with a class
             # below min_share: such a solution is recorded, but is not an interior maximum
             reason = r.degenerate or _degenerate_at_end(r, min_share)
+            if not reason and real_below is not None:
+                reason = _chance_collapse(r, stats, pooled, real_below, distinct)
             if reason:
                 runs[j] = replace(r, degenerate=reason)
                 status[j] = "degenerate"
@@ -1002,7 +1059,7 @@ def multistart(
             runs[j] = run(runs[j], steps, kinds[j])
             settle(j)
 
-    evidence = FloorEvidence(stats.dof, distinct_share(stats), constraints.var_floor / pooled)
+    evidence = FloorEvidence(stats.dof, distinct, constraints.var_floor / pooled)
     return _finish(runs, kinds, maxiter, tol, status, joined_llf, evidence)
 
 

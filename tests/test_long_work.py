@@ -132,3 +132,40 @@ def test_fit_shows_its_starts(sim, capsys, monkeypatch):
         res = model.fit(rng=0, n_starts=6, progress=True)
     err = capsys.readouterr().err
     assert "fit K=2: starts" in err and f"{len(res.start_llfs)}/6" in err
+
+
+def test_a_rows_bootstrap_does_not_depend_on_the_other_k_in_k_range(sim, monkeypatch):
+    # one bootstrap stream had been shared by the pairs in turn, so K = 2's replicates (and
+    # p-value) changed with K = 1's presence (found by the audit of compare_classes): the
+    # first seed each K's bootstrap draws is recorded
+    import copy
+
+    import smlcr.selection
+
+    drawn = {}
+    real = smlcr.selection.bootstrap_lrt
+
+    def recording(res_k, res_k1, n_boot, rng, *args):
+        drawn[res_k.k_classes] = int(copy.deepcopy(rng).integers(2**63))
+        return real(res_k, res_k1, n_boot, rng, *args)
+
+    monkeypatch.setattr(smlcr.selection, "bootstrap_lrt", recording)
+
+    def first_draws(k_range):
+        drawn.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            smlcr.compare_classes(
+                sim.formula,
+                sim.data,
+                groups="id",
+                k_range=k_range,
+                rng=0,
+                n_boot=1,
+                fit_kwds={"n_starts": 3},
+                boot_fit_kwds={"n_starts": 2},
+            )
+        return dict(drawn)
+
+    full, part = first_draws([1, 2, 3]), first_draws([2, 3])
+    assert set(full) == {1, 2} and part[2] == full[2]

@@ -1363,3 +1363,22 @@ def test_new_rows_without_a_formula_variable_are_an_error_not_the_callers_variab
     ).fit(rng=0, n_starts=3)
     with pytest.raises(ValueError, match="lacks the column"):
         lazy.predict(new)
+
+
+def test_summary_of_a_fit_without_an_interior_maximum_does_not_say_one_start_reached_it():
+    # identical individuals, K = 2: every start ended at the same boundary point, and the
+    # summary said both "Starts at best: none interior" and "Only one start reached the
+    # best log-likelihood" (found by the audit of compare_classes)
+    rng = np.random.default_rng(0)
+    x, e = rng.normal(size=(2, 6))
+    df = pd.DataFrame(
+        {"id": np.repeat(np.arange(40), 6), "x": np.tile(x, 40), "y": np.tile(1 + x + e, 40)}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", k_classes=2).fit(
+            rng=0, n_starts=10
+        )
+        text = res.summary().as_text()
+    assert res.n_reached_best == 0 and "none interior" in text
+    assert "Only one start reached" not in text
