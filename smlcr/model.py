@@ -1212,6 +1212,11 @@ class LatentClassOLS(LikelihoodModel):
             ):
                 outcome, polished = lower, lower_polished
         var_floor = next(floor for floor, found in tried if found is outcome)
+        if not np.any(polished.run.params.sigma2 < floors[0] * self._pooled_variance):
+            # a lower floor's search found a maximum whose classes all lie above the default
+            # floor: a maximum at that floor, which its search missed (`floor_search` says
+            # which search found it)
+            var_floor = floors[0]
         floor_search = pd.DataFrame(
             {
                 "llf": [found.best.llf + self.llf_offset() for _, found in tried],

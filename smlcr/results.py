@@ -137,8 +137,9 @@ class LatentClassOLSResults(LikelihoodModelResults):
     variance_floor_hit : ndarray of bool
         Classes whose variance is held at the variance floor.
     var_floor : float
-        The variance floor the estimate was found with (a fraction of the
-        one-class residual variance).
+        The variance floor the estimate holds at (a fraction of the one-class
+        residual variance): a lower floor only when a class lies below the
+        default one (``floor_search`` says which floor's search found it).
     floor_search : DataFrame
         The floors the search ran with (index ``var_floor``): ``llf`` of its
         best maximum, ``floor_candidates`` (starts stopped with a class at the
