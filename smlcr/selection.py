@@ -199,6 +199,15 @@ def bootstrap_lrt(
     small_kwds = {**_search_of(res_k), **fit_kwds}
     big_kwds = {**_search_of(res_k1), **fit_kwds}
     lr = max(2.0 * (res_k1.llf - res_k.llf), 0.0)
+    if res_k1.boundary is not None:
+        # (the Vuong-Lo-Mendell-Rubin test is NaN there, with its own warning)
+        warn(
+            f"the fit with {res_k1.k_classes} classes is on the boundary ({res_k1.boundary}): "
+            f"it has no more distinct classes than {res_k.k_classes} that the search could "
+            "find, so the statistic is about 0 and the p-value about 1 at this fit; more "
+            "starts (`n_starts`) may find an interior maximum.",
+            SmlcrWarning,
+        )
     seeds = [int(generator.integers(2**63)) for _ in range(n_boot)]
     # one replicate per task in this process; in workers, a few tasks per worker (each
     # task sends the fitted model once)

@@ -1382,3 +1382,21 @@ def test_summary_of_a_fit_without_an_interior_maximum_does_not_say_one_start_rea
         text = res.summary().as_text()
     assert res.n_reached_best == 0 and "none interior" in text
     assert "Only one start reached" not in text
+
+
+def test_a_bootstrap_against_a_fit_on_the_boundary_says_so():
+    # the bootstrap row had shown a statistic of 1e-13 and a p-value of 1 without a word,
+    # where the Vuong-Lo-Mendell-Rubin columns are NaN with a warning (found by the audit
+    # of compare_classes)
+    rng = np.random.default_rng(0)
+    x, e = rng.normal(size=(2, 6))
+    df = pd.DataFrame(
+        {"id": np.repeat(np.arange(40), 6), "x": np.tile(x, 40), "y": np.tile(1 + x + e, 40)}
+    )
+    model = smlcr.LatentClassOLS.from_formula("y ~ x", df, groups="id", k_classes=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one, two = model.fit(), model.with_k_classes(2).fit(rng=0, n_starts=4)
+    assert two.boundary is not None
+    with pytest.warns(smlcr.exceptions.SmlcrWarning, match="is on the boundary"):
+        smlcr.bootstrap_lrt(one, two, n_boot=1, rng=0, fit_kwds={"n_starts": 2})
