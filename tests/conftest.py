@@ -23,6 +23,19 @@ def fitted3(sim3):
     return model.fit(rng=0)
 
 
+@pytest.fixture
+def tight_third():
+    """300 ungrouped rows, 30% of them on ``y = -1 + 0.5 x`` with a residual sd of 1e-3 and
+    the rest around ``y = 1 + 2 x`` with sd 1 (the tight class lowers the variance floor)."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=300)
+    tight = rng.random(300) < 0.3
+    y = np.where(
+        tight, -1 + 0.5 * x + 1e-3 * rng.normal(size=300), 1 + 2 * x + rng.normal(size=300)
+    )
+    return pd.DataFrame({"y": y, "x": x})
+
+
 def random_grouped(rng, n_groups=40, max_rows=6, p=3, k=2, scale=1.0):
     """Unstructured random grouped data (for derivative and monotonicity checks)."""
     counts = rng.integers(1, max_rows + 1, size=n_groups)

@@ -249,18 +249,12 @@ def test_one_individual_alone_at_a_membership_level_is_a_boundary():
     assert np.isfinite(res.membership_bse.loc["C(z)[T.1]"]).all()
 
 
-def test_variances_held_at_the_floor_have_no_standard_error():
+def test_variances_held_at_the_floor_have_no_standard_error(tight_third):
     # a variance held at the floor is on the boundary: one of two such variances had a
     # finite standard error (an interval below zero) and the other NaN, depending on the
     # curvature (found by the audit of compare_classes); both are now held fixed, and the
     # other parameters' covariance is that of the block that remains
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=300)
-    tight = rng.random(300) < 0.3
-    y = np.where(
-        tight, -1 + 0.5 * x + 1e-3 * rng.normal(size=300), 1 + 2 * x + rng.normal(size=300)
-    )
-    model = smlcr.LatentClassOLS.from_formula("y ~ x", pd.DataFrame({"y": y, "x": x}), k_classes=3)
+    model = smlcr.LatentClassOLS.from_formula("y ~ x", tight_third, k_classes=3)
     seed = np.random.SeedSequence(np.random.SeedSequence(0).entropy, spawn_key=(3,))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

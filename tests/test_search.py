@@ -724,20 +724,14 @@ def test_lower_floors_that_reach_the_same_maximum_do_not_warn():
     assert res.floor_search["llf"].iloc[1] == pytest.approx(res.llf, abs=1e-8)
 
 
-def test_a_lower_floors_chance_collapse_does_not_hide_its_real_maxima():
+def test_a_lower_floors_chance_collapse_does_not_hide_its_real_maxima(tight_third):
     # 30% of 300 ungrouped rows with a residual sd of 1e-3, K = 3: the lower floor's best
     # maximum had a class that chance explains, so the whole search was rejected and the
     # fit fell back to the default floor, holding the real tight class at it, 160 below
     # the K = 2 fit of the same data (nested models; found by the audit of compare_classes);
     # a maximum below the default floor whose tight class chance explains is now a
     # degenerate run, and the search's best is the best one whose tight classes are real
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=300)
-    tight = rng.random(300) < 0.3
-    y = np.where(
-        tight, -1 + 0.5 * x + 1e-3 * rng.normal(size=300), 1 + 2 * x + rng.normal(size=300)
-    )
-    model = smlcr.LatentClassOLS.from_formula("y ~ x", pd.DataFrame({"y": y, "x": x}), k_classes=3)
+    model = smlcr.LatentClassOLS.from_formula("y ~ x", tight_third, k_classes=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         three, two = model.fit(rng=0), model.with_k_classes(2).fit(rng=0)
