@@ -1533,10 +1533,17 @@ class LatentClassOLS(LikelihoodModel):
                 DegenerateClassWarning,
             )
         elif len(outcome.records) > 1 and outcome.n_reached_best < needed:
+            stopped = sum(record.status == "maxiter" for record in outcome.records)
+            advice = (
+                f"{stopped} of them stopped at `maxiter` before converging, so their "
+                "log-likelihoods are not maxima: raise `maxiter` first"
+                if stopped
+                else "Raise `n_starts` to confirm it"
+            )
             warn(
                 f"only {outcome.n_reached_best} of {n_completed} completed starts reached the "
                 "best log-likelihood; it may be a local maximum found by chance, and a higher "
-                "one may exist. Raise `n_starts` to confirm it (see `results.local_maxima`).",
+                f"one may exist. {advice} (see `results.local_maxima`).",
                 SingleBestStartWarning,
             )
         if outcome.stopped_above_best:

@@ -281,7 +281,7 @@ def notes(res) -> list[str]:
         # note say)
         out.append("Only one start reached the best log-likelihood: use more starts.")
     if np.any(res.variance_floor_hit):
-        hit = [s + 1 for s in np.flatnonzero(res.variance_floor_hit)]
+        hit = [int(s) + 1 for s in np.flatnonzero(res.variance_floor_hit)]
         out.append(f"The variance of class(es) {hit} is held at the variance floor.")
     if res.boundary is not None:
         out.append(f"The estimate is on the boundary: {res.boundary}.")

@@ -1400,3 +1400,27 @@ def test_a_bootstrap_against_a_fit_on_the_boundary_says_so():
     assert two.boundary is not None
     with pytest.warns(smlcr.exceptions.SmlcrWarning, match="is on the boundary"):
         smlcr.bootstrap_lrt(one, two, n_boot=1, rng=0, fit_kwds={"n_starts": 2})
+
+
+def test_runs_stopped_at_maxiter_are_named_as_the_cause():
+    # with maxiter=5 every run stopped before converging, and the warning said too few
+    # starts had reached the best, advising more starts; the summary printed a numpy repr
+    # (found by the audit of summaries and warnings)
+    sim = simulate_grouped(
+        n_groups=200,
+        rows_per_group=4,
+        beta=((0, 1, 0), (0.4, 1.2, 0.1)),
+        sigma2=(1, 1.2),
+        shares=(0.5, 0.5),
+        seed=2,
+    )
+    model = smlcr.LatentClassOLS.from_formula(sim.formula, sim.data, groups="id", k_classes=2)
+    with pytest.warns(smlcr.exceptions.SingleBestStartWarning, match="stopped at `maxiter`"):
+        res = model.fit(rng=0, maxiter=5)
+    assert (res.start_status["status"] == "maxiter").any()
+    # two starts that both end with a variance at the floor: the note names the class plainly
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        held = model.fit(rng=0, n_starts=2)
+    assert held.variance_floor_hit.any()
+    assert "variance of class(es) [2] is held" in held.summary().as_text()
