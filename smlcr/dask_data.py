@@ -45,6 +45,7 @@ from smlcr.design import (
     check_k_classes,
     check_keywords,
     differ_within,
+    formula_names,
     plain,
     varies_within_error,
 )
@@ -298,7 +299,7 @@ def _categorical_columns(data, texts: list) -> list:
     """Columns of the formulas whose levels must come from the whole data."""
     mentioned = set()
     for text in texts:
-        mentioned |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+        mentioned |= formula_names(text)
     wrapped = set()
     for text in texts:
         wrapped |= set(re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_]*)", text))
@@ -801,9 +802,9 @@ def finish(pieces: Pieces, spec: DaskSpec, class_names: list, common_names: list
     )
     membership_exog = side[:, :q] if q else np.ones((n_groups, 1))
     log_row_weight = None
-    if "row_weights" in spec.weights and pieces.rows.sum() > 0:
-        check_row_weight_scale(float(pieces.log_row_weight.sum() / pieces.rows.sum()))
     if "row_weights" in spec.weights:
+        if pieces.rows.sum() > 0:
+            check_row_weight_scale(float(pieces.log_row_weight.sum() / pieces.rows.sum()))
         # per key (an individual, or a cell with absorb: its summed weight is R[0, 0]^2)
         per_key = row_weight_jacobian(
             pieces.log_row_weight,
@@ -934,7 +935,7 @@ def from_dask(cls, formula: str, data, subset=None, drop_cols=None, **kwargs) ->
         check_formula_data(data, text, "data")
     tokens = set()
     for text in texts:
-        tokens |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+        tokens |= formula_names(text)
     used = [c for c in data.columns if c in tokens]
     used = list(dict.fromkeys(used + (groups or []) + (absorb or []) + list(weights.values())))
     skeleton = _skeleton(data, texts, used)

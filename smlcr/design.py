@@ -550,6 +550,21 @@ def reject_strings(values, name: str) -> None:
         )
 
 
+def formula_names(formula: str) -> set:
+    """The names (identifiers) a formula's text mentions: the one reading of which
+    variables a formula may use.
+
+    Parameters
+    ----------
+    formula : str
+
+    Returns
+    -------
+    set of str
+    """
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", formula))
+
+
 def formula_columns(data: pd.DataFrame, formula: str) -> list:
     """The columns of ``data`` whose names appear in ``formula`` (those it may use).
 
@@ -562,7 +577,7 @@ def formula_columns(data: pd.DataFrame, formula: str) -> list:
     -------
     list
     """
-    tokens = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", formula))
+    tokens = formula_names(formula)
     return [
         c
         for c in data.columns

@@ -1566,9 +1566,14 @@ def _coinciding_pair(params: ClassParams) -> tuple[int, int] | None:
 
 
 def unidentified(
-    params: ClassParams, weight: np.ndarray, layout: Layout, log_prior: np.ndarray | None = None
+    params: ClassParams,
+    weight: np.ndarray,
+    layout: Layout,
+    log_prior: np.ndarray | None = None,
+    floor_hit: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Parameters the likelihood does not identify at a degenerate estimate.
+    """Parameters the likelihood does not identify at a degenerate estimate, or that
+    sit on the boundary of the parameter space.
 
     With an empty class (posterior weight below :data:`EMPTY_CLASS_WEIGHT`)
     its coefficients and (class-specific) variance are not identified, and
@@ -1578,7 +1583,10 @@ def unidentified(
     information is zero in theory and rounding noise in practice, which
     would give huge, meaningless standard errors. The membership coefficients of
     a class the membership variables separate (:func:`separated_class`; all of
-    them when it is the first class, the reference) grow without bound.
+    them when it is the first class, the reference) grow without bound. A
+    (class-specific) variance held at the floor is on the boundary: the score
+    does not vanish there, and a standard error from the curvature would
+    describe an interior maximum that is not there.
 
     Parameters
     ----------
@@ -1588,6 +1596,8 @@ def unidentified(
     layout : Layout
     log_prior : ndarray, shape (N, K), optional
         ``EStep.log_prior``, for :func:`separated_class`.
+    floor_hit : ndarray of bool, shape (K,), optional
+        Classes whose variance is held at the floor.
 
     Returns
     -------
@@ -1595,11 +1605,13 @@ def unidentified(
     """
     k = layout.k
     mask = np.zeros(layout.n_params, dtype=bool)
+    blocks = layout.slices
+    if floor_hit is not None and not layout.common_variance:
+        mask[blocks["sigma2"].start + np.flatnonzero(floor_hit)] = True
     if k < 2:
         return mask
     empty = _empty_classes(weight)
     coincide = _coinciding_pair(params) is not None
-    blocks = layout.slices
     for s in np.flatnonzero(empty):
         mask[blocks["beta"][s]] = True
         if not layout.common_variance:
@@ -1610,9 +1622,7 @@ def unidentified(
     if separated == 0:
         mask[blocks["eta"]] = True  # the reference class: every contrast grows
     elif separated is not None:
-        q = (blocks["eta"].stop - blocks["eta"].start) // (k - 1)
-        start = blocks["eta"].start + (separated - 1) * q
-        mask[start : start + q] = True
+        mask[layout.membership_slices[separated - 1]] = True
     return mask
 
 

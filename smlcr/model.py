@@ -1238,7 +1238,7 @@ class LatentClassOLS(LikelihoodModel):
                     f"{record.llf + offset:.10g} after {record.n_iter} iterations, {record.status}"
                 )
         self._warn_about_search(outcome, polished, maxiter, gtol, searched, min_share)
-        self._warn_about_floor(outcome, floor_search, given=floor_given)
+        self._warn_about_floor(outcome, floor_search, floor_given, var_floor)
         best = outcome.best
         if np.any(best.floor_hit):
             classes = [int(s) + 1 for s in np.flatnonzero(best.floor_hit)]
@@ -1427,13 +1427,14 @@ class LatentClassOLS(LikelihoodModel):
             )
         return values[positions]
 
-    def _warn_about_floor(self, outcome, floor_search: pd.DataFrame, given: bool) -> None:
+    def _warn_about_floor(
+        self, outcome, floor_search: pd.DataFrame, given: bool, var_floor: float
+    ) -> None:
         """Warnings about the variance floor: lowered (``floor_search`` has the floors
-        tried), or binding on classes that may be tighter than it
-        (:attr:`smlcr.starts.StartRecord.floor_candidate`)."""
+        tried; ``var_floor`` is the one the estimate holds at), or binding on classes that
+        may be tighter than it (:attr:`smlcr.starts.StartRecord.floor_candidate`)."""
         first, chosen = floor_search.index[0], floor_search.index[floor_search["chosen"]][0]
-        below = outcome.best.params.sigma2 < first * self._pooled_variance
-        if chosen != first and not below.any():
+        if chosen != first and var_floor == first:
             gain = floor_search["llf"].loc[chosen] - floor_search["llf"].loc[first]
             warn(
                 f"the search with the variance floor lowered to {chosen:g} x the one-class "

@@ -649,9 +649,11 @@ def prepare(
     codes = np.asarray(codes).astype(np.int64)
     row_labels = np.asarray(labels)[codes]
     weighted = _drop_zero_weights(codes, labels, individual_weights, weight_name, row_weights)
-    if row_weights is not None and np.any(row_weights[weighted.keep] > 0):
+    if row_weights is not None:
         positive = row_weights[weighted.keep]
-        check_row_weight_scale(float(np.mean(np.log(positive[positive > 0]))))
+        positive = positive[positive > 0]
+        if positive.size:
+            check_row_weight_scale(float(np.mean(np.log(positive))))
     keep, notes = weighted.keep, list(weighted.notes)
     if not keep.all():
         endog, exog, codes = endog[keep], exog[keep], codes[keep]

@@ -14,6 +14,7 @@ from statsmodels.iolib.summary import Summary
 
 from smlcr import information, margins, report
 from smlcr.compress import within_transform
+from smlcr.dask_data import is_dask_frame
 from smlcr.design import (
     aligned,
     as_numeric,
@@ -181,20 +182,17 @@ class LatentClassOLSResults(LikelihoodModelResults):
         names = list(model.data.param_names)
         best = em_outcome.best
         lost = unidentified(
-            best.params, best.estep.class_weight, model.layout, best.estep.log_prior
+            best.params,
+            best.estep.class_weight,
+            model.layout,
+            best.estep.log_prior,
+            np.asarray(best.floor_hit, dtype=bool),
         )
-        held = np.asarray(best.floor_hit, dtype=bool)
-        if held.any() and not model.layout.common_variance:
-            # a variance held at the floor is on the boundary of the parameter space: the
-            # score does not vanish there, and a standard error from the curvature would
-            # describe an interior maximum that is not there
-            lost[model.layout.slices["sigma2"].start + np.flatnonzero(held)] = True
         if newton.boundary is not None and "separate class" in newton.boundary:
             # a coefficient with no finite maximum (in the final class order)
             flat = flat_membership(model.stats, model._Z, best.params, best.estep, newton.rounding)
             if flat is not None:
-                q = best.params.eta.shape[0]
-                lost[model.layout.slices["eta"].start + (flat[1] - 1) * q + flat[0]] = True
+                lost[model.layout.membership_slices[flat[1] - 1].start + flat[0]] = True
         if lost.any():
             warn(
                 f"the estimate is degenerate ({newton.boundary or 'an empty class'}): "
@@ -1309,7 +1307,7 @@ wrap.populate_wrapper(LatentClassOLSResultsWrapper, LatentClassOLSResults)
 def _refuse_dask_rows(rows, arg: str) -> None:
     """A ``ValueError`` for new rows given as a Dask DataFrame: predictions are computed
     in memory, on pandas rows."""
-    if type(rows).__module__.startswith("dask") and hasattr(rows, "npartitions"):
+    if is_dask_frame(rows):
         raise ValueError(
             f"`{arg}` is a Dask DataFrame; new rows must be a pandas DataFrame: take the "
             "rows to predict in memory first (`ddf.head(n)`, or `ddf.compute()` for all)."
