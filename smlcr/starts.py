@@ -76,6 +76,7 @@ __all__ = [
     "START_KINDS",
     "VAR_FLOORS",
     "FLOOR_RUNS",
+    "FloorEvidence",
     "MultiStartResult",
     "canonical_order",
     "class_order",
